@@ -1,0 +1,1 @@
+"""CourseMall: a self-hosted paid-course shop in pure Python (Reflex)."""

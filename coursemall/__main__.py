@@ -1,0 +1,15 @@
+"""Command line: `python -m coursemall <command>`.
+
+  migrate   apply database migrations (alembic upgrade head)
+  seed      create the owner account and, in demo mode, the demo shop (idempotent)
+  banner    print where the shop runs and the demo sign-ins
+"""
+
+from __future__ import annotations
+
+import sys
+
+from coursemall.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

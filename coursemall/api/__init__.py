@@ -1,0 +1,11 @@
+"""Starlette routes mounted in front of Reflex by `api_transformer`."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from coursemall.api import auth, health, media, public
+
+
+def build_api() -> Starlette:
+    return Starlette(routes=[*health.ROUTES, *auth.ROUTES, *media.ROUTES, *public.ROUTES])

@@ -1,0 +1,3 @@
+"""Session cookie routes (filled in by the accounts work)."""
+
+ROUTES: list = []

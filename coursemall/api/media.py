@@ -1,0 +1,3 @@
+"""Private media behind signed tokens (filled in by the catalog/player work)."""
+
+ROUTES: list = []

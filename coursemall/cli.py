@@ -1,0 +1,64 @@
+"""Operator commands. Each returns a process exit code and prints a clear message on failure."""
+
+from __future__ import annotations
+
+import argparse
+
+from coursemall.settings import PROJECT_ROOT, SettingsError, get_settings
+
+
+def migrate() -> int:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(cfg, "head")
+    print("database migrated:", _safe_url(get_settings().db_url))
+    return 0
+
+
+def seed() -> int:
+    from coursemall.demo.seed import seed_all
+
+    summary = seed_all()
+    print("seed:", summary)
+    return 0
+
+
+def banner() -> int:
+    s = get_settings()
+    print("=" * 64)
+    print(f" CourseMall demo shop: {s.public_base_url}")
+    print(f" Owner sign-in:   {s.owner_email} / (COURSEMALL_OWNER_PASSWORD, demo default in README)")
+    if s.demo:
+        print(" Demo learners:   learner1@coursemall.local / learner-demo-2026 (see README)")
+        print(f" One-time codes:  {s.public_base_url}/outbox and this console")
+    print("=" * 64, flush=True)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """Database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+COMMANDS = {"migrate": migrate, "seed": seed, "banner": banner}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m coursemall")
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    args, _rest = parser.parse_known_args(argv)
+    try:
+        get_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}")
+        return 2
+    return COMMANDS[args.command]()
+
+
+__all__ = ["main"]

@@ -1,0 +1,61 @@
+"""Page frame: top bar (shop name, search, language, account) and a bottom tab bar on phones."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from coursemall.components.i18n import tr
+from coursemall.pages import routes
+from coursemall.settings import get_settings
+from coursemall.state.base import AppState
+
+BRAND = "#e8590c"
+
+
+def _top_bar() -> rx.Component:
+    return rx.hstack(
+        rx.link(rx.heading(get_settings().shop_name, size="5", color=BRAND), href=routes.HOME,
+                underline="none"),
+        rx.spacer(),
+        rx.link(rx.icon("search", size=20), href=routes.SEARCH, aria_label="search", color="gray"),
+        rx.button(tr("nav.language"), on_click=AppState.toggle_lang, variant="ghost", size="1",
+                  id="lang-toggle"),
+        rx.cond(
+            AppState.signed_in,
+            rx.link(rx.avatar(src=AppState.avatar_url, fallback=AppState.nickname[:1], size="2",
+                              radius="full"), href=routes.PROFILE, id="nav-profile"),
+            rx.link(tr("nav.sign_in"), href=routes.SIGN_IN, id="nav-sign-in", size="2"),
+        ),
+        width="100%", align="center", padding_x="1em", padding_y="0.6em", spacing="3",
+        border_bottom="1px solid var(--gray-a4)", background="var(--color-background)",
+        position="sticky", top="0", z_index="10",
+    )
+
+
+def _tab(icon: str, key: str, href: str) -> rx.Component:
+    return rx.link(rx.vstack(rx.icon(icon, size=20), rx.text(tr(key), size="1"), spacing="0",
+                             align="center"), href=href, color="gray", underline="none")
+
+
+def _bottom_tabs() -> rx.Component:
+    return rx.hstack(
+        _tab("house", "nav.home", routes.HOME),
+        _tab("layout-grid", "nav.categories", routes.SEARCH),
+        _tab("user", "nav.my", routes.PROFILE),
+        justify="between", padding_x="2.5em", padding_y="0.4em", width="100%",
+        position="fixed", bottom="0", left="0", background="var(--color-background)",
+        border_top="1px solid var(--gray-a4)", display=["flex", "flex", "none"], z_index="10",
+    )
+
+
+def page_frame(*children: rx.Component) -> rx.Component:
+    """Wrap a page body: max width for desktop, room for the tab bar on phones."""
+    return rx.box(
+        _top_bar(),
+        rx.box(*children, width="100%", max_width="960px", margin_x="auto", padding="1em",
+               padding_bottom="5em"),
+        rx.center(rx.text(tr("footer.copyright"), size="1", color="gray"), padding="1em",
+                  padding_bottom="5em"),
+        _bottom_tabs(),
+        width="100%", min_height="100vh",
+    )

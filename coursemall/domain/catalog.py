@@ -1,0 +1,43 @@
+"""Catalog vocabulary: course status, lesson kinds, entitlement sources, roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    LEARNER = "learner"
+    INSTRUCTOR = "instructor"
+    STAFF = "staff"
+    OWNER = "owner"
+
+
+class CourseStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+    ARCHIVED = "archived"
+
+
+class LessonKind(StrEnum):
+    VIDEO = "video"
+    AUDIO = "audio"
+    ARTICLE = "article"
+    LIVE_REPLAY = "live_replay"
+
+
+class EntitlementSource(StrEnum):
+    ORDER = "order"
+    GIFT = "gift"
+    MEMBERSHIP = "membership"
+    REDEEM = "redeem"
+    MANUAL = "manual"
+    BUNDLE = "bundle"
+
+
+def format_duration(seconds: int) -> str:
+    """Outline durations: 75 -> '01:15', 3725 -> '1:02:05'."""
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"

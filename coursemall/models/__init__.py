@@ -1,0 +1,43 @@
+"""SQLModel tables. No reflex import here; rows never leave the service layer (services return DTOs).
+
+Conventions: money is integer fen (`*_fen`), times are timezone-aware UTC (`UtcDateTime`),
+status/kind columns hold the string values of the enums in `coursemall.domain`.
+"""
+
+from coursemall.models.base import UtcDateTime, utcnow
+from coursemall.models.accounts import LoginAttempt, OneTimeCode, OutboxMessage, User, UserSession
+from coursemall.models.catalog import (
+    Bundle,
+    BundleCourse,
+    Category,
+    Chapter,
+    Course,
+    CourseTag,
+    Instructor,
+    Lesson,
+    MediaAsset,
+    Tag,
+)
+from coursemall.models.learning import Entitlement, Review
+
+__all__ = [
+    "UtcDateTime",
+    "utcnow",
+    "User",
+    "UserSession",
+    "LoginAttempt",
+    "OneTimeCode",
+    "OutboxMessage",
+    "Category",
+    "Tag",
+    "CourseTag",
+    "Instructor",
+    "Course",
+    "Chapter",
+    "Lesson",
+    "MediaAsset",
+    "Bundle",
+    "BundleCourse",
+    "Entitlement",
+    "Review",
+]

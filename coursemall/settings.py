@@ -1,0 +1,144 @@
+"""Typed settings read from the environment once, validated at start-up.
+
+Every setting is listed in SETTINGS (name, default, meaning) so the README table and the
+validation come from one place. A bad value stops the app with a clear message.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# (env var, default, meaning) — the README's settings table is generated from this list.
+SETTINGS: list[tuple[str, str, str]] = [
+    ("COURSEMALL_DATA_DIR", "data", "Folder for the SQLite database, private media and the generated secret key."),
+    ("COURSEMALL_DB_URL", "sqlite:///<DATA_DIR>/coursemall.db", "SQLAlchemy database URL; e.g. postgresql://user@127.0.0.1:5432/coursemall in production."),
+    ("COURSEMALL_PUBLIC_BASE_URL", "http://localhost:3000", "The shop's public origin. Used for CORS (websockets from other origins are refused), links and payment callbacks."),
+    ("COURSEMALL_SECRET_KEY", "(generated into DATA_DIR/secret_key)", "Key for signed media tokens and session hashing; set a long random value in production."),
+    ("COURSEMALL_OWNER_EMAIL", "owner@coursemall.local", "E-mail of the owner account created by `python -m coursemall seed`."),
+    ("COURSEMALL_OWNER_PASSWORD", "owner-demo-2026", "Password of that owner account (only used when the account is first created)."),
+    ("COURSEMALL_SHOP_NAME", "知行课堂", "Shop name shown in the header."),
+    ("COURSEMALL_MEDIA_DIR", "<DATA_DIR>/media", "Private media root (paid video/audio). Never served directly; only through /api/media with a signed token."),
+    ("COURSEMALL_PUBLIC_DIR", "<DATA_DIR>/public", "Public images (covers, avatars, article images), served at /api/public/..."),
+    ("COURSEMALL_MEDIA_TOKEN_TTL", "600", "Seconds a signed media URL stays valid."),
+    ("COURSEMALL_CODE_SENDER", "outbox", "How one-time codes are sent: `outbox` (demo: shown on /outbox and the console) or `smtp`."),
+    ("COURSEMALL_SMTP_URL", "", "smtp://user:pass@host:port for e-mail codes when CODE_SENDER=smtp."),
+    ("COURSEMALL_LOGIN_MAX_FAILS", "5", "Failed sign-ins allowed per account and per IP within the window before blocking."),
+    ("COURSEMALL_LOGIN_WINDOW_SECONDS", "900", "Window for the sign-in rate limit."),
+    ("COURSEMALL_SESSION_DAYS", "30", "Days a sign-in session lasts."),
+    ("COURSEMALL_AVATAR_MAX_BYTES", "5242880", "Largest accepted avatar upload in bytes."),
+    ("COURSEMALL_DEMO", "1", "1 = seed demo content and show the demo outbox; 0 in production."),
+]
+
+
+def _default(name: str) -> str:
+    return next(d for n, d, _ in SETTINGS if n == name)
+
+
+class SettingsError(RuntimeError):
+    """A setting has a value the app cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    db_url: str
+    public_base_url: str
+    secret_key: str
+    owner_email: str
+    owner_password: str
+    shop_name: str
+    media_dir: Path
+    public_dir: Path
+    media_token_ttl: int
+    code_sender: str
+    smtp_url: str
+    login_max_fails: int
+    login_window_seconds: int
+    session_days: int
+    avatar_max_bytes: int
+    demo: bool
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+
+def _int(env: dict, name: str, lo: int, hi: int) -> int:
+    raw = env.get(name, _default(name))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _secret_key(env: dict, data_dir: Path) -> str:
+    key = env.get("COURSEMALL_SECRET_KEY", "")
+    if key:
+        if len(key) < 32:
+            raise SettingsError("COURSEMALL_SECRET_KEY must be at least 32 characters")
+        return key
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_settings(env: dict | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("COURSEMALL_DATA_DIR", "data"))
+    if not data_dir.is_absolute():
+        data_dir = PROJECT_ROOT / data_dir
+    db_url = env.get("COURSEMALL_DB_URL") or f"sqlite:///{data_dir / 'coursemall.db'}"
+    if not (db_url.startswith("sqlite") or db_url.startswith("postgresql")):
+        raise SettingsError(f"COURSEMALL_DB_URL must be sqlite:// or postgresql://, got {db_url!r}")
+    base = env.get("COURSEMALL_PUBLIC_BASE_URL", _default("COURSEMALL_PUBLIC_BASE_URL")).rstrip("/")
+    parsed = urlparse(base)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(f"COURSEMALL_PUBLIC_BASE_URL must be an http(s) origin, got {base!r}")
+    sender = env.get("COURSEMALL_CODE_SENDER", "outbox")
+    if sender not in ("outbox", "smtp"):
+        raise SettingsError("COURSEMALL_CODE_SENDER must be 'outbox' or 'smtp'")
+    smtp_url = env.get("COURSEMALL_SMTP_URL", "")
+    if sender == "smtp" and not smtp_url.startswith("smtp"):
+        raise SettingsError("COURSEMALL_SMTP_URL must be set (smtp://...) when CODE_SENDER=smtp")
+
+    def path_setting(name: str, fallback: Path) -> Path:
+        raw = env.get(name)
+        return Path(raw).resolve() if raw else fallback
+
+    return Settings(
+        data_dir=data_dir,
+        db_url=db_url,
+        public_base_url=base,
+        secret_key=_secret_key(env, data_dir),
+        owner_email=env.get("COURSEMALL_OWNER_EMAIL", _default("COURSEMALL_OWNER_EMAIL")).strip().lower(),
+        owner_password=env.get("COURSEMALL_OWNER_PASSWORD", _default("COURSEMALL_OWNER_PASSWORD")),
+        shop_name=env.get("COURSEMALL_SHOP_NAME", _default("COURSEMALL_SHOP_NAME")),
+        media_dir=path_setting("COURSEMALL_MEDIA_DIR", data_dir / "media"),
+        public_dir=path_setting("COURSEMALL_PUBLIC_DIR", data_dir / "public"),
+        media_token_ttl=_int(env, "COURSEMALL_MEDIA_TOKEN_TTL", 30, 86400),
+        code_sender=sender,
+        smtp_url=smtp_url,
+        login_max_fails=_int(env, "COURSEMALL_LOGIN_MAX_FAILS", 1, 1000),
+        login_window_seconds=_int(env, "COURSEMALL_LOGIN_WINDOW_SECONDS", 10, 86400),
+        session_days=_int(env, "COURSEMALL_SESSION_DAYS", 1, 365),
+        avatar_max_bytes=_int(env, "COURSEMALL_AVATAR_MAX_BYTES", 10_000, 50_000_000),
+        demo=env.get("COURSEMALL_DEMO", "1") == "1",
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
