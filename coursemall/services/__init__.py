@@ -1,0 +1,1 @@
+"""Use-cases: verb_noun(session, *, actor_id, ...) -> DTO; raise DomainError(code)."""
