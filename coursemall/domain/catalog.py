@@ -41,3 +41,13 @@ def format_duration(seconds: int) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def build_search_text(title: str, subtitle: str, instructor: str, tags: list[str]) -> str:
+    """The text a course is found by: lower-cased, one field per line.
+
+    Search is substring matching on this column, so Chinese needs no word segmentation:
+    "摄影" is found inside "手机摄影入门" without a tokenizer.
+    """
+    parts = [title, subtitle, instructor, *tags]
+    return "\n".join(p.strip().lower() for p in parts if p and p.strip())
