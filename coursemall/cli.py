@@ -28,13 +28,17 @@ def seed() -> int:
 
 
 def banner() -> int:
+    import os
+
     s = get_settings()
+    password = ("(the value of COURSEMALL_OWNER_PASSWORD)" if "COURSEMALL_OWNER_PASSWORD" in os.environ
+                else s.owner_password)
     print("=" * 64)
-    print(f" CourseMall demo shop: {s.public_base_url}")
-    print(f" Owner sign-in:   {s.owner_email} / (COURSEMALL_OWNER_PASSWORD, demo default in README)")
+    print(f" CourseMall shop:  {s.public_base_url}")
+    print(f" Owner sign-in:    {s.owner_email} / {password}")
     if s.demo:
-        print(" Demo learners:   learner1@coursemall.local / learner-demo-2026 (see README)")
-        print(f" One-time codes:  {s.public_base_url}/outbox and this console")
+        print(" Demo learner:     learner1@coursemall.local / learner-demo-2026")
+        print(f" One-time codes:   {s.public_base_url}/outbox and this console")
     print("=" * 64, flush=True)
     return 0
 
