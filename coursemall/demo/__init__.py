@@ -1,0 +1,1 @@
+"""Demo shop content and idempotent seeding (`python -m coursemall seed`)."""
