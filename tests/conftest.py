@@ -32,22 +32,37 @@ PG_URL = os.environ.get("COURSEMALL_TEST_PG_URL", "postgresql://postgres@127.0.0
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def _pg_engine_or_skip():
-    engine = make_engine(PG_URL)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL must run under CI=true but is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    return engine
+def _pg_unreachable(exc: Exception):
+    if IN_CI:
+        pytest.fail(f"PostgreSQL must run under CI=true but is unreachable: {exc}")
+    pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
 
 
 @pytest.fixture(scope="session")
-def _pg_engine():
-    engine = _pg_engine_or_skip()
-    SQLModel.metadata.drop_all(engine)
+def pg_url():
+    """A private database for this test run, created from PG_URL and dropped afterwards, so
+    concurrent runs (a developer and CI, parallel helpers) never truncate each other's tables."""
+    from sqlalchemy.engine import make_url
+
+    base = make_url(PG_URL)
+    name = f"cm_test_{os.getpid()}"
+    admin = make_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        _pg_unreachable(exc)
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_engine(pg_url):
+    engine = make_engine(pg_url)
     SQLModel.metadata.create_all(engine)
     yield engine
     engine.dispose()

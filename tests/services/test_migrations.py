@@ -12,7 +12,6 @@ from sqlmodel import SQLModel
 
 import coursemall.models  # noqa: F401
 from coursemall.settings import PROJECT_ROOT
-from tests.conftest import IN_CI, PG_URL
 
 
 def _upgrade(connection) -> None:
@@ -39,18 +38,13 @@ def test_migrations_match_models_on_sqlite(tmp_path):
 
 
 @pytest.mark.pg
-def test_migrations_match_models_on_postgresql():
+def test_migrations_match_models_on_postgresql(pg_url):
     schema = "migration_check"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL must run under CI=true: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = create_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
     try:
         with engine.connect() as conn:
             _upgrade(conn)
