@@ -1,3 +1,4 @@
 """One module per route; importing this package registers every page (via @rx.page)."""
 
 from coursemall.pages import home  # noqa: F401
+from coursemall.pages import category, course, lesson, search  # noqa: F401,E402

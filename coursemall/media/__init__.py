@@ -1,0 +1,1 @@
+"""Media: image processing for uploads (Pillow), public/private storage helpers."""

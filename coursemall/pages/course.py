@@ -1,0 +1,208 @@
+"""/course/[course_id]: cover, title, price, rating, intro, audience, instructor, outline, reviews."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from coursemall.components.course_card import card_grid, cover_image
+from coursemall.components.i18n import tr
+from coursemall.components.layout import page_frame
+from coursemall.components.outline import outline
+from coursemall.components.price import price_tag
+from coursemall.pages import routes
+from coursemall.state.catalog import CourseState, page_load
+
+_PANEL = {"background": "var(--color-panel-solid)", "border_radius": "14px", "padding": "1em",
+          "box_shadow": "0 1px 3px rgba(0,0,0,0.05)", "width": "100%"}
+
+
+def panel(title_key: str, *children: rx.Component, **props) -> rx.Component:
+    return rx.box(
+        rx.hstack(rx.box(width="4px", height="1em", background="#e8590c", border_radius="2px"),
+                  rx.heading(tr(title_key), size="4"), align="center", spacing="2",
+                  margin_bottom="0.6em"),
+        *children,
+        style=_PANEL, **props,
+    )
+
+
+def header_block() -> rx.Component:
+    return rx.vstack(
+        cover_image(CourseState.cover, CourseState.title, eager=True),
+        rx.vstack(
+            rx.cond(CourseState.category_href != "",
+                    rx.link(rx.badge(rx.cond(CourseState.lang == "en", CourseState.category_name_en,
+                                             CourseState.category_name), variant="soft"),
+                            href=CourseState.category_href)),
+            rx.heading(CourseState.title, size="6", id="course-title", as_="h1"),
+            rx.text(CourseState.subtitle, size="3", color="gray", id="course-subtitle"),
+            rx.hstack(
+                rx.cond(CourseState.rating != "",
+                        rx.hstack(rx.icon("star", size=15, color="#f59f00", fill="#f59f00"),
+                                  rx.text(CourseState.rating, weight="bold", color="#e67700"),
+                                  rx.text("(", CourseState.rating_count_text, ")", size="1", color="gray"),
+                                  spacing="1", align="center", id="course-rating"),
+                        rx.text(tr("card.no_rating"), size="1", color="gray")),
+                rx.text(CourseState.learners_text, size="2", color="gray"),
+                spacing="3", align="center", wrap="wrap",
+            ),
+            rx.hstack(rx.foreach(CourseState.tags, lambda t: rx.badge("#", t, variant="outline",
+                                                                      color_scheme="gray")),
+                      spacing="1", wrap="wrap"),
+            rx.hstack(
+                price_tag(CourseState.price, CourseState.original, CourseState.free, size="6"),
+                rx.spacer(),
+                rx.button(rx.icon("share-2", size=14), tr("course.share"), variant="ghost", size="2",
+                          id="course-share",
+                          on_click=[rx.set_clipboard(rx.State.router.url),
+                                    rx.toast(tr("course.shared"))]),
+                width="100%", align="center",
+            ),
+            spacing="2", width="100%", padding_x="0.2em",
+        ),
+        width="100%", spacing="3",
+    )
+
+
+def buy_bar() -> rx.Component:
+    """Fixed at the bottom on phones. Checkout arrives with the payment work; no fake payment."""
+    return rx.box(
+        rx.hstack(
+            rx.cond(
+                CourseState.first_lesson_href != "",
+                rx.link(rx.button(rx.icon("circle-play", size=16),
+                                  rx.cond(CourseState.entitled, tr("course.start_learning"),
+                                          tr("course.trial")),
+                                  variant="soft", size="3", radius="full"),
+                        href=CourseState.first_lesson_href, id="course-start", underline="none"),
+            ),
+            rx.cond(
+                CourseState.entitled,
+                rx.badge(tr("course.entitled"), color_scheme="green", size="2"),
+                rx.vstack(
+                    rx.button(tr("course.buy"), " ", rx.cond(CourseState.free, tr("card.free"),
+                                                             CourseState.price),
+                              size="3", radius="full", disabled=True, id="course-buy",
+                              width="100%"),
+                    rx.text(tr("course.buy_soon"), size="1", color="gray", id="course-buy-note"),
+                    spacing="0", align="center", flex="1",
+                ),
+            ),
+            spacing="3", align="center", width="100%", max_width="960px", margin_x="auto",
+        ),
+        position="sticky", bottom=["3.6em", "3.6em", "0"], z_index="5", width="100%",
+        padding="0.6em 1em", background="var(--color-background)",
+        border_top="1px solid var(--gray-a4)", margin_top="1em",
+    )
+
+
+def instructor_card() -> rx.Component:
+    i = CourseState.instructor
+    return panel(
+        "course.instructor",
+        rx.hstack(
+            rx.avatar(src=i["avatar"], fallback=i["initial"], size="5", radius="full"),
+            rx.vstack(rx.text(i["name"], weight="bold", size="3", id="instructor-name"),
+                      rx.text(i["title"], size="2", color="gray"), spacing="0"),
+            align="center", spacing="3",
+        ),
+        rx.text(i["bio"], size="2", margin_top="0.6em", style={"white_space": "pre-line"}),
+        id="course-instructor",
+    )
+
+
+def rating_summary() -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.text(rx.cond(CourseState.rating != "", CourseState.rating, "—"), size="8",
+                    weight="bold", color="#e67700"),
+            rx.text(CourseState.rating_count_text, size="1", color="gray"),
+            align="center", spacing="0", min_width="5em",
+        ),
+        rx.vstack(
+            rx.foreach(CourseState.rating_bars, lambda b: rx.hstack(
+                rx.text(b["stars"], "★", size="1", color="gray", min_width="2.2em"),
+                rx.box(rx.box(width=b["percent"], height="100%", background="#f59f00",
+                              border_radius="3px"),
+                       flex="1", height="6px", background="var(--gray-a3)", border_radius="3px"),
+                rx.text(b["count"], size="1", color="gray", min_width="2em", text_align="right"),
+                width="100%", align="center", spacing="2",
+            )),
+            flex="1", spacing="1",
+        ),
+        width="100%", spacing="4", align="center", id="rating-summary",
+    )
+
+
+def review_item(r: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.hstack(rx.avatar(fallback=r["nickname"][:1], size="2", radius="full"),
+                  rx.vstack(rx.text(r["nickname"], size="2", weight="medium"),
+                            rx.text(r["stars"], size="1", color="#f59f00"), spacing="0"),
+                  rx.spacer(), rx.text(r["date"], size="1", color="gray"),
+                  align="center", width="100%"),
+        rx.text(r["content"], size="2", margin_top="0.4em", style={"white_space": "pre-line"}),
+        rx.cond(r["reply"] != "",
+                rx.box(rx.text(tr("course.owner_reply"), r["reply"], size="1", color="gray"),
+                       background="var(--gray-a2)", padding="0.5em", border_radius="8px",
+                       margin_top="0.4em")),
+        width="100%", padding_y="0.7em", border_bottom="1px solid var(--gray-a3)",
+        class_name="review",
+    )
+
+
+def course_body() -> rx.Component:
+    return rx.cond(
+        CourseState.error != "",
+        rx.center(
+            rx.vstack(rx.icon("book-x", size=40, color="var(--gray-8)"),
+                      rx.text(CourseState.error, id="form-error"),
+                      rx.link(tr("nav.home"), href=routes.HOME), align="center"),
+            padding="4em", width="100%",
+        ),
+        rx.cond(
+            CourseState.course_id > 0,
+            rx.vstack(
+                header_block(),
+                panel("course.intro", rx.box(rx.html(CourseState.intro_html), class_name="rich-text",
+                                             style={"line_height": "1.7", "font_size": "15px",
+                                                    "& img": {"max_width": "100%", "height": "auto",
+                                                              "border_radius": "8px"}}),
+                      id="course-intro"),
+                rx.cond(CourseState.audience.length() > 0,
+                        panel("course.audience",
+                              rx.vstack(rx.foreach(CourseState.audience, lambda line: rx.hstack(
+                                  rx.icon("circle-check", size=16, color="#2f9e44"),
+                                  rx.text(line, size="2"), align="start", spacing="2")),
+                                  spacing="2"),
+                              id="course-audience")),
+                rx.cond(CourseState.instructor.contains("name"), instructor_card()),
+                panel("course.outline",
+                      rx.hstack(rx.text(CourseState.outline_text, size="2", color="gray",
+                                        id="course-total"),
+                                rx.cond(CourseState.trial_text != "",
+                                        rx.badge(CourseState.trial_text, color_scheme="orange")),
+                                spacing="2", wrap="wrap", margin_bottom="0.4em"),
+                      outline(CourseState.chapters, CourseState.lessons)),
+                panel("course.reviews",
+                      rating_summary(),
+                      rx.cond(CourseState.reviews.length() > 0,
+                              rx.vstack(rx.foreach(CourseState.reviews, review_item), spacing="0",
+                                        width="100%", margin_top="0.6em", id="course-reviews"),
+                              rx.text(tr("course.no_reviews"), size="2", color="gray",
+                                      margin_top="0.6em"))),
+                rx.cond(CourseState.related.length() > 0,
+                        rx.vstack(rx.heading(tr("course.related"), size="4"),
+                                  card_grid(CourseState.related), width="100%",
+                                  id="course-related")),
+                buy_bar(),
+                width="100%", spacing="4",
+            ),
+            rx.center(rx.spinner(size="3"), padding="4em", width="100%"),
+        ),
+    )
+
+
+@rx.page(route=routes.COURSE, title="课程详情 · 知行课堂", on_load=page_load(CourseState.load))
+def course() -> rx.Component:
+    return page_frame(course_body())
