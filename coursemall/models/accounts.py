@@ -88,3 +88,21 @@ class OutboxMessage(SQLModel, table=True):
     body: str = Field(default="", max_length=4000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
 
+
+
+class LoginTicket(SQLModel, table=True):
+    """A single-use, short-lived hand-off from a sign-in event handler to /api/auth/complete.
+
+    The handler verifies credentials over the websocket, where no cookie can be set; the browser
+    then navigates to /api/auth/complete?ticket=..., which redeems the ticket (compare-and-set on
+    `used_at`) and sets the HttpOnly session cookie. Only the SHA-256 of the ticket is stored.
+    """
+
+    __tablename__ = "login_tickets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    ticket_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -2,3 +2,4 @@
 
 from coursemall.pages import home  # noqa: F401
 from coursemall.pages import category, course, lesson, search  # noqa: F401,E402
+from coursemall.pages import auth, outbox, profile  # noqa: F401,E402

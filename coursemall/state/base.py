@@ -1,14 +1,34 @@
 """The root of the app's states: viewer language and the signed-in viewer.
 
 Identity lives in backend vars (`_user_id`); the session token never reaches a frontend var.
-The accounts work fills in session resolution (see coursemall/state/auth.py).
+The viewer is resolved from the HttpOnly `cm_session` cookie of the websocket handshake
+(`self.router.headers.cookie`, which Reflex 0.10.1 keeps server-side), looked up by its SHA-256
+in the server-side session store. The result is cached on the state for CHECK_SECONDS; a changed
+cookie, `fresh=True` or a sign-out on this state re-checks at once.
 """
 
 from __future__ import annotations
 
+import time
+
 import reflex as rx
 
+from coursemall.db import session_scope
 from coursemall.i18n import DEFAULT_LANG, normalize_lang, t
+from coursemall.services import accounts, sessions
+
+CHECK_SECONDS = 30.0
+
+
+def parse_cookie(header: object, name: str) -> str:
+    """The first value of cookie `name` in a Cookie header ('' if absent); tolerant of junk."""
+    if not isinstance(header, str) or len(header) > 16384:
+        return ""
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key.strip() == name:
+            return value.strip().strip('"')
+    return ""
 
 
 class AppState(rx.State):
@@ -21,13 +41,84 @@ class AppState(rx.State):
     role: str = ""
 
     _user_id: int | None = None
+    _session_hash: str = ""  # SHA-256 of the cookie token the cache below belongs to
+    _session_id: int | None = None
+    _checked_at: float = 0.0
+    _viewer_checked_at: float = -1.0
 
     def _t(self, key: str, **params: object) -> str:
         return t(key, self.lang, **params)
 
-    def _actor_id(self) -> int | None:
+    # ---- request facts (server-side only) -------------------------------------------------
+    def _cookie_token_hash(self) -> str:
+        token = parse_cookie(self.router.headers.cookie, sessions.SESSION_COOKIE)
+        return sessions.token_hash(token) if sessions.looks_like_token(token) else ""
+
+    def _client_ip(self) -> str:
+        return (self.router.session.client_ip or "")[:64]
+
+    def _user_agent(self) -> str:
+        return (self.router.headers.user_agent or "")[:255]
+
+    # ---- identity ---------------------------------------------------------------------------
+    def _forget_session(self) -> None:
+        self._user_id = None
+        self._session_hash = ""
+        self._session_id = None
+        self._checked_at = 0.0
+
+    def _actor_id(self, fresh: bool = False) -> int | None:
         """The signed-in user's id, re-checked against the server-side session store."""
+        h = self._cookie_token_hash()
+        if not h:
+            self._forget_session()
+            return None
+        now = time.monotonic()
+        if (not fresh and h == self._session_hash and self._user_id is not None
+                and now - self._checked_at < CHECK_SECONDS):
+            return self._user_id
+        with session_scope() as s:
+            resolved = sessions.resolve_session(s, token_hash_hex=h)
+        if resolved is None:
+            self._forget_session()
+            return None
+        self._user_id = resolved.user_id
+        self._session_id = resolved.session_id
+        self._session_hash = h
+        self._checked_at = now
         return self._user_id
+
+    def _clear_viewer(self) -> None:
+        self.signed_in = False
+        self.nickname = ""
+        self.avatar_url = ""
+        self.role = ""
+        self._viewer_checked_at = -1.0
+
+    def _show_viewer(self, view: accounts.UserView) -> None:
+        self.signed_in = True
+        self.nickname = view.nickname
+        self.avatar_url = view.avatar_url
+        self.role = view.role
+        self._viewer_checked_at = self._checked_at
+
+    @rx.event
+    def load_viewer(self):
+        """on_load of every page: fill the header's viewer vars from the session cookie."""
+        user_id = self._actor_id()
+        if user_id is None:
+            if self.signed_in:
+                self._clear_viewer()
+            return
+        if self.signed_in and self._viewer_checked_at == self._checked_at:
+            return  # still within the cached check: nothing new to load
+        with session_scope() as s:
+            view = accounts.get_user_view(s, user_id=user_id)
+        if view is None:
+            self._forget_session()
+            self._clear_viewer()
+        else:
+            self._show_viewer(view)
 
     @rx.event
     def toggle_lang(self):

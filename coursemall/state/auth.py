@@ -1,0 +1,416 @@
+"""Account states: sign-in (password and code), registration, password reset, profile, outbox.
+
+Every public method is a remote endpoint: each one checks its arguments (type and length) before
+anything else, takes the actor only from the server-side session (never from the payload),
+runs password hashing and image work in a thread, and shows a translated message on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import reflex as rx
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from coursemall.api.auth import DEFAULT_NEXT, SIGN_IN_PATH, safe_next
+from coursemall.db import session_scope
+from coursemall.domain.errors import DomainError
+from coursemall.media import images
+from coursemall.services import accounts, sessions
+from coursemall.services import sender as sender_service
+from coursemall.settings import get_settings
+from coursemall.state.base import AppState
+
+T = TypeVar("T")
+MAX_FIELD = 1024  # longest string any account form field may carry
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+def _field(form_data: object, name: str, max_len: int = MAX_FIELD) -> str | None:
+    """A form field that is a string of at most max_len characters, else None."""
+    if not isinstance(form_data, dict):
+        return None
+    value = form_data.get(name)
+    if not isinstance(value, str) or len(value) > max_len:
+        return None
+    return value
+
+
+def _navigate(url: str) -> rx.event.EventSpec:
+    """A full page load (not client-side routing), so the websocket reconnects with new cookies."""
+    return rx.call_script(f"window.location.assign({json.dumps(url)})")
+
+
+def _complete_url(ticket: str, next_path: str) -> str:
+    return "/api/auth/complete?" + urlencode({"ticket": ticket, "next": next_path})
+
+
+def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
+    with session_scope() as s:
+        return fn(s, **kwargs)
+
+
+def _ticket_after(fn: Callable[..., accounts.UserView], **kwargs: Any) -> str:
+    """Run a sign-in service and mint the login ticket in the same unit of work."""
+    with session_scope() as s:
+        user = fn(s, **kwargs)
+        return sessions.create_login_ticket(s, user_id=user.id)
+
+
+class _FormMixin(rx.State, mixin=True):
+    """Message vars and helpers, copied into each form state (each keeps its own messages)."""
+
+    error: str = ""
+    success: str = ""
+
+    def _fail(self, code: str, **params: object) -> None:
+        self.error = self._t(code, **params)
+        self.success = ""
+
+    def _ok(self, code: str, **params: object) -> None:
+        self.success = self._t(code, **params)
+        self.error = ""
+
+    def _next_path(self) -> str:
+        return safe_next(self.router.url.query_parameters.get("next"), DEFAULT_NEXT)
+
+
+class SignInState(_FormMixin, AppState):
+    """/login: account + password."""
+
+    @rx.event
+    async def sign_in(self, form_data: dict):
+        account = _field(form_data, "account", 300)
+        password = _field(form_data, "password")
+        if account is None:
+            return self._fail("auth.account_invalid")
+        if not password:
+            return self._fail("auth.password_required")
+        try:
+            ticket = await asyncio.to_thread(
+                _ticket_after, accounts.sign_in_with_password, account=account, password=password,
+                ip=self._client_ip())
+        except DomainError as exc:
+            return self._fail(exc.code, **exc.params)
+        self.error = ""
+        return _navigate(_complete_url(ticket, self._next_path()))
+
+    @rx.event
+    def clear_message(self):
+        self.error = ""
+        self.success = ""
+        if self.router.url.query_parameters.get("error") == "ticket":
+            self.error = self._t("auth.ticket_invalid")
+
+
+class RegisterState(_FormMixin, AppState):
+    """/register: account + nickname + password; signs the new user in."""
+
+    @rx.event
+    async def register(self, form_data: dict):
+        account = _field(form_data, "account", 300)
+        nickname = _field(form_data, "nickname", 200)
+        password = _field(form_data, "password", 200)
+        if account is None:
+            return self._fail("auth.account_invalid")
+        if nickname is None:
+            return self._fail("auth.nickname_invalid", max=accounts.NICKNAME_MAX)
+        if password is None:
+            return self._fail("auth.password_length", min=accounts.PASSWORD_MIN,
+                              max=accounts.PASSWORD_MAX)
+        try:
+            ticket = await asyncio.to_thread(_ticket_after, accounts.register_user,
+                                             account=account, password=password,
+                                             nickname=nickname)
+        except DomainError as exc:
+            return self._fail(exc.code, **exc.params)
+        self.error = ""
+        return _navigate(_complete_url(ticket, self._next_path()))
+
+    @rx.event
+    def clear_message(self):
+        self.error = ""
+        self.success = ""
+
+
+class _CodeFormMixin(_FormMixin, mixin=True):
+    """Account typed once, then 'send code' and 'submit' act on it."""
+
+    account: str = ""
+
+    def _code_purpose(self) -> str:
+        raise NotImplementedError
+
+    @rx.event
+    def set_account(self, value: str):
+        if isinstance(value, str) and len(value) <= 300:
+            self.account = value
+        else:
+            self._fail("auth.account_invalid")
+
+    @rx.event
+    async def send_code(self):
+        try:
+            await asyncio.to_thread(_in_session, accounts.request_code, account=self.account,
+                                    purpose=self._code_purpose())
+        except DomainError as exc:
+            return self._fail(exc.code, **exc.params)
+        self._ok("auth.code_sent")
+
+    @rx.event
+    def clear_message(self):
+        self.error = ""
+        self.success = ""
+
+
+class CodeSignInState(_CodeFormMixin, AppState):
+    """/login/code: one-time code sign-in."""
+
+    def _code_purpose(self) -> str:
+        return "login"
+
+    @rx.event
+    async def sign_in_with_code(self, form_data: dict):
+        code = _field(form_data, "code", 20)
+        account = _field(form_data, "account", 300)
+        if account is not None and account.strip():
+            self.account = account
+        if code is None or not code.strip().isdigit() or len(code.strip()) != 6:
+            return self._fail("auth.code_format")
+        try:
+            ticket = await asyncio.to_thread(_ticket_after, accounts.sign_in_with_code,
+                                             account=self.account, code=code,
+                                             ip=self._client_ip())
+        except DomainError as exc:
+            return self._fail(exc.code, **exc.params)
+        self.error = ""
+        return _navigate(_complete_url(ticket, self._next_path()))
+
+
+class ResetPasswordState(_CodeFormMixin, AppState):
+    """/reset-password: code + new password."""
+
+    def _code_purpose(self) -> str:
+        return "reset"
+
+    @rx.event
+    async def reset_password(self, form_data: dict):
+        code = _field(form_data, "code", 20)
+        password = _field(form_data, "password", 200)
+        account = _field(form_data, "account", 300)
+        if account is not None and account.strip():
+            self.account = account
+        if code is None or not code.strip().isdigit() or len(code.strip()) != 6:
+            return self._fail("auth.code_format")
+        if password is None:
+            return self._fail("auth.password_length", min=accounts.PASSWORD_MIN,
+                              max=accounts.PASSWORD_MAX)
+        try:
+            await asyncio.to_thread(_in_session, accounts.reset_password_with_code,
+                                    account=self.account, code=code, new_password=password,
+                                    ip=self._client_ip())
+        except DomainError as exc:
+            return self._fail(exc.code, **exc.params)
+        self._ok("auth.reset_done")
+
+
+def _device_label(user_agent: str) -> str:
+    ua = user_agent or ""
+    os_name = next((name for key, name in (
+        ("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
+        ("Mac OS X", "Mac"), ("Linux", "Linux")) if key in ua), "")
+    browser = next((name for key, name in (
+        ("MicroMessenger", "WeChat"), ("Edg/", "Edge"), ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari")) if key in ua), "")
+    label = " · ".join(p for p in (os_name, browser) if p)
+    return label or (ua[:40] if ua else "?")
+
+
+def _fmt_time(value: datetime) -> str:
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+class ProfileState(_FormMixin, AppState):
+    """/me: profile, avatar, password, sessions, sign out."""
+
+    email: str = ""
+    phone: str = ""
+    nickname_input: str = ""
+    section: str = ""  # which form the message belongs to: nickname|avatar|password|sessions
+    device_sessions: list[dict[str, str]] = []
+
+    def _msg(self, section: str, code: str, ok: bool = False, **params: object) -> None:
+        self.section = section
+        if ok:
+            self._ok(code, **params)
+        else:
+            self._fail(code, **params)
+
+    def _require_user(self, section: str) -> int | None:
+        user_id = self._actor_id(fresh=True)
+        if user_id is None:
+            self._clear_viewer()
+            self._msg(section, "error.sign_in_required")
+        return user_id
+
+    def _load_sessions(self, s, user_id: int) -> None:
+        views = sessions.list_sessions(s, user_id=user_id, current_hash=self._session_hash)
+        self.device_sessions = [
+            {"id": str(v.id), "device": _device_label(v.user_agent), "ip": v.ip or "-",
+             "last_seen": _fmt_time(v.last_seen_at), "current": "1" if v.current else ""}
+            for v in views
+        ]
+
+    @rx.event
+    def load_profile(self):
+        self.error = self.success = self.section = ""
+        user_id = self._actor_id(fresh=True)
+        if user_id is None:
+            self._clear_viewer()
+            return rx.redirect(f"{SIGN_IN_PATH}?{urlencode({'next': DEFAULT_NEXT})}",
+                               replace=True)
+        with session_scope() as s:
+            view = accounts.get_user_view(s, user_id=user_id)
+            if view is None:
+                self._forget_session()
+                self._clear_viewer()
+                return rx.redirect(SIGN_IN_PATH, replace=True)
+            self._load_sessions(s, user_id)
+        self._show_viewer(view)
+        self.email, self.phone, self.nickname_input = view.email, view.phone, view.nickname
+
+    @rx.event
+    def set_nickname_input(self, value: str):
+        if isinstance(value, str) and len(value) <= 200:
+            self.nickname_input = value
+        else:
+            self._msg("nickname", "auth.nickname_invalid", max=accounts.NICKNAME_MAX)
+
+    @rx.event
+    def save_nickname(self, form_data: dict):
+        nickname = _field(form_data, "nickname", 200)
+        try:
+            accounts.check_nickname(nickname)
+        except DomainError as exc:
+            return self._msg("nickname", exc.code, **exc.params)
+        user_id = self._require_user("nickname")
+        if user_id is None:
+            return
+        try:
+            view = _in_session(accounts.update_nickname, user_id=user_id, nickname=nickname)
+        except DomainError as exc:
+            return self._msg("nickname", exc.code, **exc.params)
+        self.nickname = view.nickname
+        self.nickname_input = view.nickname
+        self._msg("nickname", "profile.saved", ok=True)
+
+    @rx.event
+    async def upload_avatar(self, files: list[rx.UploadFile]):
+        if (not isinstance(files, list) or not files
+                or not isinstance(files[0], StarletteUploadFile)):
+            return self._msg("avatar", "avatar.no_file")
+        user_id = self._require_user("avatar")
+        if user_id is None:
+            return
+        stream = files[0].file
+        max_bytes = get_settings().avatar_max_bytes
+
+        def work() -> accounts.UserView:
+            data = images.read_limited(stream, max_bytes)
+            return _in_session(accounts.set_avatar, user_id=user_id, data=data)
+
+        try:
+            view = await asyncio.to_thread(work)
+        except DomainError as exc:
+            return self._msg("avatar", exc.code, **exc.params)
+        self.avatar_url = view.avatar_url
+        self._msg("avatar", "profile.avatar_saved", ok=True)
+
+    @rx.event
+    async def change_password(self, form_data: dict):
+        old = _field(form_data, "old_password", 1024)
+        new = _field(form_data, "new_password", 200)
+        if not old:
+            return self._msg("password", "auth.old_password_wrong")
+        if new is None:
+            return self._msg("password", "auth.password_length", min=accounts.PASSWORD_MIN,
+                             max=accounts.PASSWORD_MAX)
+        user_id = self._require_user("password")
+        if user_id is None:
+            return
+        try:
+            await asyncio.to_thread(_in_session, accounts.change_password, user_id=user_id,
+                                    old_password=old, new_password=new,
+                                    keep_session_hash=self._session_hash, ip=self._client_ip())
+        except DomainError as exc:
+            return self._msg("password", exc.code, **exc.params)
+        with session_scope() as s:
+            self._load_sessions(s, user_id)
+        self._msg("password", "profile.password_changed", ok=True)
+
+    @rx.event
+    def revoke_session(self, session_id: str):
+        if isinstance(session_id, bool) or not (
+                (isinstance(session_id, int) and 0 < session_id < 2**62)
+                or (isinstance(session_id, str) and session_id.isdigit() and len(session_id) < 19)):
+            return self._msg("sessions", "error.bad_request")
+        user_id = self._require_user("sessions")
+        if user_id is None:
+            return
+        try:
+            with session_scope() as s:
+                sessions.revoke_session(s, user_id=user_id, session_id=int(session_id))
+        except DomainError as exc:
+            return self._msg("sessions", exc.code, **exc.params)
+        with session_scope() as s:
+            self._load_sessions(s, user_id)
+        self._msg("sessions", "profile.session_revoked", ok=True)
+
+    @rx.event
+    def sign_out(self):
+        h = self._cookie_token_hash()
+        if h:
+            with session_scope() as s:
+                sessions.revoke_session_by_hash(s, token_hash_hex=h)
+        # Header vars are left for the next page's load_viewer to clear, so the page never shows
+        # "signed out" before the cookie is actually gone.
+        self._forget_session()
+        self.device_sessions = []
+        return _navigate("/api/auth/signout")
+
+    @rx.event
+    def sign_out_everywhere(self):
+        user_id = self._actor_id(fresh=True)
+        if user_id is not None:
+            with session_scope() as s:
+                sessions.revoke_all_sessions(s, user_id=user_id)
+        # Header vars are left for the next page's load_viewer to clear, so the page never shows
+        # "signed out" before the cookie is actually gone.
+        self._forget_session()
+        self.device_sessions = []
+        return _navigate("/api/auth/signout")
+
+
+class OutboxState(AppState):
+    """/outbox (demo only): the latest messages the outbox sender stored."""
+
+    enabled: bool = False
+    messages: list[dict[str, str]] = []
+
+    @rx.event
+    def load_outbox(self):
+        self.enabled = get_settings().demo
+        if not self.enabled:
+            self.messages = []
+            return
+        with session_scope() as s:
+            rows = sender_service.list_outbox(s, limit=30)
+        self.messages = [
+            {"id": str(r.id), "channel": r.channel, "target": r.target, "subject": r.subject,
+             "body": r.body, "time": _fmt_time(r.created_at)} for r in rows
+        ]
