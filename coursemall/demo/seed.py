@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from coursemall.db import get_engine, session_scope
 from coursemall.demo import accounts, content
 from coursemall.demo.covers import draw_avatar, draw_cover, draw_figure, ensure_image, stable_name
-from coursemall.demo.media_gen import DEMO_MEDIA, ensure_demo_media, probe_duration
+from coursemall.demo.media_gen import DEMO_MEDIA, ensure_demo_media, preview_key, probe_duration
 from coursemall.domain.catalog import CourseStatus, EntitlementSource, LessonKind, Role, build_search_text
 from coursemall.models import (
     Bundle,
@@ -203,6 +203,10 @@ class _Seeder:
                                  duration_seconds=round(probe_duration(path)), status="ready")
                 self.s.add(row)
                 self.counts["media"] += 1
+            if item.kind == "video" and "preview" not in (row.renditions or {}):
+                # Partial-trial viewers get this clip, never the whole paid file.
+                row.renditions = {**(row.renditions or {}), "preview": preview_key(item)}
+                self.s.add(row)
             self.assets[item.kind].append(row)
         self.s.flush()
 

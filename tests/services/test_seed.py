@@ -320,6 +320,10 @@ def test_media_files_are_real_and_match_stored_duration(seeded_sqlite, demo_sett
             assert asset.mime == "video/mp4" and 85 <= asset.duration_seconds <= 95
             assert re.search(r"Video: h264 \(Constrained Baseline\).*yuv420p.*640x360", info), info
             assert "Audio: aac" in info
+            # partial-trial viewers are served a real clip of about 30 s, not the whole file
+            preview = demo_settings.media_dir / asset.renditions["preview"]
+            ph, pm, ps = re.search(r"Duration: (\d+):(\d+):([\d.]+)", _ffmpeg_info(preview)).groups()
+            assert 28 <= int(ph) * 3600 + int(pm) * 60 + float(ps) <= 32
         else:
             assert asset.mime == "audio/mpeg" and 90 <= asset.duration_seconds <= 120
             assert "Audio: mp3" in info
