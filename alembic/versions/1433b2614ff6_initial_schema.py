@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 5a284c3cf4ac
+Revision ID: 1433b2614ff6
 Revises: 
-Create Date: 2026-11-24 05:32:55.258191
+Create Date: 2026-11-24 06:06:11.328064
 
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import coursemall.models.base  # noqa: F401  (UtcDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision: str = '5a284c3cf4ac'
+revision: str = '1433b2614ff6'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -128,6 +128,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('instructors', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_instructors_user_id'), ['user_id'], unique=False)
+
+    op.create_table('login_tickets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('ticket_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('ticket_hash')
+    )
+    with op.batch_alter_table('login_tickets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_tickets_user_id'), ['user_id'], unique=False)
 
     op.create_table('media_assets',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -343,6 +357,10 @@ def downgrade() -> None:
 
     op.drop_table('user_sessions')
     op.drop_table('media_assets')
+    with op.batch_alter_table('login_tickets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_tickets_user_id'))
+
+    op.drop_table('login_tickets')
     with op.batch_alter_table('instructors', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_instructors_user_id'))
 
