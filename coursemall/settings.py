@@ -34,6 +34,21 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_SESSION_DAYS", "30", "Days a sign-in session lasts."),
     ("COURSEMALL_AVATAR_MAX_BYTES", "5242880", "Largest accepted avatar upload in bytes."),
     ("COURSEMALL_DEMO", "1", "1 = seed demo content and show the demo outbox; 0 in production."),
+    ("COURSEMALL_ORDER_TTL_MINUTES", "15", "Minutes an unpaid order stays open before the expiry job closes it."),
+    ("COURSEMALL_PAY_CHANNELS", "sandbox,manual", "Enabled payment channels, comma-separated: sandbox, alipay, wechat, manual."),
+    ("COURSEMALL_SANDBOX_PAY", "1", "1 = offer the sandbox (test-mode) cashier; set 0 in production."),
+    ("COURSEMALL_PAY_TIMEOUT_SECONDS", "10", "Timeout for every payment-gateway call (query, close, refund, unified order)."),
+    ("COURSEMALL_ALIPAY_APP_ID", "", "Alipay app id (required when alipay is enabled)."),
+    ("COURSEMALL_ALIPAY_PRIVATE_KEY_PATH", "", "PEM file: the app's RSA2 private key."),
+    ("COURSEMALL_ALIPAY_PUBLIC_KEY_PATH", "", "PEM file: Alipay's RSA public key (verifies notifications and answers)."),
+    ("COURSEMALL_ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do", "Alipay gateway URL (sandbox: https://openapi-sandbox.dl.alipaydev.com/gateway.do)."),
+    ("COURSEMALL_ALIPAY_SELLER_ID", "", "Alipay seller id (PID); when set, notifications for another seller are refused."),
+    ("COURSEMALL_WECHAT_APP_ID", "", "WeChat appid bound to the merchant (required when wechat is enabled)."),
+    ("COURSEMALL_WECHAT_MCH_ID", "", "WeChat Pay merchant id (mch_id)."),
+    ("COURSEMALL_WECHAT_API_KEY", "", "WeChat Pay API v2 key (32 chars); signs requests and notifications."),
+    ("COURSEMALL_WECHAT_API_BASE", "https://api.mch.weixin.qq.com/", "WeChat Pay API base URL."),
+    ("COURSEMALL_WECHAT_CERT_PATH", "", "PEM file: merchant API certificate (needed for refunds)."),
+    ("COURSEMALL_WECHAT_KEY_PATH", "", "PEM file: merchant API certificate key (needed for refunds)."),
 ]
 
 
@@ -64,6 +79,22 @@ class Settings:
     session_days: int
     avatar_max_bytes: int
     demo: bool
+    # payments (issue 3); defaults keep other constructors working
+    order_ttl_minutes: int = 15
+    pay_channels: tuple[str, ...] = ("sandbox", "manual")
+    sandbox_pay: bool = True
+    pay_timeout_seconds: int = 10
+    alipay_app_id: str = ""
+    alipay_private_key_path: str = ""
+    alipay_public_key_path: str = ""
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+    alipay_seller_id: str = ""
+    wechat_app_id: str = ""
+    wechat_mch_id: str = ""
+    wechat_api_key: str = ""
+    wechat_api_base: str = "https://api.mch.weixin.qq.com/"
+    wechat_cert_path: str = ""
+    wechat_key_path: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -136,7 +167,59 @@ def load_settings(env: dict | None = None) -> Settings:
         session_days=_int(env, "COURSEMALL_SESSION_DAYS", 1, 365),
         avatar_max_bytes=_int(env, "COURSEMALL_AVATAR_MAX_BYTES", 10_000, 50_000_000),
         demo=env.get("COURSEMALL_DEMO", "1") == "1",
+        **_payment_settings(env),
     )
+
+
+_KNOWN_CHANNELS = ("sandbox", "alipay", "wechat", "manual")
+
+
+def _payment_settings(env: dict) -> dict:
+    def get(name: str) -> str:
+        return env.get(name, _default(name)).strip()
+
+    channels = tuple(dict.fromkeys(c.strip() for c in get("COURSEMALL_PAY_CHANNELS").split(",") if c.strip()))
+    unknown = [c for c in channels if c not in _KNOWN_CHANNELS]
+    if unknown:
+        raise SettingsError(f"COURSEMALL_PAY_CHANNELS has unknown channels {unknown}; use {_KNOWN_CHANNELS}")
+    sandbox_pay = get("COURSEMALL_SANDBOX_PAY") == "1"
+    if not sandbox_pay:
+        channels = tuple(c for c in channels if c != "sandbox")
+    out = {
+        "order_ttl_minutes": _int(env, "COURSEMALL_ORDER_TTL_MINUTES", 1, 7 * 24 * 60),
+        "pay_channels": channels,
+        "sandbox_pay": sandbox_pay,
+        "pay_timeout_seconds": _int(env, "COURSEMALL_PAY_TIMEOUT_SECONDS", 1, 120),
+        "alipay_app_id": get("COURSEMALL_ALIPAY_APP_ID"),
+        "alipay_private_key_path": get("COURSEMALL_ALIPAY_PRIVATE_KEY_PATH"),
+        "alipay_public_key_path": get("COURSEMALL_ALIPAY_PUBLIC_KEY_PATH"),
+        "alipay_gateway": get("COURSEMALL_ALIPAY_GATEWAY"),
+        "alipay_seller_id": get("COURSEMALL_ALIPAY_SELLER_ID"),
+        "wechat_app_id": get("COURSEMALL_WECHAT_APP_ID"),
+        "wechat_mch_id": get("COURSEMALL_WECHAT_MCH_ID"),
+        "wechat_api_key": get("COURSEMALL_WECHAT_API_KEY"),
+        "wechat_api_base": get("COURSEMALL_WECHAT_API_BASE"),
+        "wechat_cert_path": get("COURSEMALL_WECHAT_CERT_PATH"),
+        "wechat_key_path": get("COURSEMALL_WECHAT_KEY_PATH"),
+    }
+    if "alipay" in channels:
+        for name in ("COURSEMALL_ALIPAY_APP_ID", "COURSEMALL_ALIPAY_PRIVATE_KEY_PATH",
+                     "COURSEMALL_ALIPAY_PUBLIC_KEY_PATH"):
+            if not get(name):
+                raise SettingsError(f"{name} must be set when alipay is in COURSEMALL_PAY_CHANNELS")
+        for name in ("COURSEMALL_ALIPAY_PRIVATE_KEY_PATH", "COURSEMALL_ALIPAY_PUBLIC_KEY_PATH"):
+            if not Path(get(name)).is_file():
+                raise SettingsError(f"{name} points to a missing file")
+    if "wechat" in channels:
+        for name in ("COURSEMALL_WECHAT_APP_ID", "COURSEMALL_WECHAT_MCH_ID", "COURSEMALL_WECHAT_API_KEY"):
+            if not get(name):
+                raise SettingsError(f"{name} must be set when wechat is in COURSEMALL_PAY_CHANNELS")
+    for name in ("COURSEMALL_ALIPAY_GATEWAY", "COURSEMALL_WECHAT_API_BASE"):
+        if urlparse(get(name)).scheme not in ("http", "https"):
+            raise SettingsError(f"{name} must be an http(s) URL")
+    if not out["wechat_api_base"].endswith("/"):
+        out["wechat_api_base"] += "/"
+    return out
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from coursemall.api import auth, health, media, public
+from coursemall.api import auth, health, media, pay, public
 
 
 def build_api() -> Starlette:
-    return Starlette(routes=[*health.ROUTES, *auth.ROUTES, *media.ROUTES, *public.ROUTES])
+    return Starlette(routes=[*health.ROUTES, *auth.ROUTES, *media.ROUTES, *public.ROUTES, *pay.ROUTES])

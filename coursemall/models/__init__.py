@@ -19,6 +19,7 @@ from coursemall.models.catalog import (
     Tag,
 )
 from coursemall.models.learning import Entitlement, Review
+from coursemall.models.commerce import CartItem, ManualPayment, Message, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, ShopPaymentSetting  # noqa: E501
 
 __all__ = [
     "UtcDateTime",
@@ -40,4 +41,6 @@ __all__ = [
     "BundleCourse",
     "Entitlement",
     "Review",
+    "CartItem", "Order", "OrderLine", "PaymentEvent", "Payment", "Refund", "RefundPolicy",
+    "ManualPayment", "Message", "ShopPaymentSetting",
 ]

@@ -1,0 +1,313 @@
+"""The notify pipeline: verify → record → apply exactly once.
+
+`handle_notification` is what `POST /api/pay/notify/<channel>` runs (in a worker thread):
+1. the channel adapter verifies the signature / app id / merchant (`NotificationRejected` → a
+   `PaymentEvent(verified=False, outcome='rejected:<why>')` is recorded, nothing else changes,
+   and the provider's failure answer is returned);
+2. `apply_paid` checks the amount against the order and fulfils it in ONE transaction:
+   CAS pending→paid (or closed→paid, the late-payment rule in `domain.orders`), the `Payment`
+   row (UNIQUE order, UNIQUE channel+provider txn), the entitlements (source 'order',
+   source_ref = out_trade_no; bundle lines grant each course), the course counters, the
+   'payment succeeded' message and the event row. A repeat — sequential or concurrent — loses the
+   compare-and-set (or, at worst, the UNIQUE constraint) and is recorded as `duplicate`.
+
+These functions own their transactions (they commit), because the event row must survive when
+the fulfilment is refused and because gateway calls must never run inside a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, select
+
+from coursemall.domain.catalog import EntitlementSource
+from coursemall.domain.errors import DomainError
+from coursemall.domain.orders import (
+    Channel,
+    EventKind,
+    LineRefund,
+    OrderStatus,
+    PolicyOutcome,
+    RefundStatus,
+    parse_enum,
+    parse_order_no,
+)
+from coursemall.domain.money import format_fen
+from coursemall.models import Course, Entitlement, Order, OrderLine, Payment, PaymentEvent, Refund, utcnow
+from coursemall.payments import registry
+from coursemall.payments.base import Ack, Notification, NotificationRejected
+from coursemall.services._commerce import (
+    cas_order_status,
+    new_out_refund_no,
+    order_link,
+    owned_course_ids,
+)
+from coursemall.services.messages import create_message
+
+log = logging.getLogger("coursemall.pay")
+RAW_LIMIT = 8000
+REJECTED_RAW_LIMIT = 2000  # unauthenticated bodies: keep enough to investigate, no more
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcome: str  # applied | applied_late | late_refund_queued | duplicate | duplicate_payment |
+    #               ignored | closed | rejected:<why>
+    # Events: `verified` is True only when the notification passed every check (signature, app id,
+    # merchant, known order, amount); any rejection is recorded with verified=False.
+    accepted: bool  # answer the provider with success (it must stop retrying)
+    order_status: str | None = None
+
+
+def _event(session: Session, *, order_id: int | None, out_trade_no: str, channel: str, kind: str,
+           txn: str = "", amount: int | None = None, raw: str = "", verified: bool,
+           outcome: str) -> None:
+    session.add(PaymentEvent(order_id=order_id, out_trade_no=out_trade_no[:64], channel=channel[:12],
+                             kind=kind, provider_txn_id=(txn or "")[:64], amount_fen=amount,
+                             raw=(raw or "")[:RAW_LIMIT], verified=verified, outcome=outcome[:48]))
+
+
+def _order_by_no(session: Session, out_trade_no: str) -> Order | None:
+    if not out_trade_no:
+        return None
+    return session.exec(select(Order).where(Order.out_trade_no == out_trade_no)).first()
+
+
+# ---------------------------------------------------------------------------------- notify entry
+
+def handle_notification(session: Session, *, channel: str, body: bytes,
+                        headers: Mapping[str, str]) -> Ack:
+    """Verify and apply one provider notification; returns the provider's answer."""
+    refund_notice = channel == "wechat-refund"
+    if refund_notice:
+        channel = "wechat"
+    adapter = registry.get_channel_for_existing(channel)
+    try:
+        if refund_notice:
+            note = adapter.verify_refund_notification(body, headers)  # type: ignore[attr-defined]
+        else:
+            note = adapter.verify_notification(body, headers)
+    except NotificationRejected as rej:
+        order = _order_by_no(session, rej.out_trade_no)
+        log.warning("pay notify rejected: channel=%s reason=%s order=%s", channel, rej.reason,
+                    rej.out_trade_no or "-")
+        _event(session, order_id=order.id if order else None, out_trade_no=rej.out_trade_no,
+               channel=channel, kind=EventKind.REFUND_NOTIFY if refund_notice else EventKind.NOTIFY,
+               raw=body[:REJECTED_RAW_LIMIT].decode("utf-8", errors="replace"), verified=False,
+               outcome=f"rejected:{rej.reason}")
+        session.commit()
+        return adapter.ack_failure(rej.reason)
+    if refund_notice or note.status == "refund":
+        if note.out_refund_no:
+            from coursemall.services.refunds import apply_refund_notification
+
+            ok = apply_refund_notification(session, note)
+            return adapter.ack_success() if ok else adapter.ack_failure("unknown_refund")
+        order = _order_by_no(session, note.out_trade_no)
+        _event(session, order_id=order.id if order else None, out_trade_no=note.out_trade_no,
+               channel=channel, kind=EventKind.REFUND_NOTIFY, txn=note.provider_txn_id, raw=note.raw,
+               verified=True, outcome="ignored")
+        session.commit()
+        return adapter.ack_success()
+    result = apply_notification(session, note, kind=EventKind.NOTIFY)
+    return adapter.ack_success() if result.accepted else adapter.ack_failure(result.outcome)
+
+
+def apply_notification(session: Session, note: Notification, *, kind: str) -> ApplyResult:
+    if note.status == "paid":
+        return apply_paid(session, channel=note.channel, out_trade_no=note.out_trade_no,
+                          provider_txn_id=note.provider_txn_id, amount_fen=note.amount_fen,
+                          raw=note.raw, kind=kind)
+    order = _order_by_no(session, note.out_trade_no)
+    if order is None:
+        _event(session, order_id=None, out_trade_no=note.out_trade_no, channel=note.channel, kind=kind,
+               txn=note.provider_txn_id, amount=note.amount_fen, raw=note.raw, verified=False,
+               outcome="rejected:unknown_order")
+        session.commit()
+        return ApplyResult("rejected:unknown_order", accepted=False)
+    outcome = "ignored"
+    if note.status == "closed":
+        if _close_order(session, order, reason="channel"):
+            outcome = "closed"
+    _event(session, order_id=order.id, out_trade_no=order.out_trade_no, channel=note.channel, kind=kind,
+           txn=note.provider_txn_id, amount=note.amount_fen, raw=note.raw, verified=True, outcome=outcome)
+    session.commit()
+    return ApplyResult(outcome, accepted=True)
+
+
+def _close_order(session: Session, order: Order, *, reason: str) -> bool:
+    """CAS pending→closed plus the learner's message (caller commits). True when this call closed it."""
+    now = utcnow()
+    if not cas_order_status(session, order.id, OrderStatus.PENDING, OrderStatus.CLOSED,
+                            closed_at=now, close_reason=reason):
+        return False
+    if reason != "cancelled":
+        create_message(session, user_id=order.user_id, kind="order_closed", key="msg.order_closed",
+                       link=order_link(order.out_trade_no), order_no=order.out_trade_no)
+    return True
+
+
+# ---------------------------------------------------------------------------------- exactly once
+
+def apply_paid(session: Session, *, channel: str, out_trade_no: str, provider_txn_id: str,
+               amount_fen: int | None, raw: str = "", kind: str = EventKind.NOTIFY) -> ApplyResult:
+    """Fulfil a verified payment exactly once (see module docstring). Commits."""
+    order = _order_by_no(session, out_trade_no)
+    reject = None
+    if order is None:
+        reject = "unknown_order"
+    elif not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen != order.total_fen:
+        reject = "wrong_amount"
+    elif not provider_txn_id:
+        reject = "bad_payload"
+    if reject:
+        log.warning("pay %s refused: channel=%s reason=%s order=%s", kind, channel, reject, out_trade_no)
+        _event(session, order_id=order.id if order else None, out_trade_no=out_trade_no, channel=channel,
+               kind=kind, txn=provider_txn_id, amount=amount_fen if isinstance(amount_fen, int) else None,
+               raw=raw, verified=False, outcome=f"rejected:{reject}")
+        session.commit()
+        return ApplyResult(f"rejected:{reject}", accepted=False, order_status=order.status if order else None)
+    assert order is not None
+    for attempt in range(3):
+        try:
+            outcome = _apply_paid_tx(session, order, channel=channel, provider_txn_id=provider_txn_id,
+                                     amount_fen=amount_fen)
+            _event(session, order_id=order.id, out_trade_no=out_trade_no, channel=channel, kind=kind,
+                   txn=provider_txn_id, amount=amount_fen, raw=raw, verified=True, outcome=outcome)
+            session.commit()
+            break
+        except IntegrityError:
+            # A concurrent twin won between our CAS and our insert (should not happen after the
+            # CAS, but the UNIQUE keys are the last line of defence).
+            session.rollback()
+            outcome = "duplicate"
+            _event(session, order_id=order.id, out_trade_no=out_trade_no, channel=channel, kind=kind,
+                   txn=provider_txn_id, amount=amount_fen, raw=raw, verified=True, outcome=outcome)
+            session.commit()
+            break
+        except OperationalError:  # SQLite busy under heavy contention / PG serialization: retry
+            session.rollback()
+            if attempt == 2:
+                raise
+    if outcome == "duplicate_payment":
+        log.warning("order %s paid twice (channel=%s txn=%s): refund the second payment by hand",
+                    out_trade_no, channel, provider_txn_id)
+    status = session.exec(select(Order.status).where(Order.id == order.id)).one()
+    return ApplyResult(outcome, accepted=True, order_status=status)
+
+
+def _apply_paid_tx(session: Session, order: Order, *, channel: str, provider_txn_id: str,
+                   amount_fen: int) -> str:
+    """The fulfilment transaction body (no commit). Returns the outcome.
+
+    The first statement is the compare-and-set UPDATE, so on SQLite the transaction starts by
+    taking the write lock (no stale read snapshot) and on PostgreSQL concurrent twins queue on
+    the row lock and then see the new status.
+    """
+    now = utcnow()
+    won_from = None
+    for old in (OrderStatus.PENDING, OrderStatus.CLOSED):
+        if cas_order_status(session, order.id, old, OrderStatus.PAID, paid_at=now, channel=channel):
+            won_from = old
+            break
+    if won_from is None:
+        existing = session.exec(select(Payment).where(Payment.order_id == order.id)).first()
+        if existing is not None and (existing.channel, existing.provider_txn_id) == (channel, provider_txn_id):
+            return "duplicate"
+        return "duplicate_payment"
+    session.add(Payment(order_id=order.id, channel=channel, provider_txn_id=provider_txn_id,
+                        amount_fen=amount_fen, paid_at=now))
+    session.flush()
+    lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    course_ids = sorted({int(c) for line in lines for c in line.course_ids})
+    already = owned_course_ids(session, order.user_id, course_ids, now=now)
+    if won_from == OrderStatus.CLOSED and course_ids and already >= set(course_ids):
+        _queue_late_refund(session, order, lines, now=now, channel=channel)
+        return "late_refund_queued"
+    _grant(session, order, course_ids, already, now=now)
+    create_message(session, user_id=order.user_id, kind="payment_succeeded", key="msg.payment_succeeded",
+                   link=order_link(order.out_trade_no), order_no=order.out_trade_no,
+                   amount=format_fen(order.total_fen))
+    return "applied_late" if won_from == OrderStatus.CLOSED else "applied"
+
+
+def _grant(session: Session, order: Order, course_ids: list[int], already: set[int], *,
+           now: datetime) -> None:
+    for course_id in course_ids:
+        session.add(Entitlement(user_id=order.user_id, course_id=course_id, source=EntitlementSource.ORDER,
+                                source_ref=order.out_trade_no, granted_at=now))
+    session.flush()
+    if course_ids:
+        session.execute(update(Course).where(Course.id.in_(course_ids))  # type: ignore[union-attr]
+                        .values(sales_count=Course.sales_count + 1)
+                        .execution_options(synchronize_session=False))
+        new_learners = [c for c in course_ids if c not in already]
+        if new_learners:
+            session.execute(update(Course).where(Course.id.in_(new_learners))  # type: ignore[union-attr]
+                            .values(learners_count=Course.learners_count + 1)
+                            .execution_options(synchronize_session=False))
+
+
+def _queue_late_refund(session: Session, order: Order, lines: list[OrderLine], *, now: datetime,
+                       channel: str) -> None:
+    """Late payment for a closed order whose courses the learner already owns: keep the payment,
+    grant nothing, queue an automatic full refund (executed by the refund job)."""
+    if not cas_order_status(session, order.id, OrderStatus.PAID, OrderStatus.REFUNDING):
+        raise DomainError("order.bad_transition")
+    refund = Refund(order_id=order.id, user_id=order.user_id, line_ids=[ln.id for ln in lines],
+                    line_id=lines[0].id if len(lines) == 1 else None, out_refund_no=new_out_refund_no(now),
+                    channel=channel, amount_fen=order.total_fen,
+                    reason="late payment for a closed order; courses already owned",
+                    status=RefundStatus.APPROVED, policy_outcome=PolicyOutcome.AUTO_LATE_DUPLICATE,
+                    decided_at=now)
+    session.add(refund)
+    session.flush()
+    for line in lines:
+        line.refund_status = LineRefund.PENDING
+        line.refund_id = refund.id
+        session.add(line)
+    create_message(session, user_id=order.user_id, kind="refund_result", key="msg.late_refund",
+                   link=order_link(order.out_trade_no), order_no=order.out_trade_no)
+
+
+def fulfil_free_order(session: Session, order: Order) -> ApplyResult:
+    """Total 0: completes at once without a channel (same exactly-once path)."""
+    return apply_paid(session, channel=Channel.FREE, out_trade_no=order.out_trade_no,
+                      provider_txn_id=f"free-{order.out_trade_no}", amount_fen=0, kind=EventKind.FREE)
+
+
+# ---------------------------------------------------------------------------------- sandbox
+
+def sandbox_decide(session: Session, *, actor_id: object, order_no: object, outcome: object) -> ApplyResult:
+    """The sandbox cashier's pay / fail / close button: build a notification signed like the
+    sandbox gateway would and run it through the same pipeline as a real notification.
+
+    Test mode only (the sandbox channel must be enabled); only the learner who owns the order
+    may decide it (another user's order is 'order.not_found').
+    """
+    from coursemall.services._commerce import own_order, require_actor
+
+    user = require_actor(session, actor_id)
+    order_no = parse_order_no(order_no)
+    outcome = parse_enum(_SandboxOutcome, outcome)
+    channel = registry.get_channel("sandbox")
+    order = own_order(session, user.id, order_no)
+    body, headers = channel.build_notification(  # type: ignore[attr-defined]
+        out_trade_no=order_no, outcome=str(outcome), amount_fen=order.total_fen, txn_id=f"SB{order_no}")
+    note = channel.verify_notification(body, headers)
+    return apply_notification(session, note, kind=EventKind.NOTIFY)
+
+
+from enum import StrEnum  # noqa: E402
+
+
+class _SandboxOutcome(StrEnum):
+    PAY = "pay"
+    FAIL = "fail"
+    CLOSE = "close"

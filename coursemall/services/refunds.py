@@ -1,0 +1,421 @@
+"""Refunds: learner request → policy (auto-approve or review) → owner decision → execution through
+the original channel → completion (revoke that line's access) exactly once.
+
+- One open refund per order: a request moves the order paid/partially_refunded → refunding by
+  compare-and-set, so two concurrent requests produce one refund; the loser gets
+  `refund.in_progress`. Lines not refunded yet can be refunded later (partial refunds by line).
+- Execution: refund `approved` → `processing` (CAS; the winner alone calls the gateway, outside
+  any transaction, with the stable `out_refund_no`) → `succeeded` / `failed`. WeChat answers
+  later (refund notification or the refund job's query); Alipay and sandbox answer at once.
+- Completion, in ONE transaction: refund `processing → succeeded` (CAS: a repeated notification
+  changes nothing), lines marked refunded, the order's entitlements for courses no longer covered
+  by any unrefunded line revoked (`revoked_at`, reason), order `refunding → refunded /
+  partially_refunded` through the transition table, message to the learner.
+- Policy: `RefundPolicy` row (owner-edited) + `domain.orders.decide_refund_policy`; the course
+  progress comes from `progress_lookup` (injectable; returns 0 until learning progress exists).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from coursemall.domain.catalog import EntitlementSource
+from coursemall.domain.errors import DomainError
+from coursemall.domain.orders import (
+    EventKind,
+    LineRefund,
+    OrderStatus,
+    PolicyOutcome,
+    RefundPolicyRule,
+    RefundStatus,
+    decide_refund_policy,
+    parse_id,
+    parse_ids,
+    parse_order_no,
+    parse_text,
+    refund_request_allowed,
+    status_after_refund,
+)
+from coursemall.domain.money import format_fen
+from coursemall.models import Entitlement, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, utcnow
+from coursemall.payments import registry
+from coursemall.payments.base import ChannelError, Notification, RefundRef, RefundResult
+from coursemall.services._commerce import (
+    cas_order_status,
+    new_out_refund_no,
+    order_link,
+    own_order,
+    require_actor,
+    require_staff,
+)
+from coursemall.services.messages import create_message
+
+log = logging.getLogger("coursemall.refunds")
+
+ProgressLookup = Callable[[Session, int, list[int]], int]
+
+
+def no_progress(session: Session, user_id: int, course_ids: list[int]) -> int:
+    """Default progress lookup: 0 % until the learning issue records progress."""
+    return 0
+
+
+progress_lookup: ProgressLookup = no_progress  # the learning issue replaces this
+
+
+@dataclass(frozen=True)
+class RefundView:
+    id: int
+    order_no: str
+    out_refund_no: str
+    amount_fen: int
+    amount: str
+    status: str
+    policy_outcome: str
+    reason: str
+    decision_reason: str
+    line_ids: tuple[int, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    auto_approve: bool
+    within_days: int
+    max_progress_pct: int
+    request_window_days: int
+
+
+def _view(refund: Refund, order_no: str) -> RefundView:
+    return RefundView(id=refund.id or 0, order_no=order_no, out_refund_no=refund.out_refund_no,
+                      amount_fen=refund.amount_fen, amount=format_fen(refund.amount_fen), status=refund.status,
+                      policy_outcome=refund.policy_outcome, reason=refund.reason,
+                      decision_reason=refund.decision_reason, line_ids=tuple(refund.line_ids),
+                      created_at=refund.created_at)
+
+
+# ---------------------------------------------------------------------------------- policy
+
+def _policy_row(session: Session) -> RefundPolicy:
+    row = session.get(RefundPolicy, 1)
+    return row or RefundPolicy(id=1)
+
+
+def get_refund_policy(session: Session) -> PolicyView:
+    row = _policy_row(session)
+    return PolicyView(row.auto_approve, row.within_days, row.max_progress_pct, row.request_window_days)
+
+
+def update_refund_policy(session: Session, *, actor_id: object, auto_approve: object, within_days: object,
+                         max_progress_pct: object, request_window_days: object) -> PolicyView:
+    user = require_staff(session, actor_id, owner_only=True)
+
+    def bounded(value: object, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
+            raise DomainError("error.bad_request")
+        return value
+
+    if not isinstance(auto_approve, bool):
+        raise DomainError("error.bad_request")
+    row = session.get(RefundPolicy, 1) or RefundPolicy(id=1)
+    row.auto_approve = auto_approve
+    row.within_days = bounded(within_days, 365)
+    row.max_progress_pct = bounded(max_progress_pct, 100)
+    row.request_window_days = bounded(request_window_days, 3650)
+    row.updated_by = user.id
+    row.updated_at = utcnow()
+    session.add(row)
+    session.commit()
+    return get_refund_policy(session)
+
+
+# ---------------------------------------------------------------------------------- request
+
+def request_refund(session: Session, *, actor_id: object, order_no: object, line_ids: object = None,
+                   reason: object, now: datetime | None = None,
+                   progress: ProgressLookup | None = None) -> RefundView:
+    """The learner asks for a refund of some lines (None = every line not refunded yet)."""
+    user = require_actor(session, actor_id)
+    order_no = parse_order_no(order_no)
+    reason = parse_text(reason, min_len=1, max_len=200, code="refund.reason_length")
+    wanted = None if line_ids is None else set(parse_ids(line_ids))
+    now = now or utcnow()
+    order = own_order(session, user.id, order_no)
+    if order.status == OrderStatus.REFUNDING:
+        raise DomainError("refund.in_progress")
+    if (order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) or order.paid_at is None
+            or order.total_fen == 0):
+        raise DomainError("refund.not_refundable")
+    payment = session.exec(select(Payment).where(Payment.order_id == order.id)).first()
+    if payment is None:
+        raise DomainError("refund.not_refundable")
+    rule_row = _policy_row(session)
+    rule = RefundPolicyRule(rule_row.auto_approve, rule_row.within_days, rule_row.max_progress_pct,
+                            rule_row.request_window_days)
+    if not refund_request_allowed(rule, paid_at=order.paid_at, now=now):
+        raise DomainError("refund.window_passed")
+    lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)).all()
+    if any(ln.refund_status == LineRefund.PENDING for ln in lines):
+        raise DomainError("refund.in_progress")  # a concurrent request just won
+    open_lines = [ln for ln in lines if ln.refund_status == LineRefund.NONE]
+    if wanted is None:
+        chosen = open_lines
+    else:
+        by_id = {ln.id: ln for ln in open_lines}
+        if not wanted <= set(by_id):
+            raise DomainError("refund.bad_lines")
+        chosen = [by_id[i] for i in sorted(wanted)]
+    if not chosen:
+        raise DomainError("refund.bad_lines")
+    amount = sum(ln.unit_price_fen for ln in chosen)
+    if amount + order.refunded_fen > payment.amount_fen:
+        raise DomainError("refund.bad_lines")
+    course_ids = sorted({int(c) for ln in chosen for c in ln.course_ids})
+    pct = (progress or progress_lookup)(session, user.id, course_ids)
+    outcome = decide_refund_policy(rule, paid_at=order.paid_at, now=now, progress_pct=int(pct))
+    # One open refund per order: whoever wins this compare-and-set creates the refund.
+    if not cas_order_status(session, order.id, order.status, OrderStatus.REFUNDING):
+        session.rollback()
+        raise DomainError("refund.in_progress")
+    status = RefundStatus.APPROVED if outcome == PolicyOutcome.AUTO_APPROVE else RefundStatus.REQUESTED
+    refund = Refund(order_id=order.id, user_id=user.id, line_ids=[ln.id for ln in chosen],
+                    line_id=chosen[0].id if len(chosen) == 1 else None, out_refund_no=new_out_refund_no(now),
+                    channel=payment.channel, amount_fen=amount, reason=reason, status=status,
+                    policy_outcome=outcome, decided_at=now if status == RefundStatus.APPROVED else None,
+                    created_at=now)
+    session.add(refund)
+    session.flush()
+    for ln in chosen:
+        ln.refund_status = LineRefund.PENDING
+        ln.refund_id = refund.id
+        session.add(ln)
+    if status == RefundStatus.REQUESTED:
+        create_message(session, user_id=user.id, kind="refund_result", key="msg.refund_review",
+                       link=order_link(order_no), order_no=order_no, amount=format_fen(amount))
+    session.commit()
+    if status == RefundStatus.APPROVED:
+        execute_refund(session, refund_id=refund.id)
+    session.refresh(refund)
+    return _view(refund, order_no)
+
+
+# ---------------------------------------------------------------------------------- decision
+
+def decide_refund(session: Session, *, actor_id: object, refund_id: object, approve: object,
+                  reason: object = "") -> RefundView:
+    """Owner/staff approve (then execute) or reject (reason required) a refund under review."""
+    user = require_staff(session, actor_id)
+    refund_id = parse_id(refund_id)
+    if not isinstance(approve, bool):
+        raise DomainError("error.bad_request")
+    reason = parse_text(reason, min_len=0 if approve else 1, max_len=200, code="refund.reason_length")
+    refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise DomainError("refund.not_found")
+    order = session.get(Order, refund.order_id)
+    assert order is not None
+    now = utcnow()
+    new = RefundStatus.APPROVED if approve else RefundStatus.REJECTED
+    won = session.execute(
+        update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.REQUESTED)
+        .values(status=new, decided_by=user.id, decided_at=now, decision_reason=reason)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    if not won:
+        session.rollback()
+        raise DomainError("refund.already_decided")
+    if not approve:
+        _release_lines(session, refund, order)
+        create_message(session, user_id=refund.user_id, kind="refund_result", key="msg.refund_rejected",
+                       link=order_link(order.out_trade_no), order_no=order.out_trade_no, reason=reason)
+    session.commit()
+    if approve:
+        execute_refund(session, refund_id=refund_id)
+    session.refresh(refund)
+    return _view(refund, order.out_trade_no)
+
+
+def _release_lines(session: Session, refund: Refund, order: Order) -> None:
+    """A refund that will not happen: its lines become refundable again and the order leaves
+    `refunding` for paid / partially_refunded (whichever the already refunded lines say)."""
+    lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    for ln in lines:
+        if ln.refund_id == refund.id and ln.refund_status == LineRefund.PENDING:
+            ln.refund_status = LineRefund.NONE
+            ln.refund_id = None
+            session.add(ln)
+    refunded = sum(1 for ln in lines if ln.refund_status == LineRefund.REFUNDED)
+    target = status_after_refund(lines_total=len(lines), lines_refunded=refunded)
+    if not cas_order_status(session, order.id, OrderStatus.REFUNDING, target):
+        raise DomainError("order.bad_transition")
+
+
+# ---------------------------------------------------------------------------------- execution
+
+def _refund_ref(session: Session, refund: Refund) -> RefundRef:
+    order = session.get(Order, refund.order_id)
+    payment = session.exec(select(Payment).where(Payment.order_id == refund.order_id)).first()
+    assert order is not None
+    return RefundRef(out_trade_no=order.out_trade_no, provider_txn_id=payment.provider_txn_id if payment else "",
+                     out_refund_no=refund.out_refund_no, order_total_fen=order.total_fen,
+                     amount_fen=refund.amount_fen, reason=refund.reason)
+
+
+def execute_refund(session: Session, *, refund_id: int) -> str:
+    """Send an approved refund to its channel (the CAS winner alone). Returns the refund status."""
+    won = session.execute(
+        update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.APPROVED)
+        .values(status=RefundStatus.PROCESSING, attempts=Refund.attempts + 1)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    session.commit()
+    refund = session.get(Refund, refund_id, populate_existing=True)
+    if refund is None:
+        raise DomainError("refund.not_found")
+    if not won:
+        return refund.status
+    return _call_channel_refund(session, refund, retry=False)
+
+
+def _call_channel_refund(session: Session, refund: Refund, *, retry: bool) -> str:
+    ref = _refund_ref(session, refund)
+    if refund.channel == "free" or refund.amount_fen == 0:
+        result = RefundResult(status="succeeded", provider_refund_id="free")
+    else:
+        try:
+            channel = registry.get_channel_for_existing(refund.channel)
+            if retry:
+                result = channel.query_refund(ref)
+                never_arrived = result.status == "failed" and result.message == "REFUNDNOTEXIST"
+                if never_arrived or (result.status == "processing" and refund.channel != "wechat"):
+                    result = channel.refund(ref)  # same out_refund_no: the gateway pays at most once
+            else:
+                result = channel.refund(ref)
+        except (ChannelError, DomainError) as exc:
+            log.warning("refund %s: channel %s unavailable (%s); will retry", refund.out_refund_no,
+                        refund.channel, exc)
+            return RefundStatus.PROCESSING
+    if result.status == "processing":
+        return RefundStatus.PROCESSING  # the notification or the next sweep completes it
+    return apply_refund_result(session, refund_id=refund.id, result=result, kind=EventKind.QUERY if retry else "refund")
+
+
+def retry_refund(session: Session, *, refund_id: int) -> str:
+    """Job: a refund still `processing` (answer lost, gateway down, WeChat async): ask again."""
+    refund = session.get(Refund, refund_id, populate_existing=True)
+    if refund is None or refund.status != RefundStatus.PROCESSING:
+        return refund.status if refund else ""
+    return _call_channel_refund(session, refund, retry=True)
+
+
+def apply_refund_result(session: Session, *, refund_id: int, result: RefundResult, kind: str,
+                        raw: str = "") -> str:
+    """Apply a channel's answer about a refund exactly once. Commits; returns the refund status."""
+    refund = session.get(Refund, refund_id, populate_existing=True)
+    assert refund is not None
+    order = session.get(Order, refund.order_id, populate_existing=True)
+    assert order is not None
+    now = utcnow()
+    outcome = "ignored"
+    if result.status == "succeeded":
+        won = session.execute(
+            update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.PROCESSING)
+            .values(status=RefundStatus.SUCCEEDED, completed_at=now, provider_refund_id=result.provider_refund_id[:64])
+            .execution_options(synchronize_session=False)).rowcount == 1
+        if won:
+            _complete(session, refund, order, now=now)
+            outcome = "applied"
+        else:
+            outcome = "duplicate"
+    elif result.status == "failed":
+        won = session.execute(
+            update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.PROCESSING)
+            .values(status=RefundStatus.FAILED, completed_at=now, failure=result.message[:200])
+            .execution_options(synchronize_session=False)).rowcount == 1
+        if won:
+            _release_lines(session, refund, order)
+            create_message(session, user_id=refund.user_id, kind="refund_result", key="msg.refund_failed",
+                           link=order_link(order.out_trade_no), order_no=order.out_trade_no)
+            outcome = "failed"
+        else:
+            outcome = "duplicate"
+    session.add(PaymentEvent(order_id=order.id, out_trade_no=order.out_trade_no, channel=refund.channel,
+                             kind=kind[:16], provider_txn_id=result.provider_refund_id[:64],
+                             amount_fen=refund.amount_fen, raw=(raw or f"refund {refund.out_refund_no}: {result.status}")[:8000],
+                             verified=True, outcome=outcome))
+    session.commit()
+    return session.exec(select(Refund.status).where(Refund.id == refund_id)).one()
+
+
+def _complete(session: Session, refund: Refund, order: Order, *, now: datetime) -> None:
+    lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    mine = [ln for ln in lines if ln.refund_id == refund.id]
+    for ln in mine:
+        ln.refund_status = LineRefund.REFUNDED
+        ln.refunded_fen = ln.unit_price_fen
+        session.add(ln)
+    still_covered = {int(c) for ln in lines if ln.refund_status != LineRefund.REFUNDED for c in ln.course_ids}
+    to_revoke = sorted({int(c) for ln in mine for c in ln.course_ids} - still_covered)
+    if to_revoke:
+        session.execute(
+            update(Entitlement).where(
+                Entitlement.user_id == order.user_id,
+                Entitlement.course_id.in_(to_revoke),  # type: ignore[attr-defined]
+                Entitlement.source == EntitlementSource.ORDER,
+                Entitlement.source_ref == order.out_trade_no,
+                Entitlement.revoked_at.is_(None),  # type: ignore[union-attr]
+            ).values(revoked_at=now, revoke_reason=f"refund {refund.out_refund_no}")
+            .execution_options(synchronize_session=False))
+    refunded = sum(1 for ln in lines if ln.refund_status == LineRefund.REFUNDED)
+    target = status_after_refund(lines_total=len(lines), lines_refunded=refunded)
+    if not cas_order_status(session, order.id, OrderStatus.REFUNDING, target,
+                            refunded_fen=Order.refunded_fen + refund.amount_fen):
+        raise DomainError("order.bad_transition")
+    create_message(session, user_id=refund.user_id, kind="refund_result", key="msg.refund_succeeded",
+                   link=order_link(order.out_trade_no), order_no=order.out_trade_no,
+                   amount=format_fen(refund.amount_fen))
+
+
+def apply_refund_notification(session: Session, note: Notification) -> bool:
+    """A verified refund notification (WeChat). False when the refund is unknown."""
+    refund = session.exec(select(Refund).where(Refund.out_refund_no == note.out_refund_no,
+                                               Refund.channel == note.channel)).first()
+    if refund is None:
+        session.add(PaymentEvent(out_trade_no=note.out_trade_no, channel=note.channel,
+                                 kind=EventKind.REFUND_NOTIFY, raw=note.raw[:8000], verified=False,
+                                 outcome="rejected:unknown_refund"))
+        session.commit()
+        return False
+    if note.refund_status not in ("succeeded", "failed"):
+        session.add(PaymentEvent(order_id=refund.order_id, out_trade_no=note.out_trade_no, channel=note.channel,
+                                 kind=EventKind.REFUND_NOTIFY, raw=note.raw[:8000], verified=True, outcome="ignored"))
+        session.commit()
+        return True
+    apply_refund_result(session, refund_id=refund.id,
+                        result=RefundResult(status=note.refund_status, provider_refund_id=note.provider_txn_id),
+                        kind=EventKind.REFUND_NOTIFY, raw=note.raw)
+    return True
+
+
+# ---------------------------------------------------------------------------------- lists
+
+def list_my_refunds(session: Session, *, actor_id: object, order_no: object) -> list[RefundView]:
+    user = require_actor(session, actor_id)
+    order = own_order(session, user.id, parse_order_no(order_no))
+    rows = session.exec(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)).all()
+    return [_view(r, order.out_trade_no) for r in rows]
+
+
+def list_refund_queue(session: Session, *, actor_id: object, status: object = "requested",
+                      limit: int = 50, offset: int = 0) -> list[RefundView]:
+    require_staff(session, actor_id)
+    if status not in {s.value for s in RefundStatus}:
+        raise DomainError("error.bad_request")
+    rows = session.exec(select(Refund, Order.out_trade_no).join(Order, Order.id == Refund.order_id)
+                        .where(Refund.status == status).order_by(Refund.id)
+                        .offset(max(0, int(offset))).limit(min(max(1, int(limit)), 200))).all()
+    return [_view(r, no) for r, no in rows]
