@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 1433b2614ff6
+Revision ID: 245bc1dc17f7
 Revises: 
-Create Date: 2026-11-24 06:06:11.328064
+Create Date: 2026-11-24 06:10:34.622771
 
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import coursemall.models.base  # noqa: F401  (UtcDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision: str = '1433b2614ff6'
+revision: str = '245bc1dc17f7'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -85,6 +85,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_messages_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_target'), ['target'], unique=False)
 
+    op.create_table('payment_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('out_trade_no', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('provider_txn_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('amount_fen', sa.Integer(), nullable=True),
+    sa.Column('raw', sa.Text(), nullable=False),
+    sa.Column('verified', sa.Boolean(), nullable=False),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('payment_events', schema=None) as batch_op:
+        batch_op.create_index('ix_payment_events_order_created', ['order_id', 'created_at'], unique=False)
+
+    op.create_table('refund_policies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('auto_approve', sa.Boolean(), nullable=False),
+    sa.Column('within_days', sa.Integer(), nullable=False),
+    sa.Column('max_progress_pct', sa.Integer(), nullable=False),
+    sa.Column('request_window_days', sa.Integer(), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('updated_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('shop_payment_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('manual_enabled', sa.Boolean(), nullable=False),
+    sa.Column('manual_qr_image', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('manual_instructions', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('updated_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('tags',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
@@ -112,6 +148,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_users_email'), ['email'], unique=True)
         batch_op.create_index(batch_op.f('ix_users_phone'), ['phone'], unique=True)
         batch_op.create_index(batch_op.f('ix_users_role'), ['role'], unique=False)
+
+    op.create_table('cart_items',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('item_type', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'item_type', 'item_id', name='uq_cart_item')
+    )
+    with op.batch_alter_table('cart_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cart_items_user_id'), ['user_id'], unique=False)
 
     op.create_table('instructors',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -159,6 +208,48 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('storage_key')
     )
+    op.create_table('messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.Column('link', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('read_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('email_state', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.create_index('ix_messages_user_created', ['user_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_messages_user_read', ['user_id', 'read_at'], unique=False)
+
+    op.create_table('orders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('out_trade_no', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('client_kind', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('total_fen', sa.Integer(), nullable=False),
+    sa.Column('original_total_fen', sa.Integer(), nullable=False),
+    sa.Column('refunded_fen', sa.Integer(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('close_reason', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('updated_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('out_trade_no')
+    )
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index('ix_orders_status_expires', ['status', 'expires_at'], unique=False)
+        batch_op.create_index('ix_orders_user_created', ['user_id', 'created_at'], unique=False)
+
     op.create_table('user_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -213,6 +304,87 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_courses_instructor_id'), ['instructor_id'], unique=False)
         batch_op.create_index('ix_courses_status_published', ['status', 'published_at'], unique=False)
         batch_op.create_index('ix_courses_status_sales', ['status', 'sales_count'], unique=False)
+
+    op.create_table('manual_payments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('proof_image', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('reject_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('decided_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['decided_by'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('manual_payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_manual_payments_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('ix_manual_payments_status_created', ['status', 'created_at'], unique=False)
+
+    op.create_table('order_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('item_type', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('unit_price_fen', sa.Integer(), nullable=False),
+    sa.Column('original_price_fen', sa.Integer(), nullable=False),
+    sa.Column('course_ids', sa.JSON(), nullable=False),
+    sa.Column('refund_status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('refund_id', sa.Integer(), nullable=True),
+    sa.Column('refunded_fen', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_lines_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_order_lines_refund_id'), ['refund_id'], unique=False)
+
+    op.create_table('payments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('provider_txn_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('amount_fen', sa.Integer(), nullable=False),
+    sa.Column('paid_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('channel', 'provider_txn_id', name='uq_payment_provider_txn'),
+    sa.UniqueConstraint('order_id')
+    )
+    op.create_table('refunds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('line_id', sa.Integer(), nullable=True),
+    sa.Column('line_ids', sa.JSON(), nullable=False),
+    sa.Column('out_refund_no', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('amount_fen', sa.Integer(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('policy_outcome', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+    sa.Column('decided_by', sa.Integer(), nullable=True),
+    sa.Column('decision_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('provider_refund_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('failure', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['decided_by'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('out_refund_no')
+    )
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refunds_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('ix_refunds_status_created', ['status', 'created_at'], unique=False)
 
     op.create_table('bundle_courses',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -345,6 +517,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_bundle_courses_bundle_id'))
 
     op.drop_table('bundle_courses')
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_index('ix_refunds_status_created')
+        batch_op.drop_index(batch_op.f('ix_refunds_order_id'))
+
+    op.drop_table('refunds')
+    op.drop_table('payments')
+    with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_lines_refund_id'))
+        batch_op.drop_index(batch_op.f('ix_order_lines_order_id'))
+
+    op.drop_table('order_lines')
+    with op.batch_alter_table('manual_payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_manual_payments_status_created')
+        batch_op.drop_index(batch_op.f('ix_manual_payments_order_id'))
+
+    op.drop_table('manual_payments')
     with op.batch_alter_table('courses', schema=None) as batch_op:
         batch_op.drop_index('ix_courses_status_sales')
         batch_op.drop_index('ix_courses_status_published')
@@ -356,6 +544,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_user_created')
+        batch_op.drop_index('ix_orders_status_expires')
+
+    op.drop_table('orders')
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_user_read')
+        batch_op.drop_index('ix_messages_user_created')
+
+    op.drop_table('messages')
     op.drop_table('media_assets')
     with op.batch_alter_table('login_tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_tickets_user_id'))
@@ -365,6 +563,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_instructors_user_id'))
 
     op.drop_table('instructors')
+    with op.batch_alter_table('cart_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cart_items_user_id'))
+
+    op.drop_table('cart_items')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_role'))
         batch_op.drop_index(batch_op.f('ix_users_phone'))
@@ -372,6 +574,12 @@ def downgrade() -> None:
 
     op.drop_table('users')
     op.drop_table('tags')
+    op.drop_table('shop_payment_settings')
+    op.drop_table('refund_policies')
+    with op.batch_alter_table('payment_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_payment_events_order_created')
+
+    op.drop_table('payment_events')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_messages_target'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_created_at'))
