@@ -1,11 +1,14 @@
-"""The Reflex app: API routes in front, pages registered by importing `coursemall.pages`."""
+"""The Reflex app: API routes in front, pages registered by importing `coursemall.pages`,
+and the periodic order jobs (one loop per worker; every sweep is idempotent)."""
 
 import reflex as rx
 
 import coursemall.pages  # noqa: F401  (registers every @rx.page)
 from coursemall.api import build_api
+from coursemall.jobs.orders import order_jobs_loop
 
 app = rx.App(
     api_transformer=build_api(),
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
+app.register_lifespan_task(order_jobs_loop)
