@@ -12,8 +12,8 @@ MESSAGES = {
     "home.search_placeholder": ("搜索课程、讲师、标签", "Search courses, teachers, tags"),
     "home.slogan": ("跟着好老师，系统学好一门手艺", "Learn a craft properly, with great teachers"),
     # cards
-    "card.learners": ("人已学", "learners"),
-    "card.lessons": ("节课", "lessons"),
+    "card.learners": ("人已学", " learners"),
+    "card.lessons": ("节课", " lessons"),
     "card.no_rating": ("暂无评分", "No ratings yet"),
     "card.free": ("免费", "Free"),
     # search / listing
