@@ -1,4 +1,4 @@
-"""Avatar processing: pure functions, no Reflex, no database.
+"""Uploaded image processing (avatars, photos): pure functions, no Reflex, no database.
 
 Never trusts the file name or the declared content type: the bytes are sniffed with Pillow,
 decompression bombs are refused before decoding, orientation is applied and every piece of
@@ -91,6 +91,25 @@ def process_avatar(data: bytes, *, fmt: str = "JPEG") -> bytes:
         clean.save(out, format="JPEG", quality=88, optimize=True)
     else:
         clean.save(out, format="WEBP", quality=85)
+    return out.getvalue()
+
+
+def clean_photo(data: bytes, *, max_side: int) -> bytes:
+    """Validate an uploaded photo (payment proof, QR code, check-in) and return a PNG of at most
+    `max_side` pixels per side holding pixels only (no EXIF/GPS). Same checks as avatars."""
+    image = _open_checked(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = (ImageOps.exif_transpose(image) or image).convert("RGB")
+            image.thumbnail((max_side, max_side))
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):
+        raise DomainError("avatar.not_image") from None
+    clean = Image.new("RGB", image.size)
+    clean.paste(image)
+    out = io.BytesIO()
+    clean.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 

@@ -12,14 +12,10 @@
 
 from __future__ import annotations
 
-import io
 import secrets
-import struct
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -35,6 +31,7 @@ from coursemall.domain.orders import (
     parse_order_no,
     parse_text,
 )
+from coursemall.media.images import clean_photo
 from coursemall.models import ManualPayment, Order, PaymentEvent, ShopPaymentSetting, User, utcnow
 from coursemall.payments.base import PayAction
 from coursemall.services._commerce import order_link, own_order, require_actor, require_staff
@@ -43,9 +40,7 @@ from coursemall.services.payments import _apply_paid_tx
 from coursemall.settings import get_settings
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 40_000_000
 MAX_SIDE = 2000
-_FORMATS = {"JPEG", "PNG", "WEBP"}
 
 
 @dataclass(frozen=True)
@@ -69,34 +64,15 @@ class ManualPaymentView:
 
 
 def clean_image(data: object) -> bytes:
-    """Validate untrusted image bytes with Pillow; return a re-encoded PNG without metadata."""
+    """Validate untrusted image bytes (shared checks in media.images); return a clean PNG."""
     if not isinstance(data, (bytes, bytearray)) or not data:
         raise DomainError("manual.not_image")
     if len(data) > MAX_IMAGE_BYTES:
         raise DomainError("manual.image_too_large")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            probe = Image.open(io.BytesIO(data))
-            if probe.format not in _FORMATS:
-                raise DomainError("manual.not_image")
-            w, h = probe.size
-            if w < 1 or h < 1 or w * h > MAX_PIXELS:
-                raise DomainError("manual.not_image")
-            probe.verify()
-            image = Image.open(io.BytesIO(data))
-            image.load()
-            image = ImageOps.exif_transpose(image) or image
-            image = image.convert("RGB")
-            image.thumbnail((MAX_SIDE, MAX_SIDE))
-            out = io.BytesIO()
-            image.save(out, format="PNG", optimize=True)
-            return out.getvalue()
-        except DomainError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning, UnidentifiedImageError, OSError,
-                SyntaxError, ValueError, EOFError, struct.error):
-            raise DomainError("manual.not_image") from None
+    try:
+        return clean_photo(bytes(data), max_side=MAX_SIDE)
+    except DomainError:
+        raise DomainError("manual.not_image") from None
 
 
 def _public_url(name: str) -> str:
