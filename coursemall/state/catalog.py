@@ -45,9 +45,8 @@ _MAX_FORM_FIELD = 2000
 
 
 def page_load(*handlers) -> list:
-    """on_load chain: the viewer (header) first once the accounts work provides it, then the page."""
-    viewer = getattr(AppState, "load_viewer", None)
-    return [viewer, *handlers] if viewer is not None else list(handlers)
+    """on_load chain: the viewer (header) first, then the page's own loaders."""
+    return [AppState.load_viewer, *handlers]
 
 
 # --------------------------------------------------------------------------- DTO -> vars
