@@ -18,6 +18,7 @@ def _top_bar() -> rx.Component:
                 underline="none"),
         rx.spacer(),
         rx.link(rx.icon("search", size=20), href=routes.SEARCH, aria_label="search", color="gray"),
+        rx.cond(AppState.signed_in, _shop_links()),
         rx.button(tr("nav.language"), on_click=AppState.toggle_lang, variant="ghost", size="1",
                   id="lang-toggle"),
         rx.cond(
@@ -32,6 +33,26 @@ def _top_bar() -> rx.Component:
     )
 
 
+def _shop_links() -> rx.Component:
+    """Cart and the message bell with its unread badge (signed-in viewers only)."""
+    return rx.fragment(
+        rx.link(rx.icon("shopping-cart", size=20), href=routes.CART, id="nav-cart", aria_label="cart",
+                color="gray"),
+        rx.link(
+            rx.box(
+                rx.icon("bell", size=20),
+                rx.cond(AppState.unread_count > 0,
+                        rx.box(AppState.unread_count, id="unread-count", position="absolute", top="-6px",
+                               right="-8px", min_width="16px", height="16px", padding_x="3px",
+                               border_radius="8px", background="#e03131", color="white",
+                               font_size="10px", line_height="16px", text_align="center")),
+                position="relative", display="flex",
+            ),
+            href=routes.MESSAGES, id="nav-messages", aria_label="messages", color="gray",
+        ),
+    )
+
+
 def _tab(icon: str, key: str, href: str) -> rx.Component:
     return rx.link(rx.vstack(rx.icon(icon, size=20), rx.text(tr(key), size="1"), spacing="0",
                              align="center"), href=href, color="gray", underline="none")
@@ -41,8 +62,9 @@ def _bottom_tabs() -> rx.Component:
     return rx.hstack(
         _tab("house", "nav.home", routes.HOME),
         _tab("layout-grid", "nav.categories", routes.SEARCH),
+        _tab("receipt", "nav.orders", routes.ORDERS),
         _tab("user", "nav.my", routes.PROFILE),
-        justify="between", padding_x="2.5em", padding_y="0.4em", width="100%",
+        justify="between", padding_x="2em", padding_y="0.4em", width="100%",
         position="fixed", bottom="0", left="0", background="var(--color-background)",
         border_top="1px solid var(--gray-a4)", display=["flex", "flex", "none"], z_index="10",
     )

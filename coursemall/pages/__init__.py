@@ -3,3 +3,5 @@
 from coursemall.pages import home  # noqa: F401
 from coursemall.pages import category, course, lesson, search  # noqa: F401,E402
 from coursemall.pages import auth, outbox, profile  # noqa: F401,E402
+from coursemall.pages import admin  # noqa: F401,E402
+from coursemall.pages import cart, cashier, messages, order, orders  # noqa: F401,E402

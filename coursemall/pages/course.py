@@ -11,6 +11,7 @@ from coursemall.components.outline import outline
 from coursemall.components.price import price_tag
 from coursemall.pages import routes
 from coursemall.state.catalog import CourseState, page_load
+from coursemall.state.shop import BuyState
 
 _PANEL = {"background": "var(--color-panel-solid)", "border_radius": "14px", "padding": "1em",
           "box_shadow": "0 1px 3px rgba(0,0,0,0.05)", "width": "100%"}
@@ -64,31 +65,64 @@ def header_block() -> rx.Component:
     )
 
 
-def buy_bar() -> rx.Component:
-    """Fixed at the bottom on phones. Checkout arrives with the payment work; no fake payment."""
-    return rx.box(
+def _buy_messages() -> rx.Component:
+    return rx.fragment(
+        rx.cond(BuyState.error != "",
+                rx.callout(BuyState.error, icon="triangle_alert", color_scheme="red", role="alert",
+                           id="form-error", size="1", width="100%")),
+        rx.cond(BuyState.success != "",
+                rx.callout(rx.hstack(rx.text(BuyState.success),
+                                     rx.link(tr("buy.view_cart"), href=routes.CART, id="go-cart"),
+                                     spacing="2", wrap="wrap"),
+                           icon="circle_check", color_scheme="green", role="status", id="form-success",
+                           size="1", width="100%")),
+    )
+
+
+def _buy_buttons() -> rx.Component:
+    course_id = CourseState.course_id
+    return rx.cond(
+        CourseState.free,
+        rx.button(rx.icon("gift", size=16), tr("buy.claim_free"), size="3", radius="full", flex="1",
+                  id="buy-now", on_click=BuyState.buy_now("course", course_id)),
         rx.hstack(
-            rx.cond(
-                CourseState.first_lesson_href != "",
-                rx.link(rx.button(rx.icon("circle-play", size=16),
-                                  rx.cond(CourseState.entitled, tr("course.start_learning"),
-                                          tr("course.trial")),
-                                  variant="soft", size="3", radius="full"),
-                        href=CourseState.first_lesson_href, id="course-start", underline="none"),
-            ),
-            rx.cond(
-                CourseState.entitled,
-                rx.badge(tr("course.entitled"), color_scheme="green", size="2"),
-                rx.vstack(
-                    rx.button(tr("course.buy"), " ", rx.cond(CourseState.free, tr("card.free"),
-                                                             CourseState.price),
-                              size="3", radius="full", disabled=True, id="course-buy",
-                              width="100%"),
-                    rx.text(tr("course.buy_soon"), size="1", color="gray", id="course-buy-note"),
-                    spacing="0", align="center", flex="1",
+            rx.button(rx.icon("shopping-cart", size=16), tr("buy.add_to_cart"), size="3", radius="full",
+                      variant="soft", id="add-to-cart", flex="1", white_space="nowrap", padding_x="0.8em",
+                      on_click=BuyState.add_to_cart("course", course_id)),
+            rx.button(tr("buy.buy_now"), size="3", radius="full", id="buy-now", flex="1", white_space="nowrap", padding_x="0.8em",
+                      on_click=BuyState.buy_now("course", course_id)),
+            spacing="2", flex="1",
+        ),
+    )
+
+
+def buy_bar() -> rx.Component:
+    """Fixed at the bottom on phones: trial / add to cart / buy now, or start learning when owned."""
+    return rx.box(
+        rx.vstack(
+            _buy_messages(),
+            rx.hstack(
+                rx.cond(
+                    CourseState.entitled,
+                    rx.link(rx.button(rx.icon("circle-play", size=16), tr("buy.owned"), size="3",
+                                      radius="full", color_scheme="green", width="100%"),
+                            href=CourseState.first_lesson_href, id="start-learning", underline="none",
+                            flex="1"),
+                    rx.fragment(
+                        rx.cond(
+                            CourseState.first_lesson_href != "",
+                            rx.link(rx.button(rx.icon("circle-play", size=16), tr("course.trial"),
+                                              variant="soft", size="3", radius="full", color_scheme="gray",
+                                              white_space="nowrap", padding_x="0.8em"),
+                                    href=CourseState.first_lesson_href, id="course-start",
+                                    underline="none"),
+                        ),
+                        _buy_buttons(),
+                    ),
                 ),
+                spacing="2", align="center", width="100%",
             ),
-            spacing="3", align="center", width="100%", max_width="960px", margin_x="auto",
+            spacing="2", width="100%", max_width="960px", margin_x="auto",
         ),
         position="sticky", bottom=["3.6em", "3.6em", "0"], z_index="5", width="100%",
         padding="0.6em 1em", background="var(--color-background)",
@@ -203,6 +237,6 @@ def course_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.COURSE, title="课程详情 · 知行课堂", on_load=page_load(CourseState.load))
+@rx.page(route=routes.COURSE, title="课程详情 · 知行课堂", on_load=page_load(BuyState.clear_message, CourseState.load))
 def course() -> rx.Component:
     return page_frame(course_body())

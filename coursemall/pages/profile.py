@@ -144,11 +144,24 @@ def _devices() -> rx.Component:
     )
 
 
+def _shop_links() -> rx.Component:
+    def item(icon: str, key: str, href: str, id_: str) -> rx.Component:
+        return rx.link(rx.hstack(rx.icon(icon, size=18), rx.text(tr(key), size="3"), rx.spacer(),
+                                 rx.icon("chevron-right", size=16, color="gray"), width="100%",
+                                 align="center", spacing="2"),
+                       href=href, id=id_, underline="none", color="inherit", width="100%", padding_y="0.3em")
+
+    return rx.card(rx.vstack(item("receipt", "orders.title", routes.ORDERS, "profile-orders"),
+                             item("bell", "messages.title", routes.MESSAGES, "profile-messages"),
+                             item("shopping-cart", "cart.title", routes.CART, "profile-cart"),
+                             spacing="1", width="100%"), width="100%")
+
+
 @rx.page(route=routes.PROFILE, title="个人中心 · CourseMall",
          on_load=[AppState.load_viewer, ProfileState.load_profile])
 def profile_page() -> rx.Component:
     return page_frame(rx.center(
-        rx.vstack(_identity(), _password(), _devices(), spacing="4", width="100%",
+        rx.vstack(_identity(), _shop_links(), _password(), _devices(), spacing="4", width="100%",
                   max_width="520px"),
         width="100%",
     ))

@@ -15,6 +15,11 @@ CODE_SIGN_IN = "/login/code"
 RESET_PASSWORD = "/reset-password"
 PROFILE = "/me"
 OUTBOX = "/outbox"
+CART = "/cart"
+ORDERS = "/orders"
+ORDER = "/order/[order_no]"  # matches services._commerce.order_link and api/pay.py's return route
+SANDBOX_CASHIER = "/pay/sandbox/[order_no]"  # matches payments.sandbox.cashier_path
+MESSAGES = "/messages"
 
 
 def category_url(slug: str) -> str:
@@ -32,3 +37,23 @@ def lesson_url(lesson_id: int) -> str:
 def search_url(q: str = "", **params: object) -> str:
     query = {"q": q, **{k: v for k, v in params.items() if v not in (None, "")}}
     return f"{SEARCH}?{urlencode(query)}"
+
+
+def order_url(order_no: str) -> str:
+    return f"/order/{order_no}"
+
+
+def orders_url(status: str = "") -> str:
+    return f"{ORDERS}?{urlencode({'status': status})}" if status else ORDERS
+
+
+def sign_in_url(next_path: str) -> str:
+    return f"{SIGN_IN}?{urlencode({'next': next_path})}"
+
+
+# owner area (pages hide their UI for non-staff; the handlers and API routes enforce it)
+ADMIN = "/admin"
+ADMIN_ORDERS = "/admin/orders"
+ADMIN_REFUNDS = "/admin/refunds"
+ADMIN_MANUAL = "/admin/manual-payments"
+ADMIN_PAYMENT_SETTINGS = "/admin/settings/payments"

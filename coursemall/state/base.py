@@ -14,8 +14,10 @@ import time
 import reflex as rx
 
 from coursemall.db import session_scope
+from coursemall.domain.errors import DomainError
 from coursemall.i18n import DEFAULT_LANG, normalize_lang, t
 from coursemall.services import accounts, sessions
+from coursemall.services.messages import unread_count
 
 CHECK_SECONDS = 30.0
 
@@ -39,6 +41,7 @@ class AppState(rx.State):
     nickname: str = ""
     avatar_url: str = ""
     role: str = ""
+    unread_count: int = 0  # the header's message badge
 
     _user_id: int | None = None
     _session_hash: str = ""  # SHA-256 of the cookie token the cache below belongs to
@@ -93,6 +96,7 @@ class AppState(rx.State):
         self.nickname = ""
         self.avatar_url = ""
         self.role = ""
+        self.unread_count = 0
         self._viewer_checked_at = -1.0
 
     def _show_viewer(self, view: accounts.UserView) -> None:
@@ -110,6 +114,7 @@ class AppState(rx.State):
             if self.signed_in:
                 self._clear_viewer()
             return
+        self._load_unread(user_id)
         if self.signed_in and self._viewer_checked_at == self._checked_at:
             return  # still within the cached check: nothing new to load
         with session_scope() as s:
@@ -119,6 +124,14 @@ class AppState(rx.State):
             self._clear_viewer()
         else:
             self._show_viewer(view)
+
+    def _load_unread(self, user_id: int) -> None:
+        """Unread messages for the header bell: one indexed COUNT per page load."""
+        try:
+            with session_scope() as s:
+                self.unread_count = unread_count(s, actor_id=user_id)
+        except DomainError:  # e.g. the account was just deactivated
+            self.unread_count = 0
 
     @rx.event
     def toggle_lang(self):

@@ -39,6 +39,21 @@ EXPECTED: dict[str, set[str]] = {
     "ProfileState": {"change_password", "load_profile", "revoke_session", "save_nickname",
                      "set_nickname_input", "sign_out", "sign_out_everywhere", "upload_avatar"},
     "OutboxState": {"load_outbox"},
+    # learner checkout
+    "BuyState": {"add_to_cart", "buy_now", "clear_message"},
+    "CartState": {"checkout", "load_cart", "remove_item"},
+    "OrderState": {"cancel_order", "edit_proof_reference", "load_order", "pay", "request_refund",
+                   "submit_proof"},
+    "SandboxCashierState": {"decide", "load_cashier"},
+    "MyOrdersState": {"load_orders"},
+    "MessageCenterState": {"load_messages", "read_all"},
+    # owner area (every handler also carries @staff_required; see tests/state/test_admin_state.py)
+    "AdminBaseState": set(),
+    "AdminHomeState": {"load_admin_home"},
+    "AdminOrdersState": {"filter_orders", "load_orders"},
+    "AdminRefundsState": {"approve_refund", "load_refunds", "reject_refund", "save_policy"},
+    "AdminManualState": {"confirm_manual", "load_manual", "reject_manual"},
+    "AdminPaymentSettingsState": {"load_payment_settings", "save_payment_settings", "upload_qr"},
 }
 
 # Words that must never name a frontend var (those are sent to the browser on every change).

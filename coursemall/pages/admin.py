@@ -1,0 +1,365 @@
+"""Owner area: /admin, /admin/orders, /admin/refunds, /admin/manual-payments,
+/admin/settings/payments. Phone-first cards; every string from the catalogs.
+
+These pages compile into the public bundle like every page: `allowed` only hides the UI. The
+data is protected by the guarded handlers (state/admin.py), the services and the proof route.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from coursemall.components.i18n import tr
+from coursemall.components.layout import page_frame
+from coursemall.pages import routes
+from coursemall.state.admin import (
+    ORDER_STATUSES,
+    AdminBaseState,
+    AdminHomeState,
+    AdminManualState,
+    AdminOrdersState,
+    AdminPaymentSettingsState,
+    AdminRefundsState,
+)
+from coursemall.state.base import AppState
+
+_ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]}
+_NAV = (
+    ("admin.nav.home", routes.ADMIN, "admin-nav-home"),
+    ("admin.nav.orders", routes.ADMIN_ORDERS, "admin-nav-orders"),
+    ("admin.nav.refunds", routes.ADMIN_REFUNDS, "admin-nav-refunds"),
+    ("admin.nav.manual", routes.ADMIN_MANUAL, "admin-nav-manual"),
+    ("admin.nav.settings", routes.ADMIN_PAYMENT_SETTINGS, "admin-nav-settings"),
+)
+
+
+# ---------------------------------------------------------------------------------- pieces
+
+def _nav(current: str) -> rx.Component:
+    return rx.flex(
+        *[rx.link(rx.button(tr(key), variant="solid" if href == current else "soft", size="2",
+                            color_scheme="orange" if href == current else "gray"),
+                  href=href, id=id_, underline="none", flex_shrink="0") for key, href, id_ in _NAV],
+        gap="2", width="100%", overflow_x="auto", padding_bottom="0.3em",
+    )
+
+
+def _messages(state: type[AdminBaseState], section: str) -> rx.Component:
+    return rx.cond(
+        state.section == section,
+        rx.fragment(
+            rx.cond(state.error != "",
+                    rx.callout(state.error, icon="triangle_alert", color_scheme="red", role="alert",
+                               id="form-error", width="100%")),
+            rx.cond(state.success != "",
+                    rx.callout(state.success, icon="circle_check", color_scheme="green", role="status",
+                               id="form-success", width="100%")),
+        ),
+    )
+
+
+def _forbidden() -> rx.Component:
+    return rx.callout(
+        rx.vstack(
+            rx.text(tr("admin.forbidden"), weight="bold"),
+            rx.cond(~AppState.signed_in,
+                    rx.link(tr("admin.sign_in_hint"), href=routes.SIGN_IN, id="admin-sign-in")),
+            spacing="1",
+        ),
+        icon="shield_alert", color_scheme="red", role="alert", id="admin-forbidden", width="100%",
+    )
+
+
+def _admin_page(state: type[AdminBaseState], route: str, title_key: str, *body: rx.Component) -> rx.Component:
+    return page_frame(rx.vstack(
+        rx.heading(tr("admin.title"), size="3", color="gray"),
+        rx.cond(
+            state.allowed,
+            rx.vstack(_nav(route), rx.heading(tr(title_key), size="6"), *body, spacing="4", width="100%"),
+            rx.cond(state.loaded, _forbidden(), rx.center(rx.spinner(size="3"), width="100%", padding="2em")),
+        ),
+        spacing="3", width="100%",
+    ))
+
+
+def _kv(label_key: str, value, **props) -> rx.Component:
+    return rx.hstack(rx.text(tr(label_key), size="2", color="gray", flex_shrink="0"),
+                     rx.text(value, size="2", **props), spacing="2", align="baseline", width="100%",
+                     min_width="0")
+
+
+def _empty(items) -> rx.Component:
+    return rx.cond(items.length() == 0, rx.text(tr("admin.empty"), color="gray", size="2", id="admin-empty"))
+
+
+def order_status_label(status) -> rx.Component:
+    return rx.match(status, *[(s, tr(f"order.status.{s}")) for s in ORDER_STATUSES], status)
+
+
+def channel_label(channel) -> rx.Component:
+    return rx.match(channel, *[(c, tr(f"pay.channel.{c}")) for c in ("sandbox", "alipay", "wechat", "manual", "free")],
+                    tr("admin.channel.none"))
+
+
+def _status_badge(status) -> rx.Component:
+    color = rx.match(status, ("paid", "green"), ("pending", "orange"), ("refunding", "blue"),
+                     ("refunded", "gray"), ("partially_refunded", "blue"), "gray")
+    return rx.badge(order_status_label(status), color_scheme=color)
+
+
+def _reject_form(handler, id_field: str, row_id, prefix: str, placeholder_key: str, button_key: str) -> rx.Component:
+    return rx.form(
+        rx.flex(
+            rx.el.input(type="hidden", name=id_field, value=row_id),
+            rx.input(name="reason", id=f"{prefix}-reason-{row_id}", placeholder=tr(placeholder_key),
+                     max_length=200, size="2", flex="1", min_width="10em"),
+            rx.button(tr(button_key), type="submit", id=f"{prefix}-{row_id}", size="2", variant="soft",
+                      color_scheme="red"),
+            gap="2", width="100%", wrap="wrap",
+        ),
+        on_submit=handler, reset_on_submit=False, width="100%",
+    )
+
+
+# ---------------------------------------------------------------------------------- /admin
+
+def _count_card(label_key: str, value, href: str, id_: str) -> rx.Component:
+    return rx.link(
+        rx.card(rx.vstack(rx.text(tr(label_key), size="2", color="gray"),
+                          rx.heading(value, size="7", id=id_), spacing="1"), width="100%"),
+        href=href, underline="none", width="100%",
+    )
+
+
+@rx.page(route=routes.ADMIN, title="店铺管理 · CourseMall",
+         on_load=[AppState.load_viewer, AdminHomeState.load_admin_home])
+def admin_home_page() -> rx.Component:
+    return _admin_page(
+        AdminHomeState, routes.ADMIN, "admin.nav.home",
+        _messages(AdminHomeState, "page"),
+        rx.grid(
+            _count_card("admin.count.pending_refunds", AdminHomeState.pending_refunds, routes.ADMIN_REFUNDS,
+                        "admin-count-refunds"),
+            _count_card("admin.count.pending_manual", AdminHomeState.pending_manual, routes.ADMIN_MANUAL,
+                        "admin-count-manual"),
+            _count_card("admin.count.paid_orders", AdminHomeState.paid_orders, routes.ADMIN_ORDERS,
+                        "admin-count-paid"),
+            columns=rx.breakpoints(initial="1", sm="3"), spacing="3", width="100%",
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------- /admin/orders
+
+def _order_card(row) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text(row["order_no"], weight="bold", size="2", font_family="monospace",
+                              word_break="break-all"),
+                      rx.spacer(), _status_badge(row["status"]), width="100%", align="center"),
+            _kv("admin.col.learner", row["learner"]),
+            _kv("admin.col.total", row["total"], weight="bold"),
+            _kv("admin.col.channel", channel_label(row["channel"])),
+            _kv("admin.col.date", row["date"]),
+            spacing="1", width="100%",
+        ),
+        width="100%", class_name="admin-order-row",
+    )
+
+
+@rx.page(route=routes.ADMIN_ORDERS, title="订单 · 店铺管理",
+         on_load=[AppState.load_viewer, AdminOrdersState.load_orders])
+def admin_orders_page() -> rx.Component:
+    return _admin_page(
+        AdminOrdersState, routes.ADMIN_ORDERS, "admin.orders.title",
+        rx.hstack(
+            rx.el.label(tr("admin.orders.filter"), html_for="admin-order-status", font_size="0.9em",
+                        color="var(--gray-11)"),
+            rx.el.select(
+                rx.el.option(tr("admin.orders.all"), value=""),
+                *[rx.el.option(tr(f"order.status.{s}"), value=s) for s in ORDER_STATUSES],
+                id="admin-order-status", value=AdminOrdersState.status_filter,
+                on_change=AdminOrdersState.filter_orders,
+                style={"padding": "0.4em", "border-radius": "6px", "border": "1px solid var(--gray-a7)",
+                       "background": "var(--color-background)"},
+            ),
+            spacing="2", align="center", wrap="wrap",
+        ),
+        _messages(AdminOrdersState, "list"),
+        _empty(AdminOrdersState.orders),
+        rx.grid(rx.foreach(AdminOrdersState.orders, _order_card),
+                columns=rx.breakpoints(initial="1", md="2"), spacing="3", width="100%"),
+    )
+
+
+# ---------------------------------------------------------------------------------- /admin/refunds
+
+def _policy_outcome(outcome) -> rx.Component:
+    return rx.badge(rx.match(outcome,
+                             ("review", tr("admin.policy.outcome.review")),
+                             ("auto_approve", tr("admin.policy.outcome.auto_approve")),
+                             ("auto_late_duplicate", tr("admin.policy.outcome.auto_late_duplicate")),
+                             outcome), color_scheme="orange")
+
+
+def _refund_card(row) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text(row["order_no"], weight="bold", size="2", font_family="monospace",
+                              word_break="break-all"),
+                      rx.spacer(), _policy_outcome(row["policy_outcome"]), width="100%", align="center"),
+            _kv("admin.col.learner", row["learner"]),
+            _kv("admin.col.amount", row["amount"], weight="bold", color="var(--red-11)"),
+            _kv("admin.col.reason", row["reason"], word_break="break-word"),
+            _kv("admin.col.date", row["date"]),
+            rx.button(tr("admin.refunds.approve"), id=f"refund-approve-{row['id']}", size="2", width="100%",
+                      on_click=AdminRefundsState.approve_refund(row["id"]), color_scheme="green"),
+            _reject_form(AdminRefundsState.reject_refund, "refund_id", row["id"], "refund-reject",
+                         "admin.refunds.reject_placeholder", "admin.refunds.reject"),
+            spacing="2", width="100%",
+        ),
+        width="100%", class_name="admin-refund-row", key=row["id"],
+    )
+
+
+def _labelled(label_key: str, id_: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.el.label(tr(label_key), html_for=id_, font_size="0.9em", color="var(--gray-11)"),
+                     control, spacing="1", width="100%")
+
+
+def _policy_form() -> rx.Component:
+    s = AdminRefundsState
+    return rx.card(rx.vstack(
+        rx.heading(tr("admin.policy.title"), size="4"),
+        rx.text(tr("admin.policy.hint"), size="2", color="gray"),
+        rx.cond(~s.is_owner, rx.badge(tr("admin.owner_only"), color_scheme="gray", id="policy-owner-only")),
+        rx.form(
+            rx.vstack(
+                rx.hstack(
+                    rx.switch(id="policy-auto", name="auto_approve", default_checked=s.policy_auto),
+                    rx.el.label(tr("admin.policy.auto"), html_for="policy-auto"),
+                    spacing="2", align="center",
+                ),
+                _labelled("admin.policy.days", "policy-days",
+                          rx.input(id="policy-days", name="within_days", type="number", min=0, max=365,
+                                   default_value=s.policy_days, size="3", width="100%", input_mode="numeric")),
+                _labelled("admin.policy.progress", "policy-progress",
+                          rx.input(id="policy-progress", name="max_progress_pct", type="number", min=0, max=100,
+                                   default_value=s.policy_progress, size="3", width="100%",
+                                   input_mode="numeric")),
+                _labelled("admin.policy.window", "policy-window",
+                          rx.input(id="policy-window", name="request_window_days", type="number", min=0,
+                                   max=3650, default_value=s.policy_window, size="3", width="100%",
+                                   input_mode="numeric")),
+                _messages(s, "policy"),
+                rx.button(tr("common.save"), type="submit", id="policy-save", size="3", width="100%"),
+                spacing="3", width="100%",
+            ),
+            # Remount the uncontrolled inputs whenever the state loads a policy.
+            key=s.form_key, on_submit=s.save_policy, reset_on_submit=False, width="100%",
+        ),
+        spacing="3", width="100%",
+    ), width="100%", id="policy-card")
+
+
+@rx.page(route=routes.ADMIN_REFUNDS, title="退款审核 · 店铺管理",
+         on_load=[AppState.load_viewer, AdminRefundsState.load_refunds])
+def admin_refunds_page() -> rx.Component:
+    return _admin_page(
+        AdminRefundsState, routes.ADMIN_REFUNDS, "admin.refunds.title",
+        _messages(AdminRefundsState, "queue"),
+        _empty(AdminRefundsState.refunds),
+        rx.grid(rx.foreach(AdminRefundsState.refunds, _refund_card),
+                columns=rx.breakpoints(initial="1", md="2"), spacing="3", width="100%"),
+        _policy_form(),
+    )
+
+
+# ---------------------------------------------------------------------------------- /admin/manual-payments
+
+def _manual_card(row) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.link(rx.image(src=row["proof_url"], alt=tr("admin.col.proof"), width="88px", height="88px",
+                                 object_fit="cover", border_radius="8px", id=f"manual-proof-{row['id']}"),
+                        href=row["proof_url"], is_external=True, flex_shrink="0"),
+                rx.vstack(
+                    rx.text(row["order_no"], weight="bold", size="2", font_family="monospace",
+                            word_break="break-all"),
+                    _kv("admin.col.learner", row["learner"]),
+                    _kv("admin.col.total", row["amount"], weight="bold"),
+                    _kv("admin.col.reference", row["reference"], word_break="break-word"),
+                    _kv("admin.col.date", row["date"]),
+                    spacing="1", min_width="0", flex="1",
+                ),
+                spacing="3", width="100%", align="start",
+            ),
+            rx.button(tr("admin.manual.confirm"), id=f"manual-confirm-{row['id']}", size="2", width="100%",
+                      on_click=AdminManualState.confirm_manual(row["id"]), color_scheme="green"),
+            _reject_form(AdminManualState.reject_manual, "manual_payment_id", row["id"], "manual-reject",
+                         "admin.manual.reject_placeholder", "admin.manual.reject"),
+            spacing="2", width="100%",
+        ),
+        width="100%", class_name="admin-manual-row", key=row["id"],
+    )
+
+
+@rx.page(route=routes.ADMIN_MANUAL, title="转账确认 · 店铺管理",
+         on_load=[AppState.load_viewer, AdminManualState.load_manual])
+def admin_manual_page() -> rx.Component:
+    return _admin_page(
+        AdminManualState, routes.ADMIN_MANUAL, "admin.manual.title",
+        _messages(AdminManualState, "queue"),
+        _empty(AdminManualState.payments),
+        rx.grid(rx.foreach(AdminManualState.payments, _manual_card),
+                columns=rx.breakpoints(initial="1", md="2"), spacing="3", width="100%"),
+    )
+
+
+# ---------------------------------------------------------------------------------- /admin/settings/payments
+
+@rx.page(route=routes.ADMIN_PAYMENT_SETTINGS, title="收款设置 · 店铺管理",
+         on_load=[AppState.load_viewer, AdminPaymentSettingsState.load_payment_settings])
+def admin_payment_settings_page() -> rx.Component:
+    s = AdminPaymentSettingsState
+    return _admin_page(
+        s, routes.ADMIN_PAYMENT_SETTINGS, "admin.settings.title",
+        rx.cond(~s.is_owner, rx.callout(tr("admin.owner_only"), icon="info", id="settings-owner-only",
+                                        width="100%")),
+        rx.card(rx.vstack(
+            rx.heading(tr("admin.settings.qr"), size="4"),
+            rx.upload(
+                rx.vstack(
+                    rx.cond(s.qr_url != "",
+                            rx.image(src=s.qr_url, width="180px", height="180px", object_fit="contain",
+                                     id="manual-qr-img"),
+                            rx.text(tr("admin.settings.no_qr"), color="gray", size="2")),
+                    rx.text(tr("admin.settings.qr_hint"), size="1", color="gray", text_align="center"),
+                    align="center", spacing="2",
+                ),
+                id="manual-qr-upload", max_files=1, multiple=False, accept=_ACCEPT,
+                on_drop=s.upload_qr(rx.upload_files(upload_id="manual-qr-upload")),
+                border="1px dashed var(--gray-a7)", border_radius="12px", padding="1em", cursor="pointer",
+                width="100%",
+            ),
+            _messages(s, "qr"),
+            spacing="3", width="100%",
+        ), width="100%"),
+        rx.card(rx.form(
+            rx.vstack(
+                rx.hstack(
+                    rx.switch(id="manual-enabled", name="enabled", default_checked=s.manual_enabled),
+                    rx.el.label(tr("admin.settings.enabled"), html_for="manual-enabled"),
+                    spacing="2", align="center",
+                ),
+                _labelled("admin.settings.instructions", "manual-instructions",
+                          rx.text_area(id="manual-instructions", name="instructions", default_value=s.instructions,
+                                       max_length=500, rows="4", width="100%")),
+                _messages(s, "settings"),
+                rx.button(tr("common.save"), type="submit", id="manual-settings-save", size="3", width="100%"),
+                spacing="3", width="100%",
+            ),
+            key=s.form_key, on_submit=s.save_payment_settings, reset_on_submit=False, width="100%",
+        ), width="100%"),
+    )

@@ -1,0 +1,89 @@
+"""Read models for the owner area: counts for the dashboard, orders and refunds with the learner.
+
+Read-only and owner/staff only (`require_staff`). The decisions themselves live in
+`services.refunds` and `services.manual_pay`; these only add what the queues show beside them
+(the learner's nickname, the chosen channel), so the pages need one call each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from coursemall.domain.money import format_fen
+from coursemall.domain.orders import ManualStatus, OrderStatus, RefundStatus, parse_enum
+from coursemall.models import ManualPayment, Order, Refund, User
+from coursemall.services._commerce import require_staff
+
+MAX_ROWS = 100
+
+
+@dataclass(frozen=True)
+class AdminCounts:
+    pending_refunds: int
+    pending_manual: int
+    paid_orders: int
+
+
+@dataclass(frozen=True)
+class AdminOrderRow:
+    order_no: str
+    learner: str
+    total: str
+    status: str
+    channel: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AdminRefundRow:
+    id: int
+    order_no: str
+    learner: str
+    amount: str
+    reason: str
+    policy_outcome: str
+    status: str
+    created_at: datetime
+
+
+def admin_counts(session: Session, *, actor_id: object) -> AdminCounts:
+    require_staff(session, actor_id)
+
+    def count(model, *where) -> int:
+        return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
+
+    return AdminCounts(
+        pending_refunds=count(Refund, Refund.status == RefundStatus.REQUESTED),
+        pending_manual=count(ManualPayment, ManualPayment.status == ManualStatus.PENDING),
+        paid_orders=count(Order, Order.status == OrderStatus.PAID),
+    )
+
+
+def list_order_rows(session: Session, *, actor_id: object, status: object = None,
+                    limit: int = 50) -> list[AdminOrderRow]:
+    """Newest orders first (optionally one status), with the learner's nickname."""
+    require_staff(session, actor_id)
+    query = select(Order, User.nickname).join(User, User.id == Order.user_id)
+    if status is not None:
+        query = query.where(Order.status == str(parse_enum(OrderStatus, status)))
+    lim = limit if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_ROWS else 50
+    rows = session.exec(query.order_by(Order.id.desc()).limit(lim)).all()  # type: ignore[union-attr]
+    return [AdminOrderRow(order_no=o.out_trade_no, learner=nick, total=format_fen(o.total_fen), status=o.status,
+                          channel=o.channel, created_at=o.created_at) for o, nick in rows]
+
+
+def list_refund_rows(session: Session, *, actor_id: object, limit: int = 50) -> list[AdminRefundRow]:
+    """Refunds waiting for review, oldest first, with the learner's nickname."""
+    require_staff(session, actor_id)
+    lim = limit if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_ROWS else 50
+    rows = session.exec(
+        select(Refund, Order.out_trade_no, User.nickname)
+        .join(Order, Order.id == Refund.order_id).join(User, User.id == Refund.user_id)
+        .where(Refund.status == RefundStatus.REQUESTED).order_by(Refund.id).limit(lim)).all()
+    return [AdminRefundRow(id=r.id or 0, order_no=no, learner=nick, amount=format_fen(r.amount_fen),
+                           reason=r.reason, policy_outcome=r.policy_outcome, status=r.status,
+                           created_at=r.created_at) for r, no, nick in rows]

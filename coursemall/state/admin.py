@@ -1,0 +1,451 @@
+"""Owner-area states: dashboard counts, orders, refund queue and policy, manual-payment queue,
+payment settings (manual transfer QR).
+
+Every handler of every state here is a remote endpoint callable by anyone, so each one:
+1. carries `@staff_required` below `@rx.event` (owner/staff by the database role of the
+   server-side session; on failure a translated message and no data);
+2. validates its arguments (Reflex 0.10.1 passes dicts, lists, None or 100 KB strings through);
+3. calls ONE service inside `session_scope()` (the services check the role again), blocking
+   channel calls (refund execution) and image work off the event loop.
+Rows are sent to the browser as small dicts of strings (no ORM rows, no user ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import reflex as rx
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from coursemall.db import session_scope
+from coursemall.domain.errors import DomainError
+from coursemall.domain.orders import OrderStatus
+from coursemall.services import admin as admin_service
+from coursemall.services import manual_pay, refunds
+from coursemall.state.base import AppState
+from coursemall.state.guards import staff_required
+
+T = TypeVar("T")
+CHINA_TZ = timezone(timedelta(hours=8))
+REASON_MIN, REASON_MAX = 1, 200
+INSTRUCTIONS_MAX = 500
+MAX_FORM_FIELD = 4096  # any longer form value is refused before it is looked at
+ORDER_STATUSES = tuple(s.value for s in OrderStatus)
+MANUAL_OUTCOME_KEYS = {
+    "applied": "admin.manual.confirmed",
+    "applied_late": "admin.manual.confirmed_late",
+    "late_refund_queued": "admin.manual.confirmed_late",
+    "duplicate_payment": "admin.manual.confirmed_duplicate",
+}
+
+
+def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
+    with session_scope() as s:
+        return fn(s, **kwargs)
+
+
+def _fmt_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def parse_row_id(value: object) -> int | None:
+    """A positive id from an event payload (int or short digit string), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and 0 < len(value) <= 10 and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and 0 < value <= 2**31 - 1:
+        return value
+    return None
+
+
+def parse_int_in(value: object, lo: int, hi: int) -> int | None:
+    """A whole number lo..hi from a form field (str) or an int, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not (0 < len(text) <= 6 and text.isascii() and text.isdigit()):
+            return None
+        value = int(text)
+    if isinstance(value, int) and lo <= value <= hi:
+        return value
+    return None
+
+
+def parse_reason(value: object) -> str | None:
+    if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
+        return None
+    text = value.strip()
+    if not REASON_MIN <= len(text) <= REASON_MAX or "\x00" in text:
+        return None
+    return text
+
+
+def form_field(form_data: object, name: str) -> object:
+    """The raw value of a form field ('' when absent); None when the payload is not a form."""
+    if not isinstance(form_data, dict):
+        return None
+    return form_data.get(name, "")
+
+
+def form_checked(value: object) -> bool | None:
+    """A checkbox/switch field: 'on' (or True) when checked, '' / absent / False when not."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in ("on", "true"):
+        return True
+    if isinstance(value, str) and value in ("", "false", "off"):
+        return False
+    return None
+
+
+class AdminBaseState(AppState):
+    """Messages, the permission flag and helpers shared by every owner-area state."""
+
+    error: str = ""
+    success: str = ""
+    section: str = ""  # which part of the page the message belongs to
+    allowed: bool = False  # the last guarded call was made by owner/staff (only hides UI)
+    loaded: bool = False
+    is_owner: bool = False
+
+    _staff_role: str = ""  # set by @staff_required from the database
+
+    def _clear_data(self) -> None:
+        """Drop every row this state holds (after a failed permission check)."""
+
+    def _deny(self, code: str) -> None:
+        self._clear_data()
+        self.allowed = False
+        self.is_owner = False
+        self.loaded = True
+        self.section = "page"
+        self.error = self._t(code)
+        self.success = ""
+
+    def _admit(self) -> None:
+        self.allowed = True
+        self.is_owner = self._staff_role == "owner"
+        self.loaded = True
+
+    def _fail(self, section: str, code: str, **params: object) -> None:
+        self.section = section
+        self.error = self._t(code, **params)
+        self.success = ""
+
+    def _ok(self, section: str, code: str, **params: object) -> None:
+        self.section = section
+        self.success = self._t(code, **params)
+        self.error = ""
+
+    def _clear_messages(self) -> None:
+        self.error = self.success = self.section = ""
+
+    def _service_error(self, section: str, exc: DomainError, *, owner_only: bool = False) -> None:
+        if exc.code in ("error.forbidden", "error.sign_in_required"):
+            if owner_only and exc.code == "error.forbidden" and self._staff_role == "staff":
+                return self._fail(section, "admin.owner_only")
+            return self._deny("admin.forbidden")
+        self._fail(section, exc.code, **exc.params)
+
+
+class AdminHomeState(AdminBaseState):
+    """/admin: links and the counts of what waits for the owner."""
+
+    pending_refunds: int = 0
+    pending_manual: int = 0
+    paid_orders: int = 0
+
+    def _clear_data(self) -> None:
+        self.pending_refunds = self.pending_manual = self.paid_orders = 0
+
+    @rx.event
+    @staff_required
+    def load_admin_home(self):
+        self._clear_messages()
+        try:
+            counts = _in_session(admin_service.admin_counts, actor_id=self._actor_id())
+        except DomainError as exc:
+            return self._service_error("page", exc)
+        self._admit()
+        self.pending_refunds = counts.pending_refunds
+        self.pending_manual = counts.pending_manual
+        self.paid_orders = counts.paid_orders
+
+
+class AdminOrdersState(AdminBaseState):
+    """/admin/orders: recent orders, filtered by status."""
+
+    orders: list[dict[str, str]] = []
+    status_filter: str = ""
+
+    def _clear_data(self) -> None:
+        self.orders = []
+
+    def _load(self, status: str) -> None:
+        try:
+            rows = _in_session(admin_service.list_order_rows, actor_id=self._actor_id(),
+                               status=status or None)
+        except DomainError as exc:
+            return self._service_error("list", exc)
+        self._admit()
+        self.status_filter = status
+        self.orders = [{"order_no": r.order_no, "learner": r.learner, "total": r.total, "status": r.status,
+                        "channel": r.channel, "date": _fmt_time(r.created_at)} for r in rows]
+
+    @rx.event
+    @staff_required
+    def load_orders(self):
+        self._clear_messages()
+        self._load(self.status_filter if self.status_filter in ORDER_STATUSES else "")
+
+    @rx.event
+    @staff_required
+    def filter_orders(self, status: str):
+        self._clear_messages()
+        if not isinstance(status, str) or (status and status not in ORDER_STATUSES):
+            return self._fail("list", "error.bad_request")
+        self._load(status)
+
+
+class AdminRefundsState(AdminBaseState):
+    """/admin/refunds: the review queue (approve / reject with a reason) and the refund policy."""
+
+    refunds: list[dict[str, str]] = []
+    policy_auto: bool = True
+    policy_days: str = "7"
+    policy_progress: str = "20"
+    policy_window: str = "30"
+    form_key: int = 0  # bumped after a load so the uncontrolled policy inputs remount with new values
+
+    def _clear_data(self) -> None:
+        self.refunds = []
+
+    def _show_policy(self, view: refunds.PolicyView) -> None:
+        self.policy_auto = view.auto_approve
+        self.policy_days = str(view.within_days)
+        self.policy_progress = str(view.max_progress_pct)
+        self.policy_window = str(view.request_window_days)
+        self.form_key += 1
+
+    @rx.event
+    @staff_required
+    def load_refunds(self):
+        self._clear_messages()
+
+        try:
+            with session_scope() as s:
+                rows = admin_service.list_refund_rows(s, actor_id=self._actor_id())
+                policy = refunds.get_refund_policy(s)
+        except DomainError as exc:
+            return self._service_error("queue", exc)
+        self._admit()
+        self.refunds = [{"id": str(r.id), "order_no": r.order_no, "learner": r.learner, "amount": r.amount,
+                         "reason": r.reason, "policy_outcome": r.policy_outcome,
+                         "date": _fmt_time(r.created_at)} for r in rows]
+        self._show_policy(policy)
+
+    def _drop_row(self, refund_id: int) -> None:
+        self.refunds = [r for r in self.refunds if r["id"] != str(refund_id)]
+
+    @rx.event
+    @staff_required
+    async def approve_refund(self, refund_id: int):
+        rid = parse_row_id(refund_id)
+        if rid is None:
+            return self._fail("queue", "admin.bad_id")
+        try:
+            # Approval executes the refund through the channel (a blocking gateway call).
+            view = await asyncio.to_thread(_in_session, refunds.decide_refund, actor_id=self._actor_id(),
+                                           refund_id=rid, approve=True, reason="")
+        except DomainError as exc:
+            if exc.code in ("refund.already_decided", "refund.not_found"):
+                self._drop_row(rid)
+            return self._service_error("queue", exc)
+        self._drop_row(rid)
+        self._ok("queue", "admin.refunds.approved", status=self._t(f"refund.status.{view.status}"))
+
+    @rx.event
+    @staff_required
+    async def reject_refund(self, form_data: dict):
+        rid = parse_row_id(form_field(form_data, "refund_id"))
+        if rid is None:
+            return self._fail("queue", "admin.bad_id")
+        reason = parse_reason(form_field(form_data, "reason"))
+        if reason is None:
+            return self._fail("queue", "admin.reason_length", min=REASON_MIN, max=REASON_MAX)
+        try:
+            await asyncio.to_thread(_in_session, refunds.decide_refund, actor_id=self._actor_id(),
+                                    refund_id=rid, approve=False, reason=reason)
+        except DomainError as exc:
+            if exc.code in ("refund.already_decided", "refund.not_found"):
+                self._drop_row(rid)
+            return self._service_error("queue", exc)
+        self._drop_row(rid)
+        self._ok("queue", "admin.refunds.rejected")
+
+    @rx.event
+    @staff_required
+    def save_policy(self, form_data: dict):
+        if not isinstance(form_data, dict):
+            return self._fail("policy", "error.bad_request")
+        auto = form_checked(form_field(form_data, "auto_approve"))
+        if auto is None:
+            return self._fail("policy", "error.bad_request")
+        days = parse_int_in(form_field(form_data, "within_days"), 0, 365)
+        if days is None:
+            return self._fail("policy", "admin.policy.days_invalid")
+        progress = parse_int_in(form_field(form_data, "max_progress_pct"), 0, 100)
+        if progress is None:
+            return self._fail("policy", "admin.policy.progress_invalid")
+        window = parse_int_in(form_field(form_data, "request_window_days"), 0, 3650)
+        if window is None:
+            return self._fail("policy", "admin.policy.window_invalid")
+        try:
+            view = _in_session(refunds.update_refund_policy, actor_id=self._actor_id(), auto_approve=auto,
+                               within_days=days, max_progress_pct=progress, request_window_days=window)
+        except DomainError as exc:
+            return self._service_error("policy", exc, owner_only=True)
+        self._show_policy(view)
+        self._ok("policy", "admin.policy.saved")
+
+
+class AdminManualState(AdminBaseState):
+    """/admin/manual-payments: transfers waiting for confirmation (proof served privately)."""
+
+    payments: list[dict[str, str]] = []
+
+    def _clear_data(self) -> None:
+        self.payments = []
+
+    def _drop_row(self, mp_id: int) -> None:
+        self.payments = [p for p in self.payments if p["id"] != str(mp_id)]
+
+    @rx.event
+    @staff_required
+    def load_manual(self):
+        self._clear_messages()
+        try:
+            rows = _in_session(manual_pay.list_manual_queue, actor_id=self._actor_id())
+        except DomainError as exc:
+            return self._service_error("queue", exc)
+        self._admit()
+        self.payments = [{"id": str(r.id), "order_no": r.order_no, "learner": r.learner, "amount": r.amount,
+                          "reference": r.reference, "date": _fmt_time(r.created_at),
+                          "proof_url": f"/api/admin/manual-proof/{r.id}"} for r in rows]
+
+    @rx.event
+    @staff_required
+    async def confirm_manual(self, manual_payment_id: int):
+        mp_id = parse_row_id(manual_payment_id)
+        if mp_id is None:
+            return self._fail("queue", "admin.bad_id")
+        try:
+            outcome = await asyncio.to_thread(_in_session, manual_pay.confirm_manual_payment,
+                                              actor_id=self._actor_id(), manual_payment_id=mp_id)
+        except DomainError as exc:
+            if exc.code in ("manual.already_decided", "error.not_found"):
+                self._drop_row(mp_id)
+            return self._service_error("queue", exc)
+        self._drop_row(mp_id)
+        self._ok("queue", MANUAL_OUTCOME_KEYS.get(outcome, "admin.manual.confirmed"))
+
+    @rx.event
+    @staff_required
+    async def reject_manual(self, form_data: dict):
+        mp_id = parse_row_id(form_field(form_data, "manual_payment_id"))
+        if mp_id is None:
+            return self._fail("queue", "admin.bad_id")
+        reason = parse_reason(form_field(form_data, "reason"))
+        if reason is None:
+            return self._fail("queue", "admin.reason_length", min=REASON_MIN, max=REASON_MAX)
+        try:
+            await asyncio.to_thread(_in_session, manual_pay.reject_manual_payment, actor_id=self._actor_id(),
+                                    manual_payment_id=mp_id, reason=reason)
+        except DomainError as exc:
+            if exc.code in ("manual.already_decided", "error.not_found"):
+                self._drop_row(mp_id)
+            return self._service_error("queue", exc)
+        self._drop_row(mp_id)
+        self._ok("queue", "admin.manual.rejected")
+
+
+class AdminPaymentSettingsState(AdminBaseState):
+    """/admin/settings/payments: manual transfer on/off, instructions, the owner's payment QR."""
+
+    manual_enabled: bool = False
+    instructions: str = ""
+    qr_url: str = ""
+    form_key: int = 0
+
+    def _clear_data(self) -> None:
+        self.manual_enabled = False
+        self.instructions = ""
+        self.qr_url = ""
+
+    def _show(self, view: manual_pay.ManualSettingsView) -> None:
+        self.manual_enabled = view.enabled
+        self.instructions = view.instructions
+        self.qr_url = view.qr_url
+        self.form_key += 1
+
+    @rx.event
+    @staff_required
+    def load_payment_settings(self):
+        self._clear_messages()
+        with session_scope() as s:
+            view = manual_pay.get_manual_settings(s)
+        self._admit()
+        self._show(view)
+
+    @rx.event
+    @staff_required
+    def save_payment_settings(self, form_data: dict):
+        if not isinstance(form_data, dict):
+            return self._fail("settings", "error.bad_request")
+        enabled = form_checked(form_field(form_data, "enabled"))
+        if enabled is None:
+            return self._fail("settings", "error.bad_request")
+        text = form_data.get("instructions")  # the form always sends it (maybe empty)
+        if not isinstance(text, str) or len(text.strip()) > INSTRUCTIONS_MAX or "\x00" in text:
+            return self._fail("settings", "admin.settings.instructions_invalid")
+        try:
+            view = _in_session(manual_pay.update_manual_settings, actor_id=self._actor_id(), enabled=enabled,
+                               instructions=text.strip())
+        except DomainError as exc:
+            return self._service_error("settings", exc, owner_only=True)
+        self._show(view)
+        self._ok("settings", "admin.settings.saved")
+
+    @rx.event
+    @staff_required
+    async def upload_qr(self, files: list[rx.UploadFile]):
+        if (not isinstance(files, list) or len(files) != 1
+                or not isinstance(files[0], StarletteUploadFile)):
+            return self._fail("qr", "admin.settings.no_file")
+        stream = files[0].file
+        actor_id = self._actor_id()
+
+        def work() -> manual_pay.ManualSettingsView:
+            data = stream.read(manual_pay.MAX_IMAGE_BYTES + 1)
+            if not isinstance(data, bytes | bytearray) or not data:
+                raise DomainError("manual.not_image")
+            if len(data) > manual_pay.MAX_IMAGE_BYTES:
+                raise DomainError("manual.image_too_large")
+            with session_scope() as s:
+                current = manual_pay.get_manual_settings(s)
+                return manual_pay.update_manual_settings(s, actor_id=actor_id, enabled=current.enabled,
+                                                         instructions=current.instructions, qr_image=bytes(data))
+
+        try:
+            view = await asyncio.to_thread(work)
+        except DomainError as exc:
+            return self._service_error("qr", exc, owner_only=True)
+        self._show(view)
+        self._ok("qr", "admin.settings.qr_saved")

@@ -1,0 +1,249 @@
+"""The owner's queues on a phone: refund policy (manual review and back), a refund rejected from
+the review queue, and a learner's manual transfer confirmed from the confirm queue (access granted).
+
+Orders, refunds and proofs are created through the services directly, against the running shop's
+database and data dir (tests/e2e/server.py), so the journey only exercises the owner's side.
+The refund policy is left on automatic approval (the default other journeys rely on).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+from sqlmodel import Session, select
+
+from tests.e2e import server
+from tests.e2e.fixtures import wait_ready
+
+pytestmark = pytest.mark.e2e
+
+OWNER = os.environ.get("COURSEMALL_OWNER_EMAIL", "owner@coursemall.local")
+OWNER_PASSWORD = os.environ.get("COURSEMALL_OWNER_PASSWORD", "owner-demo-2026")
+SCREENSHOT_DIR = os.environ.get("COURSEMALL_E2E_SCREENSHOTS", "")
+
+
+def png(color=(30, 90, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (240, 320), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def shop_services(live_server, monkeypatch):
+    """Run services in this process against the shop's database, media and secret key."""
+    app = server._shop
+    if app is None or app.external or app.data_dir is None:
+        pytest.skip("needs the shop started by this test process (its data dir and database)")
+    import coursemall.db
+    from coursemall.db import make_engine
+    from coursemall.settings import get_settings
+
+    for name in ("COURSEMALL_DATA_DIR", "COURSEMALL_DB_URL", "COURSEMALL_SECRET_KEY", "COURSEMALL_PUBLIC_BASE_URL",
+                 "COURSEMALL_DEMO"):
+        monkeypatch.setenv(name, app.env[name])
+    for name in ("COURSEMALL_MEDIA_DIR", "COURSEMALL_PUBLIC_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    engine = make_engine(app.env["COURSEMALL_DB_URL"])
+    monkeypatch.setattr(coursemall.db, "get_engine", lambda: engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def sign_in_owner(page) -> None:
+    page.goto("/login")
+    page.locator("#login-account").fill(OWNER)
+    page.locator("#login-password").fill(OWNER_PASSWORD)
+    page.locator("#login-submit").click()
+    expect(page.locator("#nav-profile")).to_be_visible()
+
+
+def open_refunds(page) -> None:
+    page.goto("/admin/refunds")
+    wait_ready(page)
+    expect(page.locator("#policy-save")).to_be_visible()
+
+
+def set_auto(page, on: bool) -> None:
+    switch = page.locator("#policy-auto")
+    if (switch.get_attribute("data-state") == "checked") != on:
+        switch.click()
+    expect(switch).to_have_attribute("data-state", "checked" if on else "unchecked")
+    page.locator("#policy-save").click()
+    expect(page.locator("#form-success")).to_be_visible()
+
+
+def owner_id(session) -> int:
+    from coursemall.models import User
+
+    return session.exec(select(User.id).where(User.email == OWNER)).one()
+
+
+def paid_course(session, learner_id: int):
+    from coursemall.models import Course
+    from coursemall.services._commerce import owned_course_ids
+
+    courses = session.exec(select(Course).where(Course.status == "published", Course.price_fen > 0)
+                           .order_by(Course.id)).all()
+    return next(c for c in courses if not owned_course_ids(session, learner_id, [c.id]))
+
+
+def test_refund_policy_and_review_queue(page, shop_services):
+    from coursemall.models import Refund
+    from coursemall.services import checkout, payments, refunds
+    from tests.payments.factories import make_user
+
+    sign_in_owner(page)
+    try:
+        open_refunds(page)
+        expect(page.locator("#policy-auto")).to_have_attribute("data-state", "checked")  # the default
+        page.locator("#policy-days").fill("5")
+        set_auto(page, False)
+        page.reload()
+        open_refunds(page)
+        expect(page.locator("#policy-auto")).to_have_attribute("data-state", "unchecked")
+        expect(page.locator("#policy-days")).to_have_value("5")
+
+        # with review on, a learner's request waits in the queue
+        with Session(shop_services, expire_on_commit=False) as s:
+            learner = make_user(s)
+            order = checkout.buy_now(s, actor_id=learner.id, item_type="course",
+                                     item_id=paid_course(s, learner.id).id)
+            payments.sandbox_decide(s, actor_id=learner.id, order_no=order.out_trade_no, outcome="pay")
+            refund = refunds.request_refund(s, actor_id=learner.id, order_no=order.out_trade_no,
+                                            reason="课程和预期不符")
+        assert refund.status == "requested"
+        page.reload()
+        open_refunds(page)
+        card = page.locator(".admin-refund-row", has_text=order.out_trade_no)
+        expect(card).to_be_visible()
+        expect(card).to_contain_text("课程和预期不符")
+        if SCREENSHOT_DIR:
+            page.screenshot(path=os.path.join(SCREENSHOT_DIR, "admin-refunds-phone.png"), full_page=True)
+        page.locator(f"#refund-reject-{refund.id}").click()  # no reason: refused
+        expect(page.locator("#form-error")).to_be_visible()
+        page.locator(f"#refund-reject-reason-{refund.id}").fill("已超过七天")
+        page.locator(f"#refund-reject-{refund.id}").click()
+        expect(page.locator("#form-success")).to_be_visible()
+        expect(card).to_have_count(0)
+        with Session(shop_services) as s:
+            row = s.get(Refund, refund.id)
+            assert (row.status, row.decision_reason) == ("rejected", "已超过七天")
+
+        # back to the default: automatic approval
+        page.locator("#policy-days").fill("7")
+        set_auto(page, True)
+        page.reload()
+        open_refunds(page)
+        expect(page.locator("#policy-auto")).to_have_attribute("data-state", "checked")
+        expect(page.locator("#policy-days")).to_have_value("7")
+    finally:
+        with Session(shop_services) as s:  # whatever happened above, leave the default policy
+            refunds.update_refund_policy(s, actor_id=owner_id(s), auto_approve=True, within_days=7,
+                                         max_progress_pct=20, request_window_days=30)
+
+
+def _status_without_cookie(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_manual_transfer_confirmed_from_the_queue(page, shop_services, live_server):
+    from coursemall.services import checkout, manual_pay
+    from coursemall.services._commerce import owned_course_ids
+    from tests.payments.factories import make_user
+
+    with Session(shop_services, expire_on_commit=False) as s:
+        before = manual_pay.get_manual_settings(s)
+        manual_pay.update_manual_settings(s, actor_id=owner_id(s), enabled=True,
+                                          instructions=before.instructions or "转账请备注订单号",
+                                          qr_image=None if before.qr_url else png((0, 0, 0)))
+        learner = make_user(s, email=f"e2e-manual-{uuid.uuid4().hex[:8]}@example.com")
+        course = paid_course(s, learner.id)
+        order = checkout.buy_now(s, actor_id=learner.id, item_type="course", item_id=course.id)
+        mp = manual_pay.submit_manual_proof(s, actor_id=learner.id, order_no=order.out_trade_no, image=png(),
+                                            reference=f"E2E-{uuid.uuid4().hex[:6]}")
+        assert not owned_course_ids(s, learner.id, [course.id])
+    proof = f"/api/admin/manual-proof/{mp.id}"
+    assert _status_without_cookie(live_server + proof) == 403  # private
+
+    sign_in_owner(page)
+    page.goto("/admin/manual-payments")
+    wait_ready(page)
+    card = page.locator(".admin-manual-row", has_text=order.out_trade_no)
+    expect(card).to_be_visible()
+    expect(card).to_contain_text(mp.reference)
+    img = page.locator(f"#manual-proof-{mp.id}")
+    expect(img).to_be_visible()
+    page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
+    page.locator(f"#manual-confirm-{mp.id}").click()
+    expect(page.locator("#form-success")).to_be_visible()
+    expect(card).to_have_count(0)
+    with Session(shop_services) as s:
+        assert owned_course_ids(s, learner.id, [course.id]) == {course.id}
+        if not before.enabled:
+            manual_pay.update_manual_settings(s, actor_id=owner_id(s), enabled=False,
+                                              instructions=before.instructions)
+
+
+def test_anonymous_visitor_sees_no_admin_data(page, live_server):
+    page.goto("/admin/refunds")
+    wait_ready(page)
+    expect(page.locator("#admin-forbidden")).to_be_visible()
+    expect(page.locator("#policy-save")).to_have_count(0)
+
+
+def test_dashboard_orders_filter_and_qr_upload(page, shop_services):
+    from coursemall.services import manual_pay
+
+    with Session(shop_services) as s:
+        before = manual_pay.get_manual_settings(s)
+    sign_in_owner(page)
+    page.goto("/admin")
+    wait_ready(page)
+    expect(page.locator("#admin-count-refunds")).to_have_text("0")  # the earlier request was rejected
+    expect(page.locator("#admin-count-manual")).to_be_visible()
+
+    page.locator("#admin-nav-orders").click()
+    expect(page.locator(".admin-order-row").first).to_be_visible()
+    page.locator("#admin-order-status").select_option("paid")
+    expect(page.locator("#admin-order-status")).to_have_value("paid")
+    rows = page.locator(".admin-order-row")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 1
+    for text in rows.all_inner_texts():
+        assert "已支付" in text, text
+    if SCREENSHOT_DIR:
+        page.screenshot(path=os.path.join(SCREENSHOT_DIR, "admin-orders-phone.png"))
+
+    page.goto("/admin/settings/payments")
+    wait_ready(page)
+    expect(page.locator("#manual-settings-save")).to_be_visible()
+    page.locator("#manual-qr-upload input[type=file]").set_input_files(
+        {"name": "qr.png", "mimeType": "image/png", "buffer": png((10, 160, 60))})
+    expect(page.locator("#form-success")).to_be_visible()
+    expect(page.locator("#manual-qr-img")).to_be_visible()
+    src = page.locator("#manual-qr-img").get_attribute("src")
+    assert src.startswith("/api/public/payqr/") and src != before.qr_url
+    page.locator("#manual-qr-upload input[type=file]").set_input_files(
+        {"name": "x.png", "mimeType": "image/png", "buffer": b"<html>not an image</html>"})
+    expect(page.locator("#form-error")).to_be_visible()
+    if SCREENSHOT_DIR:
+        page.screenshot(path=os.path.join(SCREENSHOT_DIR, "admin-settings-phone.png"), full_page=True)
+    with Session(shop_services) as s:
+        after = manual_pay.get_manual_settings(s)
+        assert (after.enabled, after.instructions) == (before.enabled, before.instructions)
