@@ -19,6 +19,7 @@ from coursemall.models.catalog import (
     Tag,
 )
 from coursemall.models.learning import Entitlement, Review
+from coursemall.models.study import CheckIn, Certificate, CommentLike, HomeworkSubmission, LessonComment, LessonNote, LessonProgress, StudyDay  # noqa: E501
 from coursemall.models.commerce import CartItem, ManualPayment, Message, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, ShopPaymentSetting  # noqa: E501
 
 __all__ = [
@@ -43,4 +44,6 @@ __all__ = [
     "Review",
     "CartItem", "Order", "OrderLine", "PaymentEvent", "Payment", "Refund", "RefundPolicy",
     "ManualPayment", "Message", "ShopPaymentSetting",
+    "LessonProgress", "StudyDay", "LessonComment", "CommentLike", "LessonNote", "CheckIn",
+    "HomeworkSubmission", "Certificate",
 ]

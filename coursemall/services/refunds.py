@@ -12,7 +12,7 @@ the original channel → completion (revoke that line's access) exactly once.
   by any unrefunded line revoked (`revoked_at`, reason), order `refunding → refunded /
   partially_refunded` through the transition table, message to the learner.
 - Policy: `RefundPolicy` row (owner-edited) + `domain.orders.decide_refund_policy`; the course
-  progress comes from `progress_lookup` (injectable; returns 0 until learning progress exists).
+  progress comes from `progress_lookup` (injectable; default `progress.course_progress_pct`).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from coursemall.services._commerce import (
     require_staff,
 )
 from coursemall.services.messages import create_message
+from coursemall.services.progress import course_progress_pct
 
 log = logging.getLogger("coursemall.refunds")
 
@@ -66,7 +67,7 @@ def no_progress(session: Session, user_id: int, course_ids: list[int]) -> int:
     return 0
 
 
-progress_lookup: ProgressLookup = no_progress  # the learning issue replaces this
+progress_lookup: ProgressLookup = course_progress_pct  # highest completion % among the refunded courses
 
 
 @dataclass(frozen=True)

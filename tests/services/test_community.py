@@ -1,0 +1,193 @@
+"""Lesson comments (replies, likes, paging, moderation) and course reviews (buyers only, one per
+course, editable, owner reply, rating sum kept consistent)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from coursemall.domain.errors import DomainError
+from coursemall.models import CommentLike, Course, Entitlement, LessonComment, Review
+from coursemall.services import community
+from tests.services.learning_fixture import make_world
+
+
+@pytest.fixture
+def w(session):
+    world = make_world(session)
+    # the test catalog ships with demo reviews; start the phone course from its real numbers
+    community.recount_course_rating(session, world.course)
+    return world
+
+
+def rating_cols(session, course_id):
+    c = session.exec(select(Course).where(Course.id == course_id).execution_options(populate_existing=True)).one()
+    return c.rating_sum, c.rating_count
+
+
+def visible_totals(session, course_id):
+    rows = session.exec(select(Review.rating).where(Review.course_id == course_id, Review.status == "visible")
+                        .execution_options(populate_existing=True)).all()
+    return sum(rows), len(rows)
+
+
+def test_comment_reply_like_and_paging(session, w):
+    first = community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="  第一条  ")
+    assert first.body == "第一条" and first.mine and first.parent_id is None
+    others = [community.add_comment(session, actor_id=w.buyer2, lesson_id=w.paid, text=f"评论{i}") for i in range(4)]
+    reply = community.add_comment(session, actor_id=w.buyer2, lesson_id=w.paid, text="回复", parent_id=first.id)
+    nested = community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="再回复", parent_id=reply.id)
+    assert nested.parent_id == first.id  # one level only
+    page = community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid, limit=3)
+    assert [c.id for c in page.items] == [others[3].id, others[2].id, others[1].id]  # newest first
+    page2 = community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid, limit=3,
+                                    before_id=page.next_before_id)
+    assert [c.id for c in page2.items] == [others[0].id, first.id] and page2.next_before_id is None
+    top = page2.items[-1]
+    assert top.reply_count == 2 and [r.id for r in top.replies] == [reply.id, nested.id]
+    liked = community.toggle_like(session, actor_id=w.buyer2, comment_id=first.id)
+    assert (liked.liked, liked.like_count) == (True, 1)
+    assert community.set_like(session, actor_id=w.buyer2, comment_id=first.id, liked=True).like_count == 1
+    assert community.toggle_like(session, actor_id=w.buyer, comment_id=first.id).like_count == 2
+    assert community.toggle_like(session, actor_id=w.buyer2, comment_id=first.id) == community.LikeView(
+        first.id, False, 1)
+    assert community.set_like(session, actor_id=w.buyer2, comment_id=first.id, liked=False).like_count == 1
+    replies = community.list_replies(session, actor_id=w.buyer2, comment_id=first.id, after_id=reply.id)
+    assert [r.id for r in replies] == [nested.id]
+
+
+def test_only_learners_who_may_study_comment(session, w):
+    with pytest.raises(DomainError, match="lesson.locked"):
+        community.add_comment(session, actor_id=w.stranger, lesson_id=w.paid, text="我没买")
+    with pytest.raises(DomainError, match="lesson.locked"):  # a free preview is not enough
+        community.add_comment(session, actor_id=w.stranger, lesson_id=w.partial, text="试听")
+    with pytest.raises(DomainError, match="lesson.locked"):
+        community.list_comments(session, actor_id=w.stranger, lesson_id=w.paid)
+    free = community.add_comment(session, actor_id=w.stranger, lesson_id=w.trial, text="免费课也能聊")
+    assert free.body == "免费课也能聊"
+    paid = community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="付费课评论")
+    with pytest.raises(DomainError, match="lesson.locked"):
+        community.set_like(session, actor_id=w.expired, comment_id=paid.id, liked=True)
+    with pytest.raises(DomainError, match="comment.not_found"):  # a reply must stay on the same lesson
+        community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="x", parent_id=free.id)
+
+
+def test_delete_and_hide(session, w):
+    mine = community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="我的")
+    reply = community.add_comment(session, actor_id=w.buyer2, lesson_id=w.paid, text="别人的回复", parent_id=mine.id)
+    with pytest.raises(DomainError, match="comment.not_found"):  # not the author, not a manager
+        community.delete_comment(session, actor_id=w.buyer, comment_id=reply.id)
+    with pytest.raises(DomainError, match="error.forbidden"):
+        community.set_comment_hidden(session, actor_id=w.buyer, comment_id=reply.id, hidden=True)
+    with pytest.raises(DomainError, match="error.forbidden"):  # instructor of other courses
+        community.set_comment_hidden(session, actor_id=w.other_teacher, comment_id=reply.id, hidden=True)
+    community.set_comment_hidden(session, actor_id=w.teacher, comment_id=reply.id, hidden=True)
+    top = community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items[0]
+    assert top.reply_count == 0 and top.replies == ()
+    community.set_comment_hidden(session, actor_id=w.staff, comment_id=reply.id, hidden=False)
+    assert community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items[0].reply_count == 1
+    community.delete_comment(session, actor_id=w.buyer2, comment_id=reply.id)
+    community.delete_comment(session, actor_id=w.owner, comment_id=mine.id)
+    assert community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items == ()
+    with pytest.raises(DomainError, match="comment.not_found"):
+        community.toggle_like(session, actor_id=w.buyer2, comment_id=mine.id)
+
+
+def test_keyword_filter(session, w, monkeypatch):
+    with pytest.raises(DomainError, match="text.blocked"):
+        community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="代 写 作业，加ＶＸ")
+    monkeypatch.setattr(community, "BLOCKED_WORDS", ("优惠券",))
+    with pytest.raises(DomainError, match="text.blocked"):
+        community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="领优惠券")
+    assert community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="代写").body == "代写"
+    assert session.exec(select(func.count()).select_from(LessonComment)).one() == 1
+
+
+def test_likes_are_unique_under_concurrency(db_engine, session, w):
+    comment = community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="点赞我")
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def worker():
+        with Session(db_engine, expire_on_commit=False) as s:
+            barrier.wait()
+            try:
+                community.set_like(s, actor_id=w.buyer2, comment_id=comment.id, liked=True)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    likes = session.exec(select(CommentLike).where(CommentLike.comment_id == comment.id)).all()
+    count = session.exec(select(LessonComment.like_count).where(LessonComment.id == comment.id)
+                         .execution_options(populate_existing=True)).one()
+    assert len(likes) == 1 and count == 1
+
+
+def test_reviews_buyers_only_one_per_course_editable(session, w):
+    base_sum, base_count = rating_cols(session, w.course)
+    assert (base_sum, base_count) == visible_totals(session, w.course)
+    for actor in (w.stranger, w.expired):
+        with pytest.raises(DomainError, match="review.buyers_only"):
+            community.submit_review(session, actor_id=actor, course_id=w.course, rating=5, content="没买也评")
+    # a membership grant is access, not a purchase
+    session.add(Entitlement(user_id=w.stranger, course_id=w.course, source="membership", source_ref="M1"))
+    session.commit()
+    with pytest.raises(DomainError, match="review.buyers_only"):
+        community.submit_review(session, actor_id=w.stranger, course_id=w.course, rating=5)
+    for bad in (0, 6, 4.5, "5", True, None):
+        with pytest.raises(DomainError):
+            community.submit_review(session, actor_id=w.buyer2, course_id=w.course, rating=bad)
+    created = community.submit_review(session, actor_id=w.buyer2, course_id=w.course, rating=2, content="一般")
+    assert rating_cols(session, w.course) == (base_sum + 2, base_count + 1) == visible_totals(session, w.course)
+    edited = community.submit_review(session, actor_id=w.buyer2, course_id=w.course, rating=5, content="其实很好")
+    assert edited.id == created.id and edited.rating == 5 and edited.content == "其实很好"
+    assert rating_cols(session, w.course) == (base_sum + 5, base_count + 1) == visible_totals(session, w.course)
+    assert session.exec(select(func.count()).select_from(Review).where(Review.user_id == w.buyer2)).one() == 1
+    # owner reply, hide/show keep the sums right
+    with pytest.raises(DomainError, match="error.forbidden"):
+        community.reply_review(session, actor_id=w.buyer, review_id=created.id, text="我来回复")
+    replied = community.reply_review(session, actor_id=w.teacher, review_id=created.id, text="谢谢支持")
+    assert replied.owner_reply == "谢谢支持"
+    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True)
+    assert rating_cols(session, w.course) == (base_sum, base_count) == visible_totals(session, w.course)
+    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True)  # no double count
+    community.submit_review(session, actor_id=w.buyer2, course_id=w.course, rating=1)  # edit while hidden
+    assert rating_cols(session, w.course) == (base_sum, base_count)
+    community.set_review_hidden(session, actor_id=w.owner, review_id=created.id, hidden=False)
+    assert rating_cols(session, w.course) == (base_sum + 1, base_count + 1) == visible_totals(session, w.course)
+    summary = community.rating_summary(session, course_id=w.course)
+    assert summary.count == base_count + 1 and sum(b.count for b in summary.bars) == summary.count
+    assert [b.stars for b in summary.bars] == [5, 4, 3, 2, 1]
+    assert community.get_my_review(session, actor_id=w.buyer2, course_id=w.course).rating == 1
+    listed = community.list_reviews(session, course_id=w.course, viewer_id=w.buyer2)
+    assert any(r.mine and r.rating == 1 for r in listed)
+
+
+def test_concurrent_review_edits_keep_rating_sum(db_engine, session, w):
+    community.submit_review(session, actor_id=w.buyer2, course_id=w.course, rating=3)
+    barrier = threading.Barrier(5)
+    errors = []
+
+    def worker(stars):
+        with Session(db_engine, expire_on_commit=False) as s:
+            barrier.wait()
+            try:
+                community.submit_review(s, actor_id=w.buyer2, course_id=w.course, rating=stars)
+            except DomainError as exc:
+                errors.append(exc.code)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in (1, 2, 4, 5, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(errors) <= {"learning.busy"}
+    assert rating_cols(session, w.course) == visible_totals(session, w.course)
