@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 245bc1dc17f7
+Revision ID: eb207131a04e
 Revises: 
-Create Date: 2026-11-24 06:10:34.622771
+Create Date: 2026-11-24 06:31:34.976246
 
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import coursemall.models.base  # noqa: F401  (UtcDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision: str = '245bc1dc17f7'
+revision: str = 'eb207131a04e'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -250,6 +250,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_orders_status_expires', ['status', 'expires_at'], unique=False)
         batch_op.create_index('ix_orders_user_created', ['user_id', 'created_at'], unique=False)
 
+    op.create_table('study_days',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('seconds', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'day', name='uq_study_day')
+    )
     op.create_table('user_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -400,6 +409,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_bundle_courses_bundle_id'), ['bundle_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_bundle_courses_course_id'), ['course_id'], unique=False)
 
+    op.create_table('certificates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+    sa.Column('learner_name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('course_title', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('issued_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('code'),
+    sa.UniqueConstraint('user_id', 'course_id', name='uq_certificate_once')
+    )
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_certificates_course_id'), ['course_id'], unique=False)
+
     op.create_table('chapters',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -410,6 +436,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('chapters', schema=None) as batch_op:
         batch_op.create_index('ix_chapters_course_position', ['course_id', 'position'], unique=False)
+
+    op.create_table('checkins',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('photo_path', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'course_id', 'day', name='uq_checkin_day')
+    )
+    with op.batch_alter_table('checkins', schema=None) as batch_op:
+        batch_op.create_index('ix_checkins_course_id', ['course_id', 'id'], unique=False)
 
     op.create_table('course_tags',
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -484,12 +526,145 @@ def upgrade() -> None:
         batch_op.create_index('ix_lessons_chapter_position', ['chapter_id', 'position'], unique=False)
         batch_op.create_index(batch_op.f('ix_lessons_course_id'), ['course_id'], unique=False)
 
+    op.create_table('homework_submissions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('lesson_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('image_paths', sa.JSON(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=True),
+    sa.Column('feedback', sa.Text(), nullable=False),
+    sa.Column('graded_by', sa.Integer(), nullable=True),
+    sa.Column('graded_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], ),
+    sa.ForeignKeyConstraint(['graded_by'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'lesson_id', name='uq_homework_once')
+    )
+    with op.batch_alter_table('homework_submissions', schema=None) as batch_op:
+        batch_op.create_index('ix_homework_course_status', ['course_id', 'status', 'updated_at'], unique=False)
+
+    op.create_table('lesson_comments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('lesson_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('like_count', sa.Integer(), nullable=False),
+    sa.Column('reply_count', sa.Integer(), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], ),
+    sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], ),
+    sa.ForeignKeyConstraint(['parent_id'], ['lesson_comments.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('lesson_comments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lesson_comments_course_id'), ['course_id'], unique=False)
+        batch_op.create_index('ix_lesson_comments_lesson_parent', ['lesson_id', 'parent_id', 'id'], unique=False)
+        batch_op.create_index('ix_lesson_comments_parent', ['parent_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lesson_comments_user_id'), ['user_id'], unique=False)
+
+    op.create_table('lesson_notes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('lesson_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('at_seconds', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('is_public', sa.Boolean(), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=False),
+    sa.Column('answered_by', sa.Integer(), nullable=True),
+    sa.Column('answered_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['answered_by'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], ),
+    sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('lesson_notes', schema=None) as batch_op:
+        batch_op.create_index('ix_lesson_notes_course_kind', ['course_id', 'kind', 'answered_at'], unique=False)
+        batch_op.create_index('ix_lesson_notes_lesson_kind', ['lesson_id', 'kind', 'answered_at'], unique=False)
+        batch_op.create_index('ix_lesson_notes_lesson_user', ['lesson_id', 'user_id'], unique=False)
+
+    op.create_table('lesson_progress',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('lesson_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('position_seconds', sa.Integer(), nullable=False),
+    sa.Column('covered', sa.LargeBinary(), nullable=False),
+    sa.Column('watched_seconds', sa.Integer(), nullable=False),
+    sa.Column('percent', sa.Integer(), nullable=False),
+    sa.Column('completed_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('last_heartbeat_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], ),
+    sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'lesson_id', name='uq_lesson_progress')
+    )
+    with op.batch_alter_table('lesson_progress', schema=None) as batch_op:
+        batch_op.create_index('ix_lesson_progress_user_course', ['user_id', 'course_id'], unique=False)
+        batch_op.create_index('ix_lesson_progress_user_seen', ['user_id', 'last_heartbeat_at'], unique=False)
+
+    op.create_table('comment_likes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('comment_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['comment_id'], ['lesson_comments.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('comment_id', 'user_id', name='uq_comment_like')
+    )
+    with op.batch_alter_table('comment_likes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_comment_likes_user_id'), ['user_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('comment_likes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_comment_likes_user_id'))
+
+    op.drop_table('comment_likes')
+    with op.batch_alter_table('lesson_progress', schema=None) as batch_op:
+        batch_op.drop_index('ix_lesson_progress_user_seen')
+        batch_op.drop_index('ix_lesson_progress_user_course')
+
+    op.drop_table('lesson_progress')
+    with op.batch_alter_table('lesson_notes', schema=None) as batch_op:
+        batch_op.drop_index('ix_lesson_notes_lesson_user')
+        batch_op.drop_index('ix_lesson_notes_lesson_kind')
+        batch_op.drop_index('ix_lesson_notes_course_kind')
+
+    op.drop_table('lesson_notes')
+    with op.batch_alter_table('lesson_comments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lesson_comments_user_id'))
+        batch_op.drop_index('ix_lesson_comments_parent')
+        batch_op.drop_index('ix_lesson_comments_lesson_parent')
+        batch_op.drop_index(batch_op.f('ix_lesson_comments_course_id'))
+
+    op.drop_table('lesson_comments')
+    with op.batch_alter_table('homework_submissions', schema=None) as batch_op:
+        batch_op.drop_index('ix_homework_course_status')
+
+    op.drop_table('homework_submissions')
     with op.batch_alter_table('lessons', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_lessons_course_id'))
         batch_op.drop_index('ix_lessons_chapter_position')
@@ -508,10 +683,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_course_tags_tag_id'))
 
     op.drop_table('course_tags')
+    with op.batch_alter_table('checkins', schema=None) as batch_op:
+        batch_op.drop_index('ix_checkins_course_id')
+
+    op.drop_table('checkins')
     with op.batch_alter_table('chapters', schema=None) as batch_op:
         batch_op.drop_index('ix_chapters_course_position')
 
     op.drop_table('chapters')
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_certificates_course_id'))
+
+    op.drop_table('certificates')
     with op.batch_alter_table('bundle_courses', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bundle_courses_course_id'))
         batch_op.drop_index(batch_op.f('ix_bundle_courses_bundle_id'))
@@ -544,6 +727,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
+    op.drop_table('study_days')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_user_created')
         batch_op.drop_index('ix_orders_status_expires')
