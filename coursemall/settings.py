@@ -49,6 +49,8 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_WECHAT_API_BASE", "https://api.mch.weixin.qq.com/", "WeChat Pay API base URL."),
     ("COURSEMALL_WECHAT_CERT_PATH", "", "PEM file: merchant API certificate (needed for refunds)."),
     ("COURSEMALL_WECHAT_KEY_PATH", "", "PEM file: merchant API certificate key (needed for refunds)."),
+    ("COURSEMALL_WECHAT_APP_SECRET", "", "AppSecret of the WeChat official account (same appid); needed for OAuth (openid) and JSAPI pay inside the WeChat browser."),
+    ("COURSEMALL_WECHAT_OAUTH_BASE", "https://api.weixin.qq.com/", "WeChat OAuth API base URL (code → openid exchange)."),
 ]
 
 
@@ -95,6 +97,8 @@ class Settings:
     wechat_api_base: str = "https://api.mch.weixin.qq.com/"
     wechat_cert_path: str = ""
     wechat_key_path: str = ""
+    wechat_app_secret: str = ""
+    wechat_oauth_base: str = "https://api.weixin.qq.com/"
 
     @property
     def is_sqlite(self) -> bool:
@@ -201,6 +205,8 @@ def _payment_settings(env: dict) -> dict:
         "wechat_api_base": get("COURSEMALL_WECHAT_API_BASE"),
         "wechat_cert_path": get("COURSEMALL_WECHAT_CERT_PATH"),
         "wechat_key_path": get("COURSEMALL_WECHAT_KEY_PATH"),
+        "wechat_app_secret": get("COURSEMALL_WECHAT_APP_SECRET"),
+        "wechat_oauth_base": get("COURSEMALL_WECHAT_OAUTH_BASE"),
     }
     if "alipay" in channels:
         for name in ("COURSEMALL_ALIPAY_APP_ID", "COURSEMALL_ALIPAY_PRIVATE_KEY_PATH",
@@ -214,11 +220,12 @@ def _payment_settings(env: dict) -> dict:
         for name in ("COURSEMALL_WECHAT_APP_ID", "COURSEMALL_WECHAT_MCH_ID", "COURSEMALL_WECHAT_API_KEY"):
             if not get(name):
                 raise SettingsError(f"{name} must be set when wechat is in COURSEMALL_PAY_CHANNELS")
-    for name in ("COURSEMALL_ALIPAY_GATEWAY", "COURSEMALL_WECHAT_API_BASE"):
+    for name in ("COURSEMALL_ALIPAY_GATEWAY", "COURSEMALL_WECHAT_API_BASE", "COURSEMALL_WECHAT_OAUTH_BASE"):
         if urlparse(get(name)).scheme not in ("http", "https"):
             raise SettingsError(f"{name} must be an http(s) URL")
-    if not out["wechat_api_base"].endswith("/"):
-        out["wechat_api_base"] += "/"
+    for key in ("wechat_api_base", "wechat_oauth_base"):
+        if not out[key].endswith("/"):
+            out[key] += "/"
     return out
 
 

@@ -23,6 +23,8 @@ class User(SQLModel, table=True):
     locale: str = Field(default="zh_CN", max_length=8)
     watermark_code: str = Field(max_length=12, unique=True)  # short per-user code for leak tracing
     totp_secret: str = Field(default="", max_length=64)
+    # WeChat OAuth (snsapi_base) openid for JSAPI pay in the WeChat browser; one shop account per openid
+    wechat_openid: str | None = Field(default=None, max_length=64, unique=True, index=True)
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

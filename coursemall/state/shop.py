@@ -12,6 +12,7 @@ worker thread with its own database session (`asyncio.to_thread`), never on the 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import re
@@ -44,6 +45,7 @@ from coursemall.services import manual_pay as manual_service
 from coursemall.services import messages as messages_service
 from coursemall.services import payments as payments_service
 from coursemall.services import refunds as refunds_service
+from coursemall.services import wechat_oauth
 from coursemall.settings import get_settings
 from coursemall.state.base import AppState
 
@@ -77,6 +79,39 @@ def _safe_url(url: object) -> str:
             url.startswith(("https://", "http://")) or (url.startswith("/") and not url.startswith("//"))):
         return url
     return ""
+
+
+def _payer_ip(raw: object) -> str:
+    """The payer's IP for the gateway (WeChat H5/JSAPI spbill_create_ip): a valid address or ''.
+    It is the websocket peer, or the X-Forwarded-For hop chosen by Reflex's `trusted_proxy_hops`."""
+    if not isinstance(raw, str) or not raw or len(raw) > 64:
+        return ""
+    try:
+        ip = ipaddress.ip_address(raw.strip().split("%", 1)[0])
+    except ValueError:
+        return ""
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)[:45]
+
+
+# WeixinJSBridge call: a constant script; the only data are JSON literals (json.dumps of the
+# gateway's signed params and of our own order URL), never concatenated untrusted text.
+_JSAPI_SCRIPT = (
+    "(function(params,back){var go=function(){WeixinJSBridge.invoke('getBrandWCPayRequest',params,"
+    "function(res){window.location.assign(back);});};"
+    "if(typeof WeixinJSBridge==='undefined'){document.addEventListener('WeixinJSBridgeReady',go,false);}"
+    "else{go();}})(%s,%s)")
+_JSAPI_PARAM_KEYS = ("appId", "timeStamp", "nonceStr", "package", "signType", "paySign")
+
+
+def _jsapi_script(params: dict, back: str) -> str:
+    clean = {k: str(params[k]) for k in _JSAPI_PARAM_KEYS if k in params}
+    return _JSAPI_SCRIPT % (json.dumps(clean), json.dumps(back))
+
+
+def _navigate_script(url: str) -> str:
+    """A full page load (rx.redirect would route /api/... inside the single-page app)."""
+    return "window.location.assign(%s)" % json.dumps(url)
 
 
 def _valid_item(item_type: object, item_id: object) -> tuple[str, int] | None:
@@ -296,6 +331,7 @@ class OrderState(_ShopMixin, AppState):
     not_found: bool = False
 
     _refundable_line_ids: list[int] = []
+    _wxpay_continued: str = ""  # order number whose ?wxpay=1 return from OAuth was already continued
 
     def _reset(self) -> None:
         self.order_no = self.status = self.status_text = self.channel_text = ""
@@ -352,6 +388,9 @@ class OrderState(_ShopMixin, AppState):
         self.channels = self._offered_channels(manual_enabled) if view.can_pay else []
         self.test_mode = any(c["test"] == "1" for c in self.channels)
         chosen = view.channel if any(c["name"] == view.channel for c in self.channels) else ""
+        if not chosen and self._client_kind() == ClientKind.WECHAT.value and any(
+                c["name"] == Channel.WECHAT.value for c in self.channels):
+            chosen = Channel.WECHAT.value  # inside WeChat its own pay is the one that works
         self.default_channel = chosen or (self.channels[0]["name"] if self.channels else "")
         if not view.can_pay:
             self.pay_kind = self.pay_qr = ""
@@ -383,7 +422,17 @@ class OrderState(_ShopMixin, AppState):
         except Exception as exc:  # noqa: BLE001
             self._reset()
             self.not_found, self.loaded = True, True
-            self._failed(exc)
+            return self._failed(exc)
+        if self._returned_from_oauth(order_no):
+            self._wxpay_continued = order_no  # once: a reload of this URL does not pay again
+            return await self._start_payment(user_id, order_no, Channel.WECHAT.value, allow_oauth=False)
+
+    def _returned_from_oauth(self, order_no: str) -> bool:
+        """/order/<no>?wxpay=1 (back from WeChat OAuth), inside WeChat, still payable by WeChat."""
+        flag = self.router.url.query_parameters.get("wxpay", "")
+        return (flag == "1" and self.can_pay and self._wxpay_continued != order_no
+                and self._client_kind() == ClientKind.WECHAT.value
+                and any(c["name"] == Channel.WECHAT.value for c in self.channels))
 
     def _target(self) -> tuple[int, str] | None:
         order_no = self._route_order_no()
@@ -404,12 +453,36 @@ class OrderState(_ShopMixin, AppState):
         if target is None:
             return
         user_id, order_no = target
+        return await self._start_payment(user_id, order_no, channel)
+
+    async def _start_payment(self, user_id: int, order_no: str, channel: str, *, allow_oauth: bool = True):
+        """Start paying by `channel`. WeChat: inside the WeChat browser JSAPI with the learner's
+        OAuth openid (none yet → full navigation to the OAuth start route), a phone browser H5
+        with the payer's IP, a desktop Native QR."""
+        kind = self._client_kind()
+        client_ip = _payer_ip(self._client_ip())
+        jsapi = channel == Channel.WECHAT.value and kind == ClientKind.WECHAT.value
+        if jsapi and not wechat_oauth.is_configured():
+            return self._fail("wechat.oauth_unavailable")
+
+        def work() -> checkout_service.PayActionView | None:
+            with session_scope() as s:
+                openid = wechat_oauth.openid_of(s, actor_id=user_id) if jsapi else ""
+                if jsapi and not openid:
+                    return None  # the openid stays server-side, in this thread only
+                return checkout_service.start_payment(s, actor_id=user_id, order_no=order_no, channel=channel,
+                                                      client_kind=kind, openid=openid, client_ip=client_ip)
+
         try:
-            action = await asyncio.to_thread(
-                _in_session, checkout_service.start_payment, actor_id=user_id, order_no=order_no,
-                channel=channel, client_kind=self._client_kind(), client_ip=self._client_ip()[:45])
+            action = await asyncio.to_thread(work)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
+        if action is None:
+            if not allow_oauth:
+                return self._fail("pay.openid_required")
+            self.error = self.success = ""
+            self.pay_kind = "redirect"
+            return rx.call_script(_navigate_script(wechat_oauth.start_url(order_no)))
         self.error = self.success = ""
         self.pay_qr = self.manual_qr = self.manual_instructions = ""
         if action.kind == "qr":
@@ -424,13 +497,7 @@ class OrderState(_ShopMixin, AppState):
             return
         if action.kind == "jsapi":
             self.pay_kind = "redirect"
-            params = json.dumps({k: str(v) for k, v in action.params.items()})
-            back = json.dumps(routes.order_url(order_no))
-            return rx.call_script(
-                "(function(){var go=function(){WeixinJSBridge.invoke('getBrandWCPayRequest',"
-                f"{params},function(){{window.location.assign({back});}});}};"
-                "if(typeof WeixinJSBridge==='undefined'){document.addEventListener('WeixinJSBridgeReady',go,false);}"
-                "else{go();}})()")
+            return rx.call_script(_jsapi_script(action.params, routes.order_url(order_no)))
         url = _safe_url(action.url)
         if not url:
             return self._fail("pay.channel_error")

@@ -324,3 +324,79 @@ class FakeWeChat:
         req_info = RefundCrypto(key).encrypt(plain).decode()
         return wx_xml({"return_code": "SUCCESS", "appid": self.app_id, "mch_id": self.mch_id,
                        "nonce_str": secrets.token_hex(8), "req_info": req_info}).encode()
+
+
+# ------------------------------------------------------------------------------------- WeChat OAuth
+
+class FakeWeChatOAuth:
+    """GET /sns/oauth2/access_token like api.weixin.qq.com: checks appid/secret/grant_type, each
+    code works once and yields its openid. `mode`: "ok", "error" (errcode JSON for every code),
+    "slow" (answers after `delay` seconds), "not_json", "http_500"."""
+
+    def __init__(self, *, app_id: str, secret: str):
+        self.app_id, self.secret = app_id, secret
+        self.codes: dict[str, str] = {}
+        self.calls: list[dict] = []
+        self.mode = "ok"
+        self.errcode = 40029
+        self.delay = 3.0
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urlparse(self.path)
+                params = dict(parse_qsl(url.query, keep_blank_values=True))
+                status, body = fake._handle(url.path, params)
+                raw = body.encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except OSError:  # the client gave up (timeout test)
+                    pass
+
+        self.server = _Server(Handler)
+        self.url = f"http://127.0.0.1:{self.server.port}/"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def issue_code(self, openid: str) -> str:
+        """What WeChat appends to the redirect_uri after the user authorises."""
+        code = secrets.token_hex(16)
+        with self.lock:
+            self.codes[code] = openid
+        return code
+
+    def _handle(self, path: str, params: dict) -> tuple[int, str]:
+        import time
+
+        with self.lock:
+            self.calls.append({"path": path, **params})
+        if self.mode == "slow":
+            time.sleep(self.delay)
+        if self.mode == "http_500":
+            return 500, "oops"
+        if self.mode == "not_json":
+            return 200, "<html>not json</html>"
+        if path != "/sns/oauth2/access_token":
+            return 404, json.dumps({"errcode": 404, "errmsg": "not found"})
+        if params.get("appid") != self.app_id or params.get("secret") != self.secret:
+            return 200, json.dumps({"errcode": 40125, "errmsg": "invalid appsecret"})
+        if params.get("grant_type") != "authorization_code":
+            return 200, json.dumps({"errcode": 40002, "errmsg": "invalid grant_type"})
+        if self.mode == "error":
+            return 200, json.dumps({"errcode": self.errcode, "errmsg": "invalid code, rid: 1"})
+        with self.lock:
+            openid = self.codes.pop(params.get("code", ""), None)
+        if openid is None:
+            return 200, json.dumps({"errcode": 40163, "errmsg": "code been used, rid: 2"})
+        return 200, json.dumps({"access_token": "ACCESS_" + secrets.token_hex(8), "expires_in": 7200,
+                                "refresh_token": "REFRESH_" + secrets.token_hex(8), "openid": openid,
+                                "scope": "snsapi_base", "is_snapshotuser": 0})
