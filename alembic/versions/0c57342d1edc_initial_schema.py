@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: eb207131a04e
+Revision ID: 0c57342d1edc
 Revises: 
-Create Date: 2026-11-24 06:31:34.976246
+Create Date: 2026-11-24 06:50:29.698727
 
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import coursemall.models.base  # noqa: F401  (UtcDateTime)
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'eb207131a04e'
+revision: str = '0c57342d1edc'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -138,6 +138,7 @@ def upgrade() -> None:
     sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('watermark_code', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('totp_secret', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('wechat_openid', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('created_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', coursemall.models.base.UtcDateTime(timezone=True), nullable=False),
@@ -148,6 +149,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_users_email'), ['email'], unique=True)
         batch_op.create_index(batch_op.f('ix_users_phone'), ['phone'], unique=True)
         batch_op.create_index(batch_op.f('ix_users_role'), ['role'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_wechat_openid'), ['wechat_openid'], unique=True)
 
     op.create_table('cart_items',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -752,6 +754,7 @@ def downgrade() -> None:
 
     op.drop_table('cart_items')
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_users_wechat_openid'))
         batch_op.drop_index(batch_op.f('ix_users_role'))
         batch_op.drop_index(batch_op.f('ix_users_phone'))
         batch_op.drop_index(batch_op.f('ix_users_email'))
