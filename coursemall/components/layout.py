@@ -36,6 +36,8 @@ def _top_bar() -> rx.Component:
 def _shop_links() -> rx.Component:
     """Cart and the message bell with its unread badge (signed-in viewers only)."""
     return rx.fragment(
+        rx.link(rx.icon("graduation-cap", size=20), href=routes.LEARNING, id="nav-learning",
+                aria_label="learning", color="gray"),
         rx.link(rx.icon("shopping-cart", size=20), href=routes.CART, id="nav-cart", aria_label="cart",
                 color="gray"),
         rx.link(
@@ -62,6 +64,7 @@ def _bottom_tabs() -> rx.Component:
     return rx.hstack(
         _tab("house", "nav.home", routes.HOME),
         _tab("layout-grid", "nav.categories", routes.SEARCH),
+        _tab("graduation-cap", "nav.learning", routes.LEARNING),
         _tab("receipt", "nav.orders", routes.ORDERS),
         _tab("user", "nav.my", routes.PROFILE),
         justify="between", padding_x="2em", padding_y="0.4em", width="100%",

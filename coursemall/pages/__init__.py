@@ -5,3 +5,5 @@ from coursemall.pages import category, course, lesson, search  # noqa: F401,E402
 from coursemall.pages import auth, outbox, profile  # noqa: F401,E402
 from coursemall.pages import admin  # noqa: F401,E402
 from coursemall.pages import cart, cashier, messages, order, orders  # noqa: F401,E402
+from coursemall.pages import certificate, learning  # noqa: F401,E402
+from coursemall.pages import admin_homework, checkin, homework  # noqa: F401,E402

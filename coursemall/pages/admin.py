@@ -29,6 +29,7 @@ _NAV = (
     ("admin.nav.orders", routes.ADMIN_ORDERS, "admin-nav-orders"),
     ("admin.nav.refunds", routes.ADMIN_REFUNDS, "admin-nav-refunds"),
     ("admin.nav.manual", routes.ADMIN_MANUAL, "admin-nav-manual"),
+    ("admin.nav.homework", routes.ADMIN_HOMEWORK, "admin-nav-homework"),
     ("admin.nav.settings", routes.ADMIN_PAYMENT_SETTINGS, "admin-nav-settings"),
 )
 

@@ -9,8 +9,10 @@ from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.components.outline import outline
 from coursemall.components.price import price_tag
+from coursemall.components.reviews import reviews_section
 from coursemall.pages import routes
 from coursemall.state.catalog import CourseState, page_load
+from coursemall.state.community import ReviewState
 from coursemall.state.shop import BuyState
 
 _PANEL = {"background": "var(--color-panel-solid)", "border_radius": "14px", "padding": "1em",
@@ -145,46 +147,6 @@ def instructor_card() -> rx.Component:
     )
 
 
-def rating_summary() -> rx.Component:
-    return rx.hstack(
-        rx.vstack(
-            rx.text(rx.cond(CourseState.rating != "", CourseState.rating, "—"), size="8",
-                    weight="bold", color="#e67700"),
-            rx.text(CourseState.rating_count_text, size="1", color="gray"),
-            align="center", spacing="0", min_width="5em",
-        ),
-        rx.vstack(
-            rx.foreach(CourseState.rating_bars, lambda b: rx.hstack(
-                rx.text(b["stars"], "★", size="1", color="gray", min_width="2.2em"),
-                rx.box(rx.box(width=b["percent"], height="100%", background="#f59f00",
-                              border_radius="3px"),
-                       flex="1", height="6px", background="var(--gray-a3)", border_radius="3px"),
-                rx.text(b["count"], size="1", color="gray", min_width="2em", text_align="right"),
-                width="100%", align="center", spacing="2",
-            )),
-            flex="1", spacing="1",
-        ),
-        width="100%", spacing="4", align="center", id="rating-summary",
-    )
-
-
-def review_item(r: rx.Var) -> rx.Component:
-    return rx.box(
-        rx.hstack(rx.avatar(fallback=r["nickname"][:1], size="2", radius="full"),
-                  rx.vstack(rx.text(r["nickname"], size="2", weight="medium"),
-                            rx.text(r["stars"], size="1", color="#f59f00"), spacing="0"),
-                  rx.spacer(), rx.text(r["date"], size="1", color="gray"),
-                  align="center", width="100%"),
-        rx.text(r["content"], size="2", margin_top="0.4em", style={"white_space": "pre-line"}),
-        rx.cond(r["reply"] != "",
-                rx.box(rx.text(tr("course.owner_reply"), r["reply"], size="1", color="gray"),
-                       background="var(--gray-a2)", padding="0.5em", border_radius="8px",
-                       margin_top="0.4em")),
-        width="100%", padding_y="0.7em", border_bottom="1px solid var(--gray-a3)",
-        class_name="review",
-    )
-
-
 def course_body() -> rx.Component:
     return rx.cond(
         CourseState.error != "",
@@ -210,6 +172,11 @@ def course_body() -> rx.Component:
                                   rx.text(line, size="2"), align="start", spacing="2")),
                                   spacing="2"),
                               id="course-audience")),
+                rx.cond(CourseState.entitled,
+                        rx.link(rx.button(rx.icon("calendar-check", size=16), tr("checkin.ui.title"),
+                                          variant="soft", size="3", radius="full", width="100%"),
+                                href=f"/course/{CourseState.course_id}/checkin", id="checkin-link",
+                                underline="none", width="100%")),
                 rx.cond(CourseState.instructor.contains("name"), instructor_card()),
                 panel("course.outline",
                       rx.hstack(rx.text(CourseState.outline_text, size="2", color="gray",
@@ -218,13 +185,7 @@ def course_body() -> rx.Component:
                                         rx.badge(CourseState.trial_text, color_scheme="orange")),
                                 spacing="2", wrap="wrap", margin_bottom="0.4em"),
                       outline(CourseState.chapters, CourseState.lessons)),
-                panel("course.reviews",
-                      rating_summary(),
-                      rx.cond(CourseState.reviews.length() > 0,
-                              rx.vstack(rx.foreach(CourseState.reviews, review_item), spacing="0",
-                                        width="100%", margin_top="0.6em", id="course-reviews"),
-                              rx.text(tr("course.no_reviews"), size="2", color="gray",
-                                      margin_top="0.6em"))),
+                panel("course.reviews", reviews_section()),
                 rx.cond(CourseState.related.length() > 0,
                         rx.vstack(rx.heading(tr("course.related"), size="4"),
                                   card_grid(CourseState.related), width="100%",
@@ -237,6 +198,7 @@ def course_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.COURSE, title="课程详情 · 知行课堂", on_load=page_load(BuyState.clear_message, CourseState.load))
+@rx.page(route=routes.COURSE, title="课程详情 · 知行课堂", on_load=page_load(BuyState.clear_message, CourseState.load,
+                                                                              ReviewState.load_reviews))
 def course() -> rx.Component:
     return page_frame(course_body())

@@ -1,18 +1,33 @@
-"""/lesson/[lesson_id]: the trial player (the full player comes with the learning work).
+"""/lesson/[lesson_id]: the lesson player.
 
 Free-trial and entitled lessons get a signed media URL; `free_seconds` lessons play up to that
 second and then stop with a buy prompt; other lessons show "buy to unlock" and no media URL.
+Video/audio: speed 0.5×–2× (remembered), resume / `?t=` seek, heartbeats, notes and questions
+pinned to the timeline, next-lesson autoplay; articles: reading progress and read-to-end. The
+behaviour is state/player.py's PLAYER_JS; the watermark shows the viewer's own nickname and code.
 """
 
 from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.comments import lesson_comments_section
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.components.outline import kind_icon, kind_label
 from coursemall.pages import routes
+from coursemall.components.player import (
+    article_watermark,
+    beat_inputs,
+    marker_bar,
+    note_form,
+    outline_panel,
+    progress_line,
+    speed_bar,
+    watermark,
+)
 from coursemall.state.catalog import LessonState, page_load
+from coursemall.state.player import PlayerState
 
 _MEDIA_STYLE = {"width": "100%", "display": "block", "background": "#000", "border_radius": "12px"}
 
@@ -42,6 +57,7 @@ def player() -> rx.Component:
             rx.el.audio(src=LessonState.media_url, controls=True, preload="metadata",
                         id="lesson-audio", key=LessonState.media_url,
                         custom_attrs={"data-free-seconds": LessonState.free_seconds,
+                                      "data-lesson": LessonState.lesson_id,
                                       "controlsList": "nodownload"},
                         style={"width": "100%"}),
             trial_over(),
@@ -51,8 +67,10 @@ def player() -> rx.Component:
             rx.el.video(src=LessonState.media_url, controls=True, plays_inline=True,
                         preload="metadata", id="lesson-video", key=LessonState.media_url,
                         custom_attrs={"data-free-seconds": LessonState.free_seconds,
+                                      "data-lesson": LessonState.lesson_id,
                                       "controlsList": "nodownload"},
                         style={**_MEDIA_STYLE, "aspect_ratio": "16 / 9"}),
+            watermark(),
             trial_over(),
             position="relative", width="100%",
         ),
@@ -74,20 +92,37 @@ def locked_box() -> rx.Component:
     )
 
 
+def article_view() -> rx.Component:
+    return rx.box(
+        rx.box(rx.box(id="read-progress-bar", height="100%", width="0%", background="var(--orange-9)",
+                      style={"transition": "width .2s"}),
+               id="read-progress", position="fixed", top="0", left="0", height="3px", width="100%",
+               background="var(--gray-a3)", z_index="30"),
+        rx.box(rx.html(LessonState.article_html), id="lesson-article", class_name="rich-text",
+               custom_attrs={"data-lesson": LessonState.lesson_id},
+               style={"line_height": "1.8", "font_size": "16px",
+                      "& img": {"max_width": "100%", "height": "auto", "border_radius": "8px"}},
+               width="100%"),
+        rx.box(id="article-end", height="1px", width="100%"),
+        article_watermark(),
+        position="relative", width="100%", overflow="hidden",
+    )
+
+
 def lesson_content() -> rx.Component:
     return rx.cond(
         LessonState.access == "locked",
         locked_box(),
         rx.cond(
             LessonState.kind == "article",
-            rx.box(rx.html(LessonState.article_html), id="lesson-article", class_name="rich-text",
-                   style={"line_height": "1.8", "font_size": "16px",
-                          "& img": {"max_width": "100%", "height": "auto", "border_radius": "8px"}},
-                   width="100%"),
+            article_view(),
             rx.cond(
                 LessonState.media_url != "",
                 rx.vstack(
                     player(),
+                    speed_bar(),
+                    marker_bar(),
+                    note_form(),
                     rx.cond(LessonState.partial_text != "",
                             rx.callout(LessonState.partial_text, icon="clock", color_scheme="orange",
                                        size="1", width="100%", id="lesson-partial-note")),
@@ -120,11 +155,12 @@ def lesson_body() -> rx.Component:
                 rx.hstack(kind_icon(LessonState.kind),
                           rx.text(kind_label(LessonState.kind), size="1", color="gray"),
                           rx.text(LessonState.duration, size="1", color="gray"),
-                          rx.cond(LessonState.access != "locked",
+                          rx.cond((LessonState.access != "locked") & ~PlayerState.entitled,
                                   rx.badge(tr("lesson.free_badge"), color_scheme="orange",
                                            variant="soft")),
                           align="center", spacing="2"),
                 rx.heading(LessonState.title, size="5", id="lesson-title"),
+                progress_line(),
                 rx.hstack(
                     rx.cond(LessonState.prev_href != "",
                             rx.link(rx.button(rx.icon("chevron-left", size=14), tr("lesson.prev"),
@@ -137,6 +173,9 @@ def lesson_body() -> rx.Component:
                                     id="lesson-next")),
                     width="100%",
                 ),
+                outline_panel(),
+                lesson_comments_section(),
+                beat_inputs(),
                 width="100%", spacing="3",
             ),
             rx.center(rx.spinner(size="3"), padding="4em", width="100%"),
@@ -144,6 +183,7 @@ def lesson_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.LESSON, title="课程试看 · 知行课堂", on_load=page_load(LessonState.load))
+@rx.page(route=routes.LESSON, title="学习 · 知行课堂",
+         on_load=page_load(LessonState.load, PlayerState.load_player))
 def lesson() -> rx.Component:
     return page_frame(lesson_body())

@@ -151,9 +151,13 @@ def _shop_links() -> rx.Component:
                                  align="center", spacing="2"),
                        href=href, id=id_, underline="none", color="inherit", width="100%", padding_y="0.3em")
 
-    return rx.card(rx.vstack(item("receipt", "orders.title", routes.ORDERS, "profile-orders"),
+    return rx.card(rx.vstack(item("graduation-cap", "learning.title", routes.LEARNING, "profile-learning"),
+                             item("receipt", "orders.title", routes.ORDERS, "profile-orders"),
                              item("bell", "messages.title", routes.MESSAGES, "profile-messages"),
                              item("shopping-cart", "cart.title", routes.CART, "profile-cart"),
+                             # Only hides the link: the admin handlers check the role themselves.
+                             rx.cond((AppState.role == "owner") | (AppState.role == "staff"),
+                                     item("store", "admin.title", routes.ADMIN, "profile-admin")),
                              spacing="1", width="100%"), width="100%")
 
 

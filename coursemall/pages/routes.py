@@ -20,6 +20,8 @@ ORDERS = "/orders"
 ORDER = "/order/[order_no]"  # matches services._commerce.order_link and api/pay.py's return route
 SANDBOX_CASHIER = "/pay/sandbox/[order_no]"  # matches payments.sandbox.cashier_path
 MESSAGES = "/messages"
+LEARNING = "/learning"
+CERTIFICATE = "/certificate/[code]"  # matches services.certificates.VERIFY_PATH
 
 
 def category_url(slug: str) -> str:
@@ -30,8 +32,17 @@ def course_url(course_id: int) -> str:
     return f"/course/{course_id}"
 
 
-def lesson_url(lesson_id: int) -> str:
-    return f"/lesson/{lesson_id}"
+def lesson_url(lesson_id: int, t: int = 0) -> str:
+    """A lesson; `t` > 0 opens the player at that second (continue buttons, markers)."""
+    return f"/lesson/{lesson_id}?t={int(t)}" if t and int(t) > 0 else f"/lesson/{lesson_id}"
+
+
+def certificate_url(code: str) -> str:
+    return f"/certificate/{code}"
+
+
+def certificate_png_url(code: str) -> str:
+    return f"/api/certificate/{code}.png"
 
 
 def search_url(q: str = "", **params: object) -> str:
@@ -57,3 +68,17 @@ ADMIN_ORDERS = "/admin/orders"
 ADMIN_REFUNDS = "/admin/refunds"
 ADMIN_MANUAL = "/admin/manual-payments"
 ADMIN_PAYMENT_SETTINGS = "/admin/settings/payments"
+
+
+# community (issue 4)
+CHECKIN = "/course/[course_id]/checkin"
+HOMEWORK = "/lesson/[lesson_id]/homework"
+ADMIN_HOMEWORK = "/admin/homework"
+
+
+def checkin_url(course_id: int) -> str:
+    return f"/course/{course_id}/checkin"
+
+
+def homework_url(lesson_id: int) -> str:
+    return f"/lesson/{lesson_id}/homework"

@@ -47,6 +47,19 @@ EXPECTED: dict[str, set[str]] = {
     "SandboxCashierState": {"decide", "load_cashier"},
     "MyOrdersState": {"load_orders"},
     "MessageCenterState": {"load_messages", "read_all"},
+    # player and learning
+    "PlayerState": {"article_read", "heartbeat", "load_player", "save_note"},
+    "LearningState": {"load_learning"},
+    "CertificateState": {"load_certificate"},
+    # community (homework grading also carries @course_manager_required)
+    "CommunityBaseState": set(),
+    "LessonCommentsState": {"delete_comment", "hide_comment", "load_comments", "load_more_comments",
+                            "load_replies", "open_reply", "post_comment", "post_reply", "toggle_like"},
+    "ReviewState": {"hide_review", "load_reviews", "open_review_reply", "pick_review_star",
+                    "reply_review", "submit_review"},
+    "CheckinState": {"edit_checkin_text", "load_checkin", "submit_checkin"},
+    "HomeworkState": {"edit_homework_text", "load_homework", "submit_homework"},
+    "HomeworkReviewState": {"grade_homework", "load_homework_queue"},
     # owner area (every handler also carries @staff_required; see tests/state/test_admin_state.py)
     "AdminBaseState": set(),
     "AdminHomeState": {"load_admin_home"},

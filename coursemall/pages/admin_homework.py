@@ -1,0 +1,111 @@
+"""/admin/homework: the homework review queue of the owner, staff, or an approved instructor (their
+own courses only). The page compiles into the public bundle; `allowed` only hides the UI — the
+handlers carry `@course_manager_required` and the service checks each submission's course."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from coursemall.components.i18n import tr
+from coursemall.components.layout import page_frame
+from coursemall.pages import routes
+from coursemall.state.base import AppState
+from coursemall.state.catalog import page_load
+from coursemall.state.community import HomeworkReviewState as S
+
+
+def _messages() -> rx.Component:
+    return rx.fragment(
+        rx.cond(S.error != "",
+                rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert", id="form-error",
+                           width="100%")),
+        rx.cond(S.success != "",
+                rx.callout(S.success, icon="circle_check", color_scheme="green", role="status",
+                           id="form-success", width="100%")),
+    )
+
+
+def _grade_form(row: rx.Var) -> rx.Component:
+    return rx.form(
+        rx.el.input(type="hidden", name="submission_id", value=row["id"]),
+        rx.vstack(
+            rx.hstack(
+                rx.el.label(tr("admin.homework.score"), font_size="0.9em", flex_shrink="0"),
+                rx.input(name="score", type="number", min="0", max="100", step="1", default_value=row["score"],
+                         size="2", width="6em", class_name="grade-score"),
+                align="center", spacing="2",
+            ),
+            rx.text_area(name="feedback", default_value=row["feedback"], placeholder=tr("admin.homework.feedback"),
+                         rows="3", width="100%", class_name="grade-feedback"),
+            rx.hstack(rx.button(tr("admin.homework.submit"), type="submit", size="2", class_name="grade-submit"),
+                      justify="end", width="100%"),
+            spacing="2", width="100%",
+        ),
+        on_submit=S.grade_homework, reset_on_submit=False, width="100%",
+    )
+
+
+def _row(row: rx.Var, index: rx.Var) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.avatar(fallback=row["initial"], size="2", radius="full"),
+                      rx.vstack(rx.text(row["learner"], size="2", weight="medium", class_name="homework-learner"),
+                                rx.text(row["date"], size="1", color="gray"), spacing="0"),
+                      rx.spacer(),
+                      rx.cond(row["score"] != "", rx.badge(row["score"], color_scheme="green")),
+                      width="100%", align="center"),
+            rx.text(row["course"], " · ", rx.link(row["lesson"], href=row["lesson_href"]), size="1", color="gray"),
+            rx.text(row["text"], size="2", class_name="homework-text",
+                    style={"white_space": "pre-wrap", "overflow_wrap": "anywhere"}),
+            rx.flex(rx.foreach(S.queue_images[index],
+                               lambda src: rx.link(rx.image(src=src, alt="", width="96px", height="96px",
+                                                            object_fit="cover", border_radius="8px"),
+                                                   href=src, is_external=True)),
+                    gap="2", wrap="wrap"),
+            _grade_form(row),
+            spacing="2", width="100%",
+        ),
+        width="100%", class_name="homework-row",
+    )
+
+
+def _forbidden() -> rx.Component:
+    return rx.callout(
+        rx.vstack(rx.text(tr("admin.forbidden"), weight="bold"),
+                  rx.cond(~AppState.signed_in,
+                          rx.link(tr("admin.sign_in_hint"), href=routes.SIGN_IN, id="admin-sign-in")),
+                  spacing="1"),
+        icon="shield_alert", color_scheme="red", role="alert", id="admin-forbidden", width="100%",
+    )
+
+
+def admin_homework_body() -> rx.Component:
+    return rx.vstack(
+        rx.link(tr("admin.title"), href=routes.ADMIN, size="2", color="gray"),
+        rx.heading(tr("admin.homework.title"), size="6"),
+        rx.cond(
+            S.allowed,
+            rx.vstack(
+                rx.hstack(
+                    rx.button(tr("admin.homework.pending"), size="2", id="homework-tab-pending",
+                              variant=rx.cond(S.show_graded, "soft", "solid"),
+                              on_click=S.load_homework_queue(False)),
+                    rx.button(tr("admin.homework.graded_tab"), size="2", id="homework-tab-graded",
+                              variant=rx.cond(S.show_graded, "solid", "soft"),
+                              on_click=S.load_homework_queue(True)),
+                    spacing="2"),
+                _messages(),
+                rx.cond(S.queue.length() == 0,
+                        rx.text(tr("admin.homework.empty"), size="2", color="gray", id="admin-empty")),
+                rx.vstack(rx.foreach(S.queue, _row), spacing="3", width="100%", id="homework-queue"),
+                spacing="3", width="100%",
+            ),
+            rx.cond(S.loaded, _forbidden(), rx.center(rx.spinner(size="3"), width="100%", padding="2em")),
+        ),
+        spacing="3", width="100%",
+    )
+
+
+@rx.page(route=routes.ADMIN_HOMEWORK, title="作业批改 · 知行课堂", on_load=page_load(S.load_homework_queue))
+def admin_homework() -> rx.Component:
+    return page_frame(admin_homework_body())

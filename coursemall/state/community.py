@@ -1,0 +1,838 @@
+"""Community states: lesson comments, course reviews, daily check-in, homework and the homework
+review queue (issue 4, points 4 and 6).
+
+Thin, like every state here. Every public method is a remote endpoint (ARCHITECTURE.md rule 1):
+each one checks the type and size of every argument and route segment before anything else
+(Reflex 0.10.1 passes dicts, lists, None or 100 KB strings through unconverted), takes the actor
+only from the server-side session (`self._actor_id()`), calls one community/check-in/homework
+service (which authorises against the object again) and copies the DTO into plain str/int/bool/
+list[dict[str, str]] vars. DomainError codes become translated messages; nothing else reaches the
+browser. User text is copied verbatim into vars and rendered with `rx.text` (never as HTML).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import reflex as rx
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from coursemall.db import session_scope
+from coursemall.domain.errors import DomainError
+from coursemall.pages import routes
+from coursemall.services import checkins as checkin_service
+from coursemall.services import community as community_service
+from coursemall.services import homework as homework_service
+from coursemall.services import progress as progress_service
+from coursemall.services._commerce import require_actor
+from coursemall.services.media_access import valid_id
+from coursemall.state.base import AppState
+from coursemall.state.guards import GUARD_ATTR
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CHINA_TZ = timezone(timedelta(hours=8))
+# Longest form value looked at: twice the longest text any service accepts (homework 5000) plus
+# slack. Anything longer is refused here with the service's own "too long" message.
+MAX_FIELD = 12_000
+MAX_FORM_KEYS = 20
+PHOTO_LIMIT = checkin_service.PHOTO_MAX_BYTES
+COMMENT_PAGE = 20
+REPLIES_PAGE = community_service.PAGE_MAX
+
+
+def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
+    with session_scope() as s:
+        return fn(s, **kwargs)
+
+
+def fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def form_text(form_data: object, name: str, max_len: int) -> str | None:
+    """A text field of a submitted form. None = not a form / not a string. A string longer than
+    `MAX_FIELD` is cut to `max_len * 2 + 65` characters so the service refuses it as too long
+    (with its own message) without ever cleaning 100 KB."""
+    if not isinstance(form_data, dict) or len(form_data) > MAX_FORM_KEYS:
+        return None
+    value = form_data.get(name, "")
+    if not isinstance(value, str):
+        return None
+    if len(value) > MAX_FIELD:
+        return value[: max_len * 2 + 65]
+    return value
+
+
+def parse_score(value: object) -> int | None:
+    """0..100 from a form field (digits) or an int; anything else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not (0 < len(text) <= 3 and text.isascii() and text.isdigit()):
+            return None
+        value = int(text)
+    if isinstance(value, int) and 0 <= value <= 100:
+        return value
+    return None
+
+
+def _initial(name: str) -> str:
+    return name[:1] if name else "?"
+
+
+async def read_uploads(files: object, *, max_files: int, limit: int) -> list[bytes] | None:
+    """Bytes of uploaded files, reading at most `limit + 1` bytes of each (a longer one stays
+    longer than `limit`, so the service refuses it as too large). None when `files` is not a list
+    of uploads or holds more than `max_files`."""
+    if not isinstance(files, list) or len(files) > max_files:
+        return None
+    if not all(isinstance(f, StarletteUploadFile) for f in files):
+        return None
+
+    def work() -> list[bytes]:
+        out = []
+        for f in files:
+            data = f.file.read(limit + 1)
+            out.append(bytes(data) if isinstance(data, (bytes, bytearray)) else b"")
+        return out
+
+    return await asyncio.to_thread(work)
+
+
+# ---------------------------------------------------------------------------------- guard
+
+def course_manager_role_of(state: Any) -> bool:
+    """True when the session's user (from the database) is owner/staff or an approved instructor
+    with at least one course. The services re-check the object (this submission's course)."""
+    actor_id = state._actor_id(fresh=True)
+    if actor_id is None:
+        return False
+    try:
+        with session_scope() as s:
+            user = require_actor(s, actor_id)
+            scope = community_service.managed_course_ids(s, user)
+    except DomainError:
+        return False
+    return scope is None or len(scope) > 0
+
+
+def course_manager_required(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Like `staff_required`, but also admits an approved instructor (who manages their own
+    courses). Place below `@rx.event`. On failure `_deny("admin.forbidden")`, handler not run."""
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def async_wrapper(self, *args: Any, **kwargs: Any) -> Any:
+            if not course_manager_role_of(self):
+                self._deny("admin.forbidden")
+                return None
+            return await fn(self, *args, **kwargs)
+
+        wrapper: Callable[..., Any] = async_wrapper
+    else:
+        @functools.wraps(fn)
+        def sync_wrapper(self, *args: Any, **kwargs: Any) -> Any:
+            if not course_manager_role_of(self):
+                self._deny("admin.forbidden")
+                return None
+            return fn(self, *args, **kwargs)
+
+        wrapper = sync_wrapper
+    setattr(wrapper, GUARD_ATTR, "course_manager_required")
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------- base
+
+class CommunityBaseState(AppState):
+    """Messages and helpers shared by the community states (no public methods)."""
+
+    error: str = ""
+    success: str = ""
+
+    def _fail(self, code: str, **params: object) -> None:
+        self.error = self._t(code, **params)
+        self.success = ""
+
+    def _ok(self, code: str, **params: object) -> None:
+        self.success = self._t(code, **params)
+        self.error = ""
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, DomainError):
+            self._fail(exc.code, **exc.params)
+        else:
+            log.exception("community handler failed")
+            self._fail("error.generic")
+
+    def _route_id(self, name: str) -> int | None:
+        params = self.rx_router_page.params or {}
+        return valid_id(params.get(name, ""))
+
+    def _signed_in_actor(self) -> int | None:
+        user_id = self._actor_id()
+        if user_id is None:
+            self._fail("error.sign_in_required")
+        return user_id
+
+
+# ---------------------------------------------------------------------------------- comments
+
+def _comment_vars(view: community_service.CommentView, *, shown_replies: int = 0) -> dict[str, str]:
+    more = view.reply_count - shown_replies if view.parent_id is None else 0
+    return {
+        "id": str(view.id),
+        "parent": str(view.parent_id or ""),
+        "reply": "1" if view.parent_id else "",
+        "author": view.author,
+        "initial": _initial(view.author),
+        "avatar": view.author_avatar_url,
+        "text": view.body,
+        "likes": str(view.like_count),
+        "liked": "1" if view.liked else "",
+        "mine": "1" if view.mine else "",
+        "can_delete": "1" if view.can_delete else "",
+        "moderate": "1" if view.can_delete and not view.mine else "",
+        "more": str(more) if more > 0 else "",
+        "date": fmt_time(view.created_at),
+    }
+
+
+class LessonCommentsState(CommunityBaseState):
+    """The comment section of /lesson/[lesson_id]: newest first, one level of replies, likes."""
+
+    lesson_id: int = 0
+    items: list[dict[str, str]] = []  # top-level comments, each followed by its replies
+    next_before: int = 0  # 0 = no older page
+    can_post: bool = False
+    needs_sign_in: bool = False
+    loaded: bool = False
+    reply_to: str = ""  # id of the comment whose reply form is open
+    form_key: int = 0  # bumped after a post so the uncontrolled textareas empty themselves
+
+    def _reset_list(self) -> None:
+        self.items = []
+        self.next_before = 0
+        self.can_post = False
+        self.reply_to = ""
+
+    def _flatten(self, page: community_service.CommentPage) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for top in page.items:
+            out.append(_comment_vars(top, shown_replies=len(top.replies)))
+            out.extend(_comment_vars(r) for r in top.replies)
+        return out
+
+    def _lesson(self) -> int | None:
+        lid = self._route_id("lesson_id")
+        if lid is None:
+            self._fail("lesson.not_found")
+        return lid
+
+    @rx.event
+    def load_comments(self):
+        self.error = self.success = ""
+        lid = self._lesson()
+        if lid is None:
+            self.lesson_id = 0
+            self._reset_list()
+            self.loaded = True
+            return
+        if lid != self.lesson_id:
+            self._reset_list()
+        self.lesson_id = lid
+        user_id = self._actor_id()
+        if user_id is None:
+            self._reset_list()
+            self.needs_sign_in = True
+            self.loaded = True
+            return
+        self.needs_sign_in = False
+
+        def work(s):
+            page = community_service.list_comments(s, actor_id=user_id, lesson_id=lid, limit=COMMENT_PAGE)
+            try:
+                progress_service.require_study(s, user_id, lid, full=True)
+                full = True
+            except DomainError:
+                full = False
+            return page, full
+
+        try:
+            with session_scope() as s:
+                page, full = work(s)
+        except Exception as exc:  # noqa: BLE001 - shown as a message
+            self._reset_list()
+            self.loaded = True
+            return self._failed(exc)
+        self.items = self._flatten(page)
+        self.next_before = page.next_before_id or 0
+        self.can_post = full
+        self.loaded = True
+
+    @rx.event
+    def load_more_comments(self):
+        lid = self._lesson()
+        user_id = self._signed_in_actor() if lid is not None else None
+        if lid is None or user_id is None or lid != self.lesson_id or self.next_before <= 0:
+            return
+        try:
+            page = _in_session(community_service.list_comments, actor_id=user_id, lesson_id=lid,
+                               before_id=self.next_before, limit=COMMENT_PAGE)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        seen = {i["id"] for i in self.items}
+        self.items = self.items + [i for i in self._flatten(page) if i["id"] not in seen]
+        self.next_before = page.next_before_id or 0
+
+    @rx.event
+    def load_replies(self, comment_id: int):
+        cid = valid_id(comment_id)
+        if cid is None:
+            return self._fail("error.bad_request")
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            replies = _in_session(community_service.list_replies, actor_id=user_id, comment_id=cid,
+                                  limit=REPLIES_PAGE)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        key = str(cid)
+        if not any(i["id"] == key and not i["reply"] for i in self.items):
+            return
+        rest = [i for i in self.items if i["parent"] != key]
+        at = next(n for n, i in enumerate(rest) if i["id"] == key)
+        top = dict(rest[at])
+        top["more"] = ""
+        self.items = rest[:at] + [top] + [_comment_vars(r) for r in replies] + rest[at + 1:]
+
+    @rx.event
+    def post_comment(self, form_data: dict):
+        text = form_text(form_data, "text", community_service.COMMENT_MAX)
+        if text is None:
+            return self._fail("error.bad_request")
+        lid = self._lesson()
+        if lid is None:
+            return
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            view = _in_session(community_service.add_comment, actor_id=user_id, lesson_id=lid, text=text)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        if lid != self.lesson_id:
+            self._reset_list()
+            self.lesson_id = lid
+        self.can_post = True
+        self.items = [_comment_vars(view)] + self.items
+        self.form_key += 1
+        self._ok("community.posted")
+
+    @rx.event
+    def open_reply(self, comment_id: int):
+        cid = valid_id(comment_id)
+        if cid is None:
+            return self._fail("error.bad_request")
+        self.reply_to = "" if self.reply_to == str(cid) else str(cid)
+
+    @rx.event
+    def post_reply(self, form_data: dict):
+        text = form_text(form_data, "text", community_service.COMMENT_MAX)
+        if text is None:
+            return self._fail("error.bad_request")
+        parent = valid_id(form_data.get("parent_id", ""))
+        if parent is None:
+            return self._fail("error.bad_request")
+        lid = self._lesson()
+        if lid is None:
+            return
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            view = _in_session(community_service.add_comment, actor_id=user_id, lesson_id=lid, text=text,
+                               parent_id=parent)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        top = str(view.parent_id or "")
+        items = list(self.items)
+        idx = [n for n, i in enumerate(items) if i["id"] == top or i["parent"] == top]
+        if idx:
+            items.insert(idx[-1] + 1, _comment_vars(view))
+            self.items = items
+        self.reply_to = ""
+        self.form_key += 1
+        self._ok("community.replied")
+
+    @rx.event
+    def toggle_like(self, comment_id: int):
+        cid = valid_id(comment_id)
+        if cid is None:
+            return self._fail("error.bad_request")
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            like = _in_session(community_service.toggle_like, actor_id=user_id, comment_id=cid)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        key = str(like.comment_id)
+        self.items = [{**i, "likes": str(like.like_count), "liked": "1" if like.liked else ""}
+                      if i["id"] == key else i for i in self.items]
+        self.error = ""
+
+    def _drop(self, cid: int) -> None:
+        key = str(cid)
+        self.items = [i for i in self.items if i["id"] != key and i["parent"] != key]
+
+    @rx.event
+    def delete_comment(self, comment_id: int):
+        cid = valid_id(comment_id)
+        if cid is None:
+            return self._fail("error.bad_request")
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            _in_session(community_service.delete_comment, actor_id=user_id, comment_id=cid)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        self._drop(cid)
+        self._ok("community.deleted")
+
+    @rx.event
+    def hide_comment(self, comment_id: int):
+        """Moderation (course manager; the service checks the role against the comment's course)."""
+        cid = valid_id(comment_id)
+        if cid is None:
+            return self._fail("error.bad_request")
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            _in_session(community_service.set_comment_hidden, actor_id=user_id, comment_id=cid, hidden=True)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        self._drop(cid)
+        self._ok("community.hidden")
+
+
+# ---------------------------------------------------------------------------------- reviews
+
+def _stars(n: int) -> str:
+    n = max(0, min(5, int(n)))
+    return "★" * n + "☆" * (5 - n)
+
+
+class ReviewState(CommunityBaseState):
+    """The reviews panel of /course/[course_id]: summary, list, my review, owner reply/hide."""
+
+    course_id: int = 0
+    average: str = ""
+    count_text: str = ""
+    bars: list[dict[str, str]] = []
+    reviews: list[dict[str, str]] = []
+    can_review: bool = False  # a buyer (the service checks again on submit)
+    has_review: bool = False
+    is_manager: bool = False
+    my_rating: int = 0
+    my_content: str = ""
+    reply_to: str = ""
+    form_key: int = 0
+
+    def _course(self) -> int | None:
+        cid = self._route_id("course_id")
+        if cid is None:
+            self._fail("course.not_found")
+        return cid
+
+    def _load(self, cid: int, user_id: int | None) -> None:
+        with session_scope() as s:
+            summary = community_service.rating_summary(s, course_id=cid)
+            rows = community_service.list_reviews(s, course_id=cid, viewer_id=user_id, limit=community_service.PAGE_MAX)
+            mine = None
+            buyer = manager = False
+            if user_id is not None:
+                try:
+                    user = require_actor(s, user_id)
+                    mine = community_service.get_my_review(s, actor_id=user_id, course_id=cid)
+                    buyer = community_service.is_buyer(s, user.id, cid)
+                    manager = community_service.manages_course(s, user, cid)
+                except DomainError:
+                    pass
+        self.course_id = cid
+        self.average = summary.average_text
+        self.count_text = self._t("reviews.count", count=summary.count)
+        self.bars = [{"stars": str(b.stars), "count": str(b.count), "percent": f"{b.percent}%"}
+                     for b in summary.bars]
+        self.reviews = [{"id": str(r.id), "author": r.author, "initial": _initial(r.author),
+                         "stars": _stars(r.rating), "rating": str(r.rating), "content": r.content,
+                         "reply": r.owner_reply, "mine": "1" if r.mine else "",
+                         "date": fmt_time(r.updated_at)} for r in rows]
+        self.can_review = buyer
+        self.is_manager = manager
+        self.has_review = mine is not None
+        self.my_rating = mine.rating if mine else 0
+        self.my_content = mine.content if mine else ""
+        self.form_key += 1
+
+    @rx.event
+    def load_reviews(self):
+        self.error = self.success = ""
+        self.reply_to = ""
+        cid = self._course()
+        if cid is None:
+            self.course_id = 0
+            self.reviews, self.bars = [], []
+            return
+        try:
+            self._load(cid, self._actor_id())
+        except Exception as exc:  # noqa: BLE001
+            self.reviews, self.bars = [], []
+            return self._failed(exc)
+
+    @rx.event
+    def pick_review_star(self, stars: int):
+        if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
+            return self._fail("review.bad_rating")
+        self.my_rating = stars
+
+    @rx.event
+    def submit_review(self, form_data: dict):
+        content = form_text(form_data, "content", community_service.REVIEW_MAX)
+        if content is None:
+            return self._fail("error.bad_request")
+        if not 1 <= self.my_rating <= 5:
+            return self._fail("review.bad_rating")
+        cid = self._course()
+        if cid is None:
+            return
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            _in_session(community_service.submit_review, actor_id=user_id, course_id=cid,
+                        rating=self.my_rating, content=content)
+            self._load(cid, user_id)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        self._ok("reviews.saved")
+        from coursemall.state.catalog import CourseState
+
+        return CourseState.load  # the header's rating follows
+
+    @rx.event
+    def open_review_reply(self, review_id: int):
+        rid = valid_id(review_id)
+        if rid is None:
+            return self._fail("error.bad_request")
+        self.reply_to = "" if self.reply_to == str(rid) else str(rid)
+
+    @rx.event
+    def reply_review(self, form_data: dict):
+        text = form_text(form_data, "text", community_service.REPLY_MAX)
+        if text is None:
+            return self._fail("error.bad_request")
+        rid = valid_id(form_data.get("review_id", ""))
+        cid = self._course()
+        if rid is None or cid is None:
+            return self._fail("error.bad_request")
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            _in_session(community_service.reply_review, actor_id=user_id, review_id=rid, text=text)
+            self._load(cid, user_id)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        self.reply_to = ""
+        self._ok("reviews.replied")
+
+    @rx.event
+    def hide_review(self, review_id: int):
+        rid = valid_id(review_id)
+        cid = self._course()
+        if rid is None or cid is None:
+            return self._fail("error.bad_request")
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        try:
+            _in_session(community_service.set_review_hidden, actor_id=user_id, review_id=rid, hidden=True)
+            self._load(cid, user_id)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        self._ok("reviews.hidden")
+
+
+# ---------------------------------------------------------------------------------- check-in
+
+class CheckinState(CommunityBaseState):
+    """/course/[course_id]/checkin: today's check-in, streaks and the course's recent check-ins."""
+
+    course_id: int = 0
+    course_href: str = ""
+    allowed: bool = False  # the viewer may check in / read (hides UI only)
+    loaded: bool = False
+    checked_today: bool = False
+    streak_current: int = 0
+    streak_longest: int = 0
+    total_days: int = 0
+    items: list[dict[str, str]] = []
+    text: str = ""
+
+    def _clear(self) -> None:
+        self.allowed = self.checked_today = False
+        self.streak_current = self.streak_longest = self.total_days = 0
+        self.items = []
+
+    def _load(self, cid: int, user_id: int) -> None:
+        with session_scope() as s:
+            status = checkin_service.checkin_status(s, actor_id=user_id, course_id=cid)
+            rows = checkin_service.list_checkins(s, actor_id=user_id, course_id=cid, limit=community_service.PAGE_MAX)
+        self.allowed = True
+        self.checked_today = status.checked_in_today
+        self.streak_current, self.streak_longest = status.streak_current, status.streak_longest
+        self.total_days = status.total_days
+        self.items = [{"id": str(r.id), "author": r.author, "initial": _initial(r.author),
+                       "avatar": r.author_avatar_url, "text": r.text, "photo": r.photo_url, "day": r.day,
+                       "mine": "1" if r.mine else "", "date": fmt_time(r.created_at)} for r in rows]
+
+    @rx.event
+    def load_checkin(self):
+        self.error = self.success = ""
+        cid = self._route_id("course_id")
+        if cid is None:
+            self._clear()
+            self.course_id, self.course_href, self.loaded = 0, "", True
+            return self._fail("course.not_found")
+        self.course_id, self.course_href = cid, routes.course_url(cid)
+        user_id = self._actor_id()
+        if user_id is None:
+            self._clear()
+            self.loaded = True
+            return rx.redirect(routes.sign_in_url(routes.checkin_url(cid)), replace=True)
+        try:
+            self._load(cid, user_id)
+        except Exception as exc:  # noqa: BLE001
+            self._clear()
+            self._failed(exc)
+        self.loaded = True
+
+    @rx.event
+    def edit_checkin_text(self, value: str):
+        if isinstance(value, str) and len(value) <= checkin_service.TEXT_MAX * 2:
+            self.text = value
+        else:
+            self._fail("text.too_long", max=checkin_service.TEXT_MAX)
+
+    @rx.event
+    async def submit_checkin(self, files: list[rx.UploadFile]):
+        photos = await read_uploads(files, max_files=1, limit=PHOTO_LIMIT)
+        if photos is None:
+            return self._fail("checkin.ui.one_photo")
+        cid = self._route_id("course_id")
+        if cid is None:
+            return self._fail("course.not_found")
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        text = self.text
+
+        def work() -> None:
+            _in_session(checkin_service.check_in, actor_id=user_id, course_id=cid, text=text,
+                        photo=photos[0] if photos else None)
+
+        try:
+            await asyncio.to_thread(work)
+            self._load(cid, user_id)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        self.text = ""
+        self._ok("checkin.ui.done", days=self.streak_current)
+        return rx.clear_selected_files(CHECKIN_UPLOAD)
+
+
+CHECKIN_UPLOAD = "checkin-photo"
+HOMEWORK_UPLOAD = "homework-images"
+
+
+# ---------------------------------------------------------------------------------- homework
+
+def _submission_vars(v: homework_service.SubmissionView) -> dict[str, str]:
+    return {"id": str(v.id), "course": v.course_title, "lesson": v.lesson_title,
+            "lesson_href": routes.lesson_url(v.lesson_id), "learner": v.learner,
+            "initial": _initial(v.learner), "text": v.text, "status": v.status,
+            "score": "" if v.score is None else str(v.score), "feedback": v.feedback,
+            "date": fmt_time(v.updated_at), "graded_at": fmt_time(v.graded_at)}
+
+
+class HomeworkState(CommunityBaseState):
+    """/lesson/[lesson_id]/homework: my submission (text + up to 3 images) and its grade."""
+
+    lesson_id: int = 0
+    lesson_title: str = ""
+    lesson_href: str = ""
+    allowed: bool = False
+    loaded: bool = False
+    submitted: bool = False
+    status: str = ""  # "" | submitted | graded
+    score: str = ""
+    feedback: str = ""
+    my_text: str = ""
+    images: list[str] = []
+    updated: str = ""
+    text: str = ""  # the editor
+
+    def _clear(self) -> None:
+        self.allowed = self.submitted = False
+        self.status = self.score = self.feedback = self.my_text = self.updated = ""
+        self.images = []
+
+    def _show(self, view: homework_service.SubmissionView | None) -> None:
+        self.submitted = view is not None
+        self.status = view.status if view else ""
+        self.score = "" if view is None or view.score is None else str(view.score)
+        self.feedback = view.feedback if view else ""
+        self.my_text = view.text if view else ""
+        self.images = list(view.image_urls) if view else []
+        self.updated = fmt_time(view.updated_at) if view else ""
+
+    @rx.event
+    def load_homework(self):
+        self.error = self.success = ""
+        lid = self._route_id("lesson_id")
+        if lid is None:
+            self._clear()
+            self.lesson_id, self.lesson_title, self.lesson_href, self.loaded = 0, "", "", True
+            return self._fail("lesson.not_found")
+        self.lesson_id, self.lesson_href = lid, routes.lesson_url(lid)
+        user_id = self._actor_id()
+        if user_id is None:
+            self._clear()
+            self.loaded = True
+            return rx.redirect(routes.sign_in_url(routes.homework_url(lid)), replace=True)
+        try:
+            with session_scope() as s:
+                _, target = progress_service.require_study(s, user_id, lid, full=True)
+                view = homework_service.get_my_homework(s, actor_id=user_id, lesson_id=lid)
+        except Exception as exc:  # noqa: BLE001
+            self._clear()
+            self.lesson_title = ""
+            self.loaded = True
+            return self._failed(exc)
+        self.lesson_title = target.title
+        self.allowed = True
+        self._show(view)
+        if view is not None and view.status == "submitted" and not self.text:
+            self.text = view.text
+        self.loaded = True
+
+    @rx.event
+    def edit_homework_text(self, value: str):
+        if isinstance(value, str) and len(value) <= homework_service.TEXT_MAX * 2:
+            self.text = value
+        else:
+            self._fail("text.too_long", max=homework_service.TEXT_MAX)
+
+    @rx.event
+    async def submit_homework(self, files: list[rx.UploadFile]):
+        images = await read_uploads(files, max_files=homework_service.MAX_IMAGES, limit=PHOTO_LIMIT)
+        if images is None:
+            return self._fail("homework.too_many_images", max=homework_service.MAX_IMAGES)
+        lid = self._route_id("lesson_id")
+        if lid is None:
+            return self._fail("lesson.not_found")
+        user_id = self._signed_in_actor()
+        if user_id is None:
+            return
+        text = self.text
+
+        def work() -> homework_service.SubmissionView:
+            return _in_session(homework_service.submit_homework, actor_id=user_id, lesson_id=lid, text=text,
+                               images=images)
+
+        try:
+            view = await asyncio.to_thread(work)
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(exc)
+        self._show(view)
+        self._ok("homework.ui.submitted")
+        return rx.clear_selected_files(HOMEWORK_UPLOAD)
+
+
+class HomeworkReviewState(CommunityBaseState):
+    """/admin/homework: ungraded submissions of the courses the viewer manages; grade them.
+    Every handler carries `@course_manager_required`; the service checks the course again."""
+
+    allowed: bool = False
+    loaded: bool = False
+    show_graded: bool = False
+    queue: list[dict[str, str]] = []
+    queue_images: list[list[str]] = []
+    section: str = ""
+
+    def _deny(self, code: str) -> None:
+        self.queue, self.queue_images = [], []
+        self.allowed = False
+        self.loaded = True
+        self._fail(code)
+
+    def _reload(self, user_id: int | None) -> None:
+        rows = _in_session(homework_service.review_queue, actor_id=user_id, graded=self.show_graded,
+                           limit=community_service.PAGE_MAX)
+        self.queue = [_submission_vars(v) for v in rows]
+        self.queue_images = [list(v.image_urls) for v in rows]
+        self.allowed = True
+        self.loaded = True
+
+    def _service_error(self, exc: Exception) -> None:
+        if isinstance(exc, DomainError) and exc.code in ("error.forbidden", "error.sign_in_required"):
+            return self._deny("admin.forbidden")
+        self._failed(exc)
+
+    @rx.event
+    @course_manager_required
+    def load_homework_queue(self, graded: bool = False):
+        self.error = self.success = ""
+        self.show_graded = graded if isinstance(graded, bool) else False
+        try:
+            self._reload(self._actor_id())
+        except Exception as exc:  # noqa: BLE001
+            self._service_error(exc)
+
+    @rx.event
+    @course_manager_required
+    def grade_homework(self, form_data: dict):
+        if not isinstance(form_data, dict) or len(form_data) > MAX_FORM_KEYS:
+            return self._fail("error.bad_request")
+        sid = valid_id(form_data.get("submission_id", ""))
+        if sid is None:
+            return self._fail("error.bad_request")
+        score = parse_score(form_data.get("score", ""))
+        if score is None:
+            return self._fail("homework.bad_score")
+        feedback = form_text(form_data, "feedback", homework_service.FEEDBACK_MAX)
+        if feedback is None:
+            return self._fail("error.bad_request")
+        user_id = self._actor_id()
+        try:
+            _in_session(homework_service.grade_homework, actor_id=user_id, submission_id=sid, score=score,
+                        feedback=feedback)
+            self._reload(user_id)
+        except Exception as exc:  # noqa: BLE001
+            return self._service_error(exc)
+        self._ok("admin.homework.graded", score=score)

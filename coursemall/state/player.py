@@ -1,0 +1,514 @@
+"""Player, progress, notes and the learning centre: thin states over services/progress.py,
+services/notes.py, services/player.py and services/certificates.py.
+
+Every public method is a remote endpoint (ARCHITECTURE rule 1). The browser's player script
+(PLAYER_JS, constant text) reports progress through two hidden inputs whose `on_change` carries a
+small JSON string; the handlers parse it with strict limits (size, types, finite numbers) before a
+service sees it, and the services validate again (position within the lesson, access).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import reflex as rx
+
+from coursemall.db import session_scope
+from coursemall.domain.catalog import format_duration
+from coursemall.domain.errors import DomainError
+from coursemall.pages import routes
+from coursemall.services import certificates as certificate_service
+from coursemall.services import notes as notes_service
+from coursemall.services import progress as progress_service
+from coursemall.services.media_access import valid_id
+from coursemall.services.player import get_player_context
+from coursemall.state.base import AppState
+from coursemall.state.catalog import LessonState
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_CHARS = 400
+MAX_SECONDS = 24 * 3600 + 60
+SPEEDS = ("0.5", "0.75", "1", "1.25", "1.5", "2")
+NOTE_FORM_MAX = 4000
+
+# The player's client side: constant text (no user data), installed once per tab; `init` gets
+# integers only. It drives speed, resume/?t= seek, no-seek-ahead, autoplay-next, heartbeats,
+# article reading progress, marker seeks and the moving watermark.
+PLAYER_JS = r"""(function(){
+if (window.__cmPlayer) return;
+var SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 2];
+var P = {cfg: null, seg: null, lastT: 0, lastSent: 0, n: 0, furthest: 0, readMax: 0, readSent: -1,
+         readSentAt: 0, observer: null};
+function media(){
+  var m = document.getElementById('lesson-video') || document.getElementById('lesson-audio');
+  if (!m || !P.cfg || m.getAttribute('data-lesson') !== String(P.cfg.lesson)) return null;
+  return m;
+}
+function send(id, payload){
+  var inp = document.getElementById(id); if (!inp) return;
+  P.n += 1; payload.n = P.n;
+  var setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+  setter.call(inp, JSON.stringify(payload));
+  inp.dispatchEvent(new Event('input', {bubbles: true}));
+}
+function fin(x){ return (typeof x === 'number' && isFinite(x) && x >= 0) ? Math.round(x * 10) / 10 : 0; }
+function beat(m){
+  if (!P.cfg || !P.cfg.track || P.cfg.article) return;
+  m = m || media(); if (!m) return;
+  var from = P.seg === null ? P.lastT : P.seg, to = P.lastT;
+  if (to < from) from = to;
+  send('player-beat', {lesson_id: P.cfg.lesson, position: fin(m.currentTime), from: fin(from), to: fin(to)});
+  P.seg = to; P.lastSent = Date.now();
+}
+function savedSpeed(){
+  var v = parseFloat(localStorage.getItem('cm-speed') || '1');
+  return SPEEDS.indexOf(v) >= 0 ? v : 1;
+}
+function markSpeed(v){
+  document.querySelectorAll('[data-speed]').forEach(function(b){
+    var on = parseFloat(b.getAttribute('data-speed')) === v;
+    b.setAttribute('aria-pressed', on ? 'true' : 'false');
+    b.style.background = on ? 'var(--orange-9)' : ''; b.style.color = on ? 'white' : '';
+  });
+}
+function applySpeed(m){ var v = savedSpeed(); m.defaultPlaybackRate = v; m.playbackRate = v; markSpeed(v); }
+function applyStart(m){
+  if (!P.cfg || m.__cmStarted === P.cfg.token) return;
+  if (m.readyState < 1) return;
+  m.__cmStarted = P.cfg.token;
+  var s = P.cfg.start;
+  if (s > 0 && (!isFinite(m.duration) || s < m.duration - 1)) m.currentTime = s;
+  P.lastT = m.currentTime; P.seg = null;
+  applySpeed(m);
+  if (sessionStorage.getItem('cm-autoplay') === '1') {
+    sessionStorage.removeItem('cm-autoplay');
+    var p = m.play(); if (p && p.catch) p.catch(function(){});
+  }
+}
+function onEvent(e){
+  var m = e.target; if (!m || (m.id !== 'lesson-video' && m.id !== 'lesson-audio')) return;
+  if (m !== media()) return;
+  var t = m.currentTime;
+  switch (e.type) {
+    case 'loadedmetadata': applyStart(m); break;
+    case 'play': case 'playing':
+      applySpeed(m); if (P.seg === null) { P.seg = t; } P.lastT = t; break;
+    case 'timeupdate':
+      if (m.paused || m.seeking) break;
+      var d = t - P.lastT;
+      if (d >= 0 && d <= 3) { P.lastT = t; } else { P.seg = t; P.lastT = t; }
+      if (t <= P.furthest + 3 && t > P.furthest) P.furthest = t;
+      if (Date.now() - P.lastSent >= 10000) beat(m);
+      break;
+    case 'seeking':
+      if (P.cfg.noSeek && t > P.furthest + 1) { m.currentTime = P.furthest; return; }
+      if (P.seg !== null && P.lastT > P.seg) beat(m);
+      P.seg = null; break;
+    case 'seeked': P.lastT = m.currentTime; P.seg = m.paused ? null : m.currentTime; break;
+    case 'pause': beat(m); break;
+    case 'ended':
+      P.lastT = isFinite(m.duration) ? m.duration : t; beat(m);
+      var next = document.getElementById('lesson-next');
+      if (next) { sessionStorage.setItem('cm-autoplay', '1'); next.click(); }
+      break;
+  }
+}
+['loadedmetadata','play','playing','timeupdate','seeking','seeked','pause','ended'].forEach(function(t){
+  document.addEventListener(t, onEvent, true);
+});
+document.addEventListener('click', function(e){
+  var a = e.target && e.target.closest ? e.target.closest('a[href]') : null;
+  if (a) { var pm = media(); if (pm && !pm.paused) beat(pm); return; }  // SPA navigation: save first
+  var b = e.target && e.target.closest ? e.target.closest('[data-speed],[data-seek],#note-open') : null;
+  if (!b) return;
+  var m = media();
+  if (b.hasAttribute('data-speed')) {
+    var v = parseFloat(b.getAttribute('data-speed')); if (SPEEDS.indexOf(v) < 0) return;
+    localStorage.setItem('cm-speed', String(v)); markSpeed(v);
+    if (m) { m.defaultPlaybackRate = v; m.playbackRate = v; }
+  } else if (b.hasAttribute('data-seek')) {
+    var s = parseInt(b.getAttribute('data-seek'), 10);
+    if (m && s >= 0) { m.currentTime = s; var p = m.play(); if (p && p.catch) p.catch(function(){}); }
+  } else {
+    var at = document.getElementById('note-at');
+    if (at && m) at.value = String(Math.floor(m.currentTime || 0));
+  }
+}, true);
+function articleReady(art){
+  // Rendered text and every image loaded: before that the article is shorter than it will be.
+  if (!art || (art.textContent || '').trim().length < 1 || art.offsetHeight < 1) return false;
+  var imgs = art.querySelectorAll('img');
+  for (var i = 0; i < imgs.length; i++) { if (!imgs[i].complete) return false; }
+  return true;
+}
+document.addEventListener('load', function(e){
+  if (e.target && e.target.tagName === 'IMG' && P.cfg && P.cfg.article) readProgress();
+}, true);
+function readProgress(){
+  if (!P.cfg || !P.cfg.article) return;
+  var el = document.getElementById('lesson-article');
+  if (!el || el.getAttribute('data-lesson') !== String(P.cfg.lesson)) return;
+  var r = el.getBoundingClientRect();
+  var pct = r.height > 0 ? Math.round(Math.min(1, Math.max(0, (window.innerHeight - r.top) / r.height)) * 100) : 0;
+  var bar = document.getElementById('read-progress-bar'); if (bar) bar.style.width = pct + '%';
+  if (pct > P.readMax) P.readMax = pct;
+  if (pct >= 100 && articleReady(el)) { sendRead(100); return; }
+  if (P.readMax >= 100) P.readMax = 99;  // the end was not really reached (images still loading)
+  if (P.cfg.track && P.readMax >= P.readSent + 20 && Date.now() - P.readSentAt > 5000) sendRead(P.readMax);
+}
+function sendRead(pct){
+  if (!P.cfg || !P.cfg.track || pct <= P.readSent) return;
+  P.readSent = pct; P.readSentAt = Date.now();
+  send('player-read', {lesson_id: P.cfg.lesson, percent: pct});
+}
+window.addEventListener('scroll', readProgress, {passive: true});
+window.addEventListener('pagehide', function(){
+  if (!P.cfg) return;
+  if (P.cfg.article) { sendRead(P.readMax); } else { var m = media(); if (m && !m.paused) beat(m); }
+});
+document.addEventListener('visibilitychange', function(){
+  // Audio keeps playing in the background (no pause here); just save where we are.
+  if (document.visibilityState === 'hidden' && P.cfg && !P.cfg.article) { var m = media(); if (m && !m.paused) beat(m); }
+});
+function moveMarks(){
+  document.querySelectorAll('.cm-watermark').forEach(function(w){
+    w.style.top = (8 + Math.random() * 70) + '%'; w.style.left = (4 + Math.random() * 36) + '%';
+  });
+}
+setInterval(moveMarks, 20000);
+function watchArticleEnd(tries){
+  var end = document.getElementById('article-end');
+  if (!end || !P.cfg || !P.cfg.article) { if (tries > 0 && P.cfg && P.cfg.article) setTimeout(function(){ watchArticleEnd(tries - 1); }, 150); return; }
+  if (P.observer) P.observer.disconnect();
+  P.observer = new IntersectionObserver(function(entries){
+    entries.forEach(function(en){
+      // Only the current lesson's rendered article counts (not an empty box before its HTML arrives).
+      var art = document.getElementById('lesson-article');
+      if (!en.isIntersecting || !art || art.getAttribute('data-lesson') !== String(P.cfg.lesson)) return;
+      if (!articleReady(art)) return;
+      P.readMax = 100; readProgress(); sendRead(100);
+    });
+  });
+  P.observer.observe(end);
+}
+function settle(tries){
+  var m = media();
+  if (m) { applySpeed(m); applyStart(m); if (m.__cmStarted === P.cfg.token) return; }
+  if (tries > 0) setTimeout(function(){ settle(tries - 1); }, 100);
+}
+window.__cmPlayer = {
+  init: function(lesson, start, furthest, noSeek, article, track){
+    P.cfg = {lesson: lesson, start: start, noSeek: !!noSeek, article: !!article, track: !!track,
+             token: lesson + ':' + Date.now()};
+    P.seg = null; P.lastT = start; P.lastSent = Date.now(); P.furthest = Math.max(furthest, 0);
+    P.readMax = 0; P.readSent = -1; P.readSentAt = 0;
+    moveMarks(); markSpeed(savedSpeed());
+    if (article) { setTimeout(readProgress, 300); watchArticleEnd(40); } else { settle(100); }
+  }
+};
+})();"""
+
+
+def parse_payload(raw: object, keys: tuple[str, ...]) -> dict | None:
+    """A small JSON object from the player script with exactly the expected number fields
+    (extra keys ignored); None for anything else."""
+    if not isinstance(raw, str) or not 0 < len(raw) <= MAX_PAYLOAD_CHARS:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    out = {}
+    for key in keys:
+        value = data.get(key)
+        if key == "lesson_id":
+            value = valid_id(value)
+            if value is None:
+                return None
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        elif not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+            return None
+        out[key] = value
+    return out
+
+
+def _seconds_param(raw: object) -> int | None:
+    if isinstance(raw, str) and 0 < len(raw) <= 6 and raw.isascii() and raw.isdigit():
+        value = int(raw)
+        return value if value <= MAX_SECONDS else None
+    return None
+
+
+def marker_vars(m, duration: int) -> dict[str, str]:
+    left = min(100.0, m.at_seconds * 100.0 / duration) if duration > 0 else 0.0
+    return {"id": str(m.id), "at": str(m.at_seconds), "time": format_duration(m.at_seconds),
+            "left": f"{left:.2f}%", "kind": m.kind, "text": m.text, "answer": m.answer,
+            "answered": "1" if m.answered else "", "mine": "1" if m.mine else "", "author": m.author}
+
+
+class PlayerState(LessonState):
+    """The full player on top of LessonState (which loads the lesson and mints the media URL)."""
+
+    chapters: list[dict[str, str]] = []
+    outline: list[list[dict[str, str]]] = []
+    course_percent: int = 0
+    lesson_percent: int = 0
+    lesson_completed: bool = False
+    certificate_href: str = ""
+    markers: list[dict[str, str]] = []
+    overlay_name: str = ""  # the viewer's own nickname and code, shown over their player only
+    overlay_code: str = ""
+    can_track: bool = False  # signed in with access: progress, notes
+    entitled: bool = False  # bought (hides the "free trial" badge)
+    note_message: str = ""
+    note_error: str = ""
+    note_form_key: int = 0
+
+    _duration_seconds: int = 0
+
+    def _apply_progress(self, lesson_id: int, result) -> None:
+        if lesson_id != self.lesson_id:
+            return
+        self.lesson_percent = result.percent
+        if result.completed and not self.lesson_completed:
+            self.lesson_completed = True
+            self.outline = [[{**ls, "done": "1"} if ls.get("id") == str(lesson_id) else ls for ls in ch]
+                            for ch in self.outline]
+        if result.course_percent is not None:
+            self.course_percent = result.course_percent
+        if result.certificate_code:
+            self.certificate_href = routes.certificate_url(result.certificate_code)
+
+    def _reset_player(self) -> None:
+        self.chapters, self.outline, self.markers = [], [], []
+        self.course_percent = self.lesson_percent = 0
+        self.lesson_completed = self.can_track = self.entitled = False
+        self.certificate_href = self.overlay_name = self.overlay_code = ""
+        self.note_message = self.note_error = ""
+        self._duration_seconds = 0
+
+    @rx.event
+    def load_player(self):
+        """on_load after LessonState.load: outline, resume point, markers, watermark; starts the
+        player script."""
+        self._reset_player()
+        lid = self.lesson_id
+        if not lid or self.error:
+            return
+        actor = self._actor_id()
+        resume = None
+        markers = ()
+        try:
+            with session_scope() as session:
+                ctx = get_player_context(session, actor_id=actor, lesson_id=lid)
+                if actor is not None and self.access != "locked":
+                    resume = progress_service.resume_position(session, actor_id=actor, lesson_id=lid)
+                    if self.kind != "article":
+                        markers = notes_service.list_markers(session, actor_id=actor, lesson_id=lid)
+        except DomainError as exc:
+            log.info("player context refused: %s", exc.code)
+            return
+        except Exception:  # noqa: BLE001 - the lesson still shows; logged
+            log.exception("player context failed")
+            return
+        self._duration_seconds = ctx.duration_seconds
+        self.chapters = [{"id": str(ch.id), "title": ch.title} for ch in ctx.chapters]
+        self.outline = [[{"id": str(ls.id), "href": routes.lesson_url(ls.id), "title": ls.title, "kind": ls.kind,
+                          "duration": ls.duration_text, "done": "1" if ls.completed else "",
+                          "current": "1" if ls.current else ""} for ls in ch.lessons] for ch in ctx.chapters]
+        self.course_percent = ctx.course_percent
+        self.entitled = ctx.entitled
+        self.lesson_completed = ctx.lesson_completed
+        self.certificate_href = routes.certificate_url(ctx.certificate_code) if ctx.certificate_code else ""
+        if self.access != "locked":
+            self.overlay_name, self.overlay_code = ctx.overlay_nickname, ctx.overlay_code
+        self.markers = [marker_vars(m, ctx.duration_seconds) for m in markers]
+        self.can_track = resume is not None
+        start = resume.position_seconds if resume is not None and self.kind != "article" else 0
+        furthest = resume.furthest_seconds if resume is not None else 0
+        if resume is not None:
+            self.lesson_percent = resume.percent
+        asked = _seconds_param(self._query_param("t"))
+        if asked is not None and self.kind != "article":
+            start = asked
+        no_seek = ctx.no_seek_first_watch and not ctx.lesson_completed and self.can_track
+        if self.access == "locked":
+            return
+        init = "window.__cmPlayer.init(%d, %d, %d, %d, %d, %d);" % (
+            lid, int(start), int(furthest), 1 if no_seek else 0, 1 if self.kind == "article" else 0,
+            1 if self.can_track else 0)
+        return rx.call_script(PLAYER_JS + "\n" + init)
+
+    @rx.event
+    def heartbeat(self, payload: str):
+        """From the player script: {lesson_id, position, from, to} (seconds). Bad input and
+        viewers without a sign-in are ignored quietly; nothing is stored for them."""
+        data = parse_payload(payload, ("lesson_id", "position", "from", "to"))
+        if data is None:
+            return
+        actor = self._actor_id()
+        if actor is None:
+            return
+        try:
+            with session_scope() as session:
+                result = progress_service.record_heartbeat(
+                    session, actor_id=actor, lesson_id=data["lesson_id"], position_seconds=data["position"],
+                    watched_from=data["from"], watched_to=data["to"])
+        except DomainError as exc:
+            log.info("heartbeat refused: %s", exc.code)
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("heartbeat failed")
+            return
+        self._apply_progress(data["lesson_id"], result)
+
+    @rx.event
+    def article_read(self, payload: str):
+        """From the player script: {lesson_id, percent} of an article read (100 = the end)."""
+        if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD_CHARS:
+            return
+        data = parse_payload(payload, ("lesson_id", "percent"))
+        if data is None or not isinstance(data["percent"], int) or data["percent"] > 100:
+            return
+        actor = self._actor_id()
+        if actor is None:
+            return
+        try:
+            with session_scope() as session:
+                result = progress_service.record_article_read(session, actor_id=actor, lesson_id=data["lesson_id"],
+                                                              percent=data["percent"])
+        except DomainError as exc:
+            log.info("article progress refused: %s", exc.code)
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("article progress failed")
+            return
+        self._apply_progress(data["lesson_id"], result)
+
+    @rx.event
+    def save_note(self, form_data: dict):
+        """The note/question form: `text`, `at` (seconds, filled by the player script) and
+        `kind` (note | question)."""
+        self.note_message = self.note_error = ""
+        if not isinstance(form_data, dict):
+            self.note_error = self._t("error.bad_request")
+            return
+        text, at, kind = form_data.get("text"), form_data.get("at"), form_data.get("kind", "note")
+        seconds = _seconds_param(at) if at not in ("", None) else 0
+        if not isinstance(text, str) or seconds is None or kind not in notes_service.KINDS:
+            self.note_error = self._t("error.bad_request")
+            return
+        if len(text) > NOTE_FORM_MAX:
+            self.note_error = self._t("text.too_long", max=notes_service.NOTE_MAX)
+            return
+        actor = self._actor_id()
+        if actor is None or not self.lesson_id:
+            self.note_error = self._t("error.sign_in_required")
+            return
+        try:
+            with session_scope() as session:
+                marker = notes_service.add_note(session, actor_id=actor, lesson_id=self.lesson_id,
+                                                at_seconds=seconds, text=text, kind=kind)
+        except DomainError as exc:
+            self.note_error = self._t(exc.code, **exc.params)
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("add note failed")
+            self.note_error = self._t("error.generic")
+            return
+        items = [*self.markers, marker_vars(marker, self._duration_seconds)]
+        self.markers = sorted(items, key=lambda m: (int(m["at"]), int(m["id"])))
+        self.note_message = self._t("player.note_saved" if kind == "note" else "player.question_saved")
+        self.note_form_key += 1
+
+
+class LearningState(AppState):
+    """/learning: the learner's courses with progress, recent lessons, daily minutes, streaks."""
+
+    courses: list[dict[str, str]] = []
+    recent: list[dict[str, str]] = []
+    daily: list[dict[str, str | int]] = []
+    today_minutes: int = 0
+    total_minutes: int = 0
+    streak_current: int = 0
+    streak_longest: int = 0
+    needs_sign_in: bool = False
+    error: str = ""
+    loaded: bool = False
+
+    @rx.event
+    def load_learning(self):
+        self.error = ""
+        actor = self._actor_id()
+        if actor is None:
+            self.needs_sign_in = True
+            self.courses, self.recent, self.daily = [], [], []
+            self.loaded = True
+            return
+        self.needs_sign_in = False
+        try:
+            with session_scope() as session:
+                view = progress_service.my_learning(session, actor_id=actor)
+        except DomainError as exc:
+            self.error = self._t(exc.code)
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("my learning failed")
+            self.error = self._t("error.generic")
+            return
+        self.courses = [{
+            "id": str(c.course_id), "title": c.title, "cover": c.cover_url, "percent": str(c.percent),
+            "percent_css": f"{max(0, min(100, c.percent))}%",
+            "href": routes.course_url(c.course_id),
+            "progress_text": self._t("learning.lessons_done", done=c.completed_lessons, total=c.total_lessons),
+            "continue_href": routes.lesson_url(c.continue_lesson_id, t=c.continue_position)
+            if c.continue_lesson_id else "",
+            "continue_title": c.continue_lesson_title,
+        } for c in view.courses]
+        self.recent = [{
+            "lesson_id": str(r.lesson_id), "title": r.lesson_title, "course": r.course_title, "kind": r.kind,
+            "href": routes.lesson_url(r.lesson_id, t=r.position_seconds if r.kind != "article" else 0),
+            "percent": str(r.percent), "done": "1" if r.completed else "",
+        } for r in view.recent]
+        self.daily = [{"day": d.day[5:], "minutes": d.minutes} for d in view.daily]
+        self.today_minutes, self.total_minutes = view.today_minutes, view.total_minutes
+        self.streak_current, self.streak_longest = view.streak_current, view.streak_longest
+        self.loaded = True
+
+
+class CertificateState(AppState):
+    """/certificate/[code]: public verification (no sign-in needed)."""
+
+    code: str = ""
+    learner_name: str = ""
+    course_title: str = ""
+    issued_on: str = ""
+    image_url: str = ""
+    found: bool = False
+    loaded: bool = False
+
+    @rx.event
+    def load_certificate(self):
+        params = self.rx_router_page.params or {}
+        raw = params.get("code", "")
+        self.found, self.loaded = False, False
+        self.learner_name = self.course_title = self.issued_on = self.image_url = self.code = ""
+        try:
+            with session_scope() as session:
+                view = certificate_service.verify_certificate(session, raw)
+        except Exception:  # noqa: BLE001
+            log.exception("certificate lookup failed")
+            view = None
+        self.loaded = True
+        if view is None:
+            return
+        self.found = True
+        self.code, self.learner_name, self.course_title = view.code, view.learner_name, view.course_title
+        self.issued_on = view.issued_on
+        self.image_url = routes.certificate_png_url(view.code)

@@ -1,0 +1,242 @@
+"""Player, learning-centre and certificate states: the exact set of remote endpoints, heartbeat
+payloads a hostile browser could send (nothing stored), another learner's lesson (refused), and
+the happy paths against the fixture catalog on SQLite."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+import pytest
+from sqlmodel import Session, select
+
+import coursemall.coursemall  # noqa: F401  (registers pages and states)
+from coursemall.models import LessonNote, LessonProgress, StudyDay
+from coursemall.state import player as player_state
+from coursemall.state.catalog import LessonState
+from coursemall.state.player import PLAYER_JS, CertificateState, LearningState, PlayerState, parse_payload
+from tests.services.catalog_fixture import build_catalog
+from tests.state.test_catalog_state import call, make
+
+EXPECTED = {
+    PlayerState: {"load_player", "heartbeat", "article_read", "save_note"},
+    LearningState: {"load_learning"},
+    CertificateState: {"load_certificate"},
+}
+
+
+@pytest.mark.parametrize("cls", list(EXPECTED), ids=lambda c: c.__name__)
+def test_exact_event_handlers(cls):
+    assert set(cls.event_handlers) - {"setvar"} == EXPECTED[cls]
+
+
+def test_player_script_is_constant_text():
+    # No formatting holes: user data never reaches the script (init gets integers only).
+    assert "{" in PLAYER_JS and "%s" not in PLAYER_JS and "__cmPlayer" in PLAYER_JS
+
+
+@pytest.fixture
+def cat(sqlite_engine, monkeypatch):
+    with Session(sqlite_engine, expire_on_commit=False) as s:
+        ids = build_catalog(s).ids
+
+    @contextmanager
+    def scope():
+        with Session(sqlite_engine, expire_on_commit=False) as s:
+            yield s
+            s.commit()
+
+    monkeypatch.setattr(player_state, "session_scope", scope)
+    from coursemall.state import catalog as catalog_state
+
+    monkeypatch.setattr(catalog_state, "session_scope", scope)
+    ids["engine"] = sqlite_engine
+    return ids
+
+
+def as_user(monkeypatch, user_id):
+    monkeypatch.setattr(PlayerState, "_actor_id", lambda self, fresh=False: user_id)
+    monkeypatch.setattr(LearningState, "_actor_id", lambda self, fresh=False: user_id)
+
+
+def player_for(lesson_id: int, query: dict | None = None) -> PlayerState:
+    s = make(PlayerState, "/lesson/[lesson_id]", f"/lesson/{lesson_id}", params={"lesson_id": str(lesson_id)},
+             query=query)
+    LessonState.event_handlers["load"].fn(s)
+    return s
+
+
+def rows(engine, model):
+    with Session(engine) as s:
+        return s.exec(select(model)).all()
+
+
+def beat(lesson_id, position, start, end, **extra) -> str:
+    return json.dumps({"lesson_id": lesson_id, "position": position, "from": start, "to": end, **extra})
+
+
+BAD_PAYLOADS = [
+    None, 5, 3.5, [], {}, {"lesson_id": 1}, ["a"], "", "not json", "[]", "null", "1e999",
+    "x" * 10_000,
+    json.dumps({"lesson_id": {"x": 1}, "position": 1, "from": 0, "to": 1}),
+    json.dumps({"lesson_id": "1; drop", "position": 1, "from": 0, "to": 1}),
+    json.dumps({"position": 1, "from": 0, "to": 1}),
+    json.dumps({"lesson_id": 1, "position": "10", "from": 0, "to": 1}),
+    json.dumps({"lesson_id": 1, "position": True, "from": 0, "to": 1}),
+    json.dumps({"lesson_id": 1, "position": None, "from": 0, "to": 1}),
+    json.dumps({"lesson_id": 1, "position": [1], "from": 0, "to": 1}),
+    json.dumps({"lesson_id": 1, "position": -5, "from": 0, "to": 1}),
+    json.dumps({"lesson_id": 1, "position": 10**12, "from": 0, "to": 1}),
+    '{"lesson_id": 1, "position": NaN, "from": 0, "to": 1}',
+    '{"lesson_id": 1, "position": Infinity, "from": 0, "to": 1}',
+]
+
+
+@pytest.mark.parametrize("raw", BAD_PAYLOADS, ids=range(len(BAD_PAYLOADS)))
+def test_parse_payload_rejects_junk(raw):
+    assert parse_payload(raw, ("lesson_id", "position", "from", "to")) is None
+
+
+def test_wrong_typed_heartbeats_store_nothing(cat, monkeypatch):
+    as_user(monkeypatch, cat["buyer"])
+    s = player_for(cat["lesson_paid"])
+    lid = cat["lesson_paid"]
+    payloads = [*BAD_PAYLOADS,
+                beat(lid, 700, 0, 10),  # beyond the duration (600 s)
+                beat(lid, 10, 20, 10),  # to < from
+                beat(lid, -1, 0, 10)]
+    for raw in payloads:
+        assert call(s, "heartbeat", raw) is None
+    # extra positional junk in place of the payload: also ignored
+    assert rows(cat["engine"], LessonProgress) == []
+    assert rows(cat["engine"], StudyDay) == []
+
+
+def test_heartbeat_for_another_learners_lesson_is_refused(cat, monkeypatch):
+    as_user(monkeypatch, cat["stranger"])  # owns nothing
+    s = player_for(cat["lesson_trial"])  # a free trial page is open...
+    call(s, "heartbeat", beat(cat["lesson_paid"], 12, 0, 12))  # ...but beats for a paid lesson
+    call(s, "heartbeat", beat(cat["lesson_partial"], 100, 90, 100))  # beyond the free 30 s
+    assert rows(cat["engine"], LessonProgress) == []
+    # the expired buyer is refused too
+    as_user(monkeypatch, cat["expired_buyer"])
+    call(s, "heartbeat", beat(cat["lesson_paid"], 12, 0, 12))
+    assert rows(cat["engine"], LessonProgress) == []
+
+
+def test_anonymous_heartbeat_is_ignored(cat, monkeypatch):
+    as_user(monkeypatch, None)
+    s = player_for(cat["lesson_trial"])
+    assert s.can_track is False and s.overlay_code == ""
+    call(s, "heartbeat", beat(cat["lesson_trial"], 10, 0, 10))
+    call(s, "article_read", json.dumps({"lesson_id": cat["lesson_article"], "percent": 100}))
+    assert rows(cat["engine"], LessonProgress) == []
+
+
+def test_buyer_plays_resumes_and_sees_progress(cat, monkeypatch):
+    as_user(monkeypatch, cat["buyer"])
+    lid = cat["lesson_paid"]
+    s = player_for(lid)
+    script = call(s, "load_player")
+    assert script is not None  # the player script with init(lesson, start=0, ...)
+    assert s.can_track and s.overlay_code == "WMtest0" and s.overlay_name == "学员0"
+    assert [c["title"] for c in s.chapters] == ["第一章 基础", "第二章 进阶"]
+    assert any(ls["current"] == "1" and ls["id"] == str(lid) for ch in s.outline for ls in ch)
+    call(s, "heartbeat", beat(lid, 10.4, 0, 10.4))
+    (row,) = rows(cat["engine"], LessonProgress)
+    assert row.position_seconds == 10 and row.user_id == cat["buyer"]
+    assert s.lesson_percent >= 1
+    # a reload resumes there; ?t= overrides it
+    s = player_for(lid)
+    assert f"init({lid}, 10," in _script_text(call(s, "load_player"))
+    s = player_for(lid, query={"t": "42"})
+    assert f"init({lid}, 42," in _script_text(call(s, "load_player"))
+    s = player_for(lid, query={"t": "-3"})
+    assert f"init({lid}, 10," in _script_text(call(s, "load_player"))
+
+
+def _script_text(event) -> str:
+    return " ".join(str(value) for pair in event.args for value in pair)
+
+
+def test_article_read_to_end_completes_the_lesson(cat, monkeypatch):
+    as_user(monkeypatch, cat["buyer"])
+    lid = cat["lesson_article"]
+    s = player_for(lid)
+    call(s, "load_player")
+    for junk in ({"percent": 100}, json.dumps({"lesson_id": lid, "percent": 101}),
+                 json.dumps({"lesson_id": lid, "percent": 99.5}), json.dumps({"lesson_id": lid, "percent": "100"})):
+        call(s, "article_read", junk)
+    assert rows(cat["engine"], LessonProgress) == []
+    call(s, "article_read", json.dumps({"lesson_id": lid, "percent": 100}))
+    (row,) = rows(cat["engine"], LessonProgress)
+    assert row.completed_at is not None
+    assert s.lesson_completed and s.course_percent == 25  # one of four lessons
+
+
+def test_notes_validate_and_pin_markers(cat, monkeypatch):
+    as_user(monkeypatch, cat["buyer"])
+    lid = cat["lesson_paid"]
+    s = player_for(lid)
+    call(s, "load_player")
+    for junk in (None, "text", [], {"text": ["x"], "at": "5"}, {"text": "hi", "at": {"x": 1}},
+                 {"text": "hi", "at": "5", "kind": "admin"}, {"text": "x" * 100_000, "at": "5"},
+                 {"text": "hi", "at": "99999999"}):
+        call(s, "save_note", junk)
+        assert s.note_error
+    assert rows(cat["engine"], LessonNote) == []
+    call(s, "save_note", {"text": "构图要点 <script>x()</script>", "at": "65", "kind": "note"})
+    assert s.note_error == "" and s.note_message
+    (m,) = s.markers
+    assert m["at"] == "65" and m["time"] == "01:05" and m["kind"] == "note" and m["left"].endswith("%")
+    call(s, "save_note", {"text": "为什么？", "at": "5", "kind": "question"})
+    assert [x["at"] for x in s.markers] == ["5", "65"]
+    # a stranger cannot pin notes on a lesson they do not own
+    as_user(monkeypatch, cat["stranger"])
+    call(s, "save_note", {"text": "偷看", "at": "5", "kind": "note"})
+    assert s.note_error
+    assert len(rows(cat["engine"], LessonNote)) == 2
+
+
+def test_learning_centre(cat, monkeypatch):
+    as_user(monkeypatch, None)
+    s = make(LearningState, "/learning", "/learning")
+    call(s, "load_learning")
+    assert s.needs_sign_in and s.courses == []
+    as_user(monkeypatch, cat["buyer"])
+    p = player_for(cat["lesson_paid"])
+    call(p, "heartbeat", beat(cat["lesson_paid"], 30, 0, 30))
+    s = make(LearningState, "/learning", "/learning")
+    call(s, "load_learning")
+    assert not s.needs_sign_in and len(s.courses) == 1
+    assert s.courses[0]["continue_href"] == f"/lesson/{cat['lesson_paid']}?t=30"
+    assert len(s.daily) == 30 and s.recent[0]["lesson_id"] == str(cat["lesson_paid"])
+
+
+def test_certificate_page_rejects_junk(cat):
+    for raw in ("", "x" * 5000, "AAAA-BBBB-CCCC-DDDD", "../../etc"):
+        s = make(CertificateState, "/certificate/[code]", "/certificate/x", params={"code": raw})
+        call(s, "load_certificate")
+        assert s.loaded and not s.found and s.image_url == ""
+
+
+def test_no_seek_ahead_policy_reaches_the_player_until_the_lesson_is_done(cat, monkeypatch):
+    from coursemall.models import Course
+
+    with Session(cat["engine"]) as s:
+        course = s.get(Course, cat["phone"])
+        course.no_seek_first_watch = True
+        s.add(course)
+        s.commit()
+    as_user(monkeypatch, cat["buyer"])
+    lid = cat["lesson_paid"]
+    s = player_for(lid)
+    # init(lesson, start, furthest, noSeek, article, track)
+    assert f"init({lid}, 0, 0, 1, 0, 1)" in _script_text(call(s, "load_player"))
+    call(s, "heartbeat", beat(lid, 10, 0, 10))
+    s = player_for(lid)
+    assert f"init({lid}, 10, 10, 1, 0, 1)" in _script_text(call(s, "load_player"))
+    # anonymous viewers of a free trial lesson: no tracking, no policy script needed
+    as_user(monkeypatch, None)
+    s = player_for(cat["lesson_trial"])
+    assert f"init({cat['lesson_trial']}, 0, 0, 0, 0, 0)" in _script_text(call(s, "load_player"))
