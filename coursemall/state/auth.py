@@ -24,6 +24,7 @@ from coursemall.media import images
 from coursemall.services import accounts, sessions
 from coursemall.services import sender as sender_service
 from coursemall.settings import get_settings
+from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.base import AppState
 
 T = TypeVar("T")
@@ -62,19 +63,8 @@ def _ticket_after(fn: Callable[..., accounts.UserView], **kwargs: Any) -> str:
         return sessions.create_login_ticket(s, user_id=user.id)
 
 
-class _FormMixin(rx.State, mixin=True):
-    """Message vars and helpers, copied into each form state (each keeps its own messages)."""
-
-    error: str = ""
-    success: str = ""
-
-    def _fail(self, code: str, **params: object) -> None:
-        self.error = self._t(code, **params)
-        self.success = ""
-
-    def _ok(self, code: str, **params: object) -> None:
-        self.success = self._t(code, **params)
-        self.error = ""
+class _FormMixin(FeedbackMixin, mixin=True):
+    """Form messages plus the post-sign-in destination, copied into each form state."""
 
     def _next_path(self) -> str:
         return safe_next(self.router.url.query_parameters.get("next"), DEFAULT_NEXT)

@@ -32,6 +32,7 @@ from coursemall.services import homework as homework_service
 from coursemall.services import progress as progress_service
 from coursemall.services._commerce import require_actor
 from coursemall.services.media_access import valid_id
+from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.base import AppState
 from coursemall.state.guards import GUARD_ATTR
 
@@ -155,26 +156,8 @@ def course_manager_required(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 # ---------------------------------------------------------------------------------- base
 
-class CommunityBaseState(AppState):
+class CommunityBaseState(FeedbackMixin, AppState):
     """Messages and helpers shared by the community states (no public methods)."""
-
-    error: str = ""
-    success: str = ""
-
-    def _fail(self, code: str, **params: object) -> None:
-        self.error = self._t(code, **params)
-        self.success = ""
-
-    def _ok(self, code: str, **params: object) -> None:
-        self.success = self._t(code, **params)
-        self.error = ""
-
-    def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, DomainError):
-            self._fail(exc.code, **exc.params)
-        else:
-            log.exception("community handler failed")
-            self._fail("error.generic")
 
     def _route_id(self, name: str) -> int | None:
         params = self.rx_router_page.params or {}

@@ -47,6 +47,7 @@ from coursemall.services import payments as payments_service
 from coursemall.services import refunds as refunds_service
 from coursemall.services import wechat_oauth
 from coursemall.settings import get_settings
+from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.base import AppState
 
 log = logging.getLogger(__name__)
@@ -123,26 +124,8 @@ def _valid_item(item_type: object, item_id: object) -> tuple[str, int] | None:
         return None
 
 
-class _ShopMixin(rx.State, mixin=True):
-    """Message vars and helpers copied into each shop state (no public methods)."""
-
-    error: str = ""
-    success: str = ""
-
-    def _fail(self, code: str, **params: object) -> None:
-        self.error = self._t(code, **params)
-        self.success = ""
-
-    def _ok(self, code: str, **params: object) -> None:
-        self.success = self._t(code, **params)
-        self.error = ""
-
-    def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, DomainError):
-            self._fail(exc.code, **exc.params)
-        else:
-            log.exception("shop handler failed")
-            self._fail("error.generic")
+class _ShopMixin(FeedbackMixin, mixin=True):
+    """Form messages and helpers copied into each shop state (no public methods)."""
 
     def _signed_in_actor(self) -> int | None:
         user_id = self._actor_id()
