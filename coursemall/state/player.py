@@ -9,6 +9,7 @@ service sees it, and the services validate again (position within the lesson, ac
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -252,6 +253,20 @@ def marker_vars(m, duration: int) -> dict[str, str]:
             "answered": "1" if m.answered else "", "mine": "1" if m.mine else "", "author": m.author}
 
 
+def _record_heartbeat(actor: int, data: dict):
+    """One heartbeat in its own short transaction; None when refused or failed (logged)."""
+    try:
+        with session_scope() as session:
+            return progress_service.record_heartbeat(
+                session, actor_id=actor, lesson_id=data["lesson_id"], position_seconds=data["position"],
+                watched_from=data["from"], watched_to=data["to"])
+    except DomainError as exc:
+        log.info("heartbeat refused: %s", exc.code)
+    except Exception:  # noqa: BLE001 - a heartbeat never breaks the player
+        log.exception("heartbeat failed")
+    return None
+
+
 class PlayerState(LessonState):
     """The full player on top of LessonState (which loads the lesson and mints the media URL)."""
 
@@ -346,27 +361,19 @@ class PlayerState(LessonState):
         return rx.call_script(PLAYER_JS + "\n" + init)
 
     @rx.event
-    def heartbeat(self, payload: str):
+    async def heartbeat(self, payload: str):
         """From the player script: {lesson_id, position, from, to} (seconds). Bad input and
-        viewers without a sign-in are ignored quietly; nothing is stored for them."""
+        viewers without a sign-in are ignored quietly; nothing is stored for them. The write runs
+        in a worker thread so a busy database never stalls other learners' events."""
         data = parse_payload(payload, ("lesson_id", "position", "from", "to"))
         if data is None:
             return
         actor = self._actor_id()
         if actor is None:
             return
-        try:
-            with session_scope() as session:
-                result = progress_service.record_heartbeat(
-                    session, actor_id=actor, lesson_id=data["lesson_id"], position_seconds=data["position"],
-                    watched_from=data["from"], watched_to=data["to"])
-        except DomainError as exc:
-            log.info("heartbeat refused: %s", exc.code)
-            return
-        except Exception:  # noqa: BLE001
-            log.exception("heartbeat failed")
-            return
-        self._apply_progress(data["lesson_id"], result)
+        result = await asyncio.to_thread(_record_heartbeat, actor, data)
+        if result is not None:
+            self._apply_progress(data["lesson_id"], result)
 
     @rx.event
     def article_read(self, payload: str):

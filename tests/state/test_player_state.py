@@ -4,6 +4,8 @@ the happy paths against the fixture catalog on SQLite."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 from contextlib import contextmanager
 
@@ -16,7 +18,14 @@ from coursemall.state import player as player_state
 from coursemall.state.catalog import LessonState
 from coursemall.state.player import PLAYER_JS, CertificateState, LearningState, PlayerState, parse_payload
 from tests.services.catalog_fixture import build_catalog
-from tests.state.test_catalog_state import call, make
+from tests.state.test_catalog_state import call as _call
+from tests.state.test_catalog_state import make
+
+
+def call(state, name, *args):
+    """Run a handler; async ones (heartbeat) are driven to completion."""
+    result = _call(state, name, *args)
+    return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 EXPECTED = {
     PlayerState: {"load_player", "heartbeat", "article_read", "save_note"},
