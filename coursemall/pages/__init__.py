@@ -7,3 +7,4 @@ from coursemall.pages import admin  # noqa: F401,E402
 from coursemall.pages import cart, cashier, messages, order, orders  # noqa: F401,E402
 from coursemall.pages import certificate, learning  # noqa: F401,E402
 from coursemall.pages import admin_homework, checkin, homework  # noqa: F401,E402
+from coursemall.pages import bundle  # noqa: F401,E402

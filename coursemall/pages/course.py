@@ -67,7 +67,7 @@ def header_block() -> rx.Component:
     )
 
 
-def _buy_messages() -> rx.Component:
+def buy_messages() -> rx.Component:
     return rx.fragment(
         rx.cond(BuyState.error != "",
                 rx.callout(BuyState.error, icon="triangle_alert", color_scheme="red", role="alert",
@@ -102,7 +102,7 @@ def buy_bar() -> rx.Component:
     """Fixed at the bottom on phones: trial / add to cart / buy now, or start learning when owned."""
     return rx.box(
         rx.vstack(
-            _buy_messages(),
+            buy_messages(),
             rx.hstack(
                 rx.cond(
                     CourseState.entitled,

@@ -90,6 +90,15 @@ def home_body() -> rx.Component:
         section_title("home.best_sellers", routes.search_url("", sort="best")),
         card_grid(HomeState.best_sellers),
         rx.cond(
+            HomeState.bundles.length() > 0,
+            rx.vstack(
+                section_title("home.bundles"),
+                rx.hstack(rx.foreach(HomeState.bundles, banner_card), spacing="3",
+                          style={"overflow_x": "auto", "scrollbar_width": "none"}, width="100%"),
+                id="home-bundles", width="100%", spacing="2",
+            ),
+        ),
+        rx.cond(
             HomeState.loaded & (HomeState.newest.length() == 0),
             rx.center(rx.text(tr("home.empty"), color="gray"), padding="3em", width="100%"),
         ),

@@ -8,6 +8,7 @@ HOME = "/"
 SEARCH = "/search"
 CATEGORY = "/category/[slug]"
 COURSE = "/course/[course_id]"
+BUNDLE = "/bundle/[bundle_id]"
 LESSON = "/lesson/[lesson_id]"
 SIGN_IN = "/login"
 REGISTER = "/register"
@@ -26,6 +27,10 @@ CERTIFICATE = "/certificate/[code]"  # matches services.certificates.VERIFY_PATH
 
 def category_url(slug: str) -> str:
     return f"/category/{slug}"
+
+
+def bundle_url(bundle_id: int) -> str:
+    return f"/bundle/{bundle_id}"
 
 
 def course_url(course_id: int) -> str:

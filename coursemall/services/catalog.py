@@ -31,6 +31,8 @@ from coursemall.domain.search import (
     parse_sort,
 )
 from coursemall.models import (
+    Bundle,
+    BundleCourse,
     Category,
     Chapter,
     Course,
@@ -106,11 +108,30 @@ class CategoryDTO:
 
 
 @dataclass(frozen=True)
+class BundleCardDTO:
+    id: int
+    title: str
+    subtitle: str
+    cover_url: str
+    price_fen: int
+    price_text: str
+    original_price_text: str
+    course_count: int
+
+
+@dataclass(frozen=True)
+class BundleDetailDTO:
+    bundle: BundleCardDTO
+    courses: tuple[CourseCardDTO, ...]
+
+
+@dataclass(frozen=True)
 class HomeDTO:
     banners: tuple[CourseCardDTO, ...]
     categories: tuple[CategoryDTO, ...]
     newest: tuple[CourseCardDTO, ...]
     best_sellers: tuple[CourseCardDTO, ...]
+    bundles: tuple[BundleCardDTO, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -318,7 +339,56 @@ def get_home(session: Session) -> HomeDTO:
         categories=list_categories(session),
         newest=tuple(_card(r) for r in newest),
         best_sellers=tuple(_card(r) for r in best),
+        bundles=list_bundles(session),
     )
+
+
+# --------------------------------------------------------------------------- bundles (专栏)
+
+
+def _bundle_card(bundle: Bundle, course_count: int) -> BundleCardDTO:
+    return BundleCardDTO(
+        id=bundle.id, title=bundle.title, subtitle=bundle.subtitle or "",
+        cover_url=public_url(bundle.cover_path or ""), price_fen=bundle.price_fen,
+        price_text=format_fen(bundle.price_fen),
+        original_price_text=_original_text(bundle.price_fen, bundle.original_price_fen),
+        course_count=course_count,
+    )
+
+
+def _published_course_counts(session: Session, bundle_ids: list[int]) -> dict[int, int]:
+    rows = session.exec(
+        select(BundleCourse.bundle_id, func.count())
+        .join(Course, Course.id == BundleCourse.course_id)
+        .where(col(BundleCourse.bundle_id).in_(bundle_ids), Course.status == CourseStatus.PUBLISHED.value)
+        .group_by(BundleCourse.bundle_id)
+    ).all()
+    return {bundle_id: count for bundle_id, count in rows}
+
+
+def list_bundles(session: Session) -> tuple[BundleCardDTO, ...]:
+    """Published series that still hold at least one published course."""
+    bundles = session.exec(select(Bundle).where(Bundle.status == CourseStatus.PUBLISHED.value)
+                           .order_by(col(Bundle.id))).all()
+    counts = _published_course_counts(session, [b.id for b in bundles])
+    return tuple(_bundle_card(b, counts[b.id]) for b in bundles if counts.get(b.id))
+
+
+def get_bundle_detail(session: Session, *, bundle_id: object) -> BundleDetailDTO:
+    """A published series with its published courses in their series order."""
+    bid = valid_id(bundle_id)
+    if bid is None:
+        raise DomainError("error.bad_request")
+    bundle = session.get(Bundle, bid)
+    if bundle is None or bundle.status != CourseStatus.PUBLISHED.value:
+        raise DomainError("error.not_found")
+    rows = session.exec(
+        _card_select().join(BundleCourse, BundleCourse.course_id == Course.id)
+        .where(BundleCourse.bundle_id == bid).order_by(col(BundleCourse.position), col(Course.id))
+    ).all()
+    if not rows:
+        raise DomainError("error.not_found")
+    return BundleDetailDTO(bundle=_bundle_card(bundle, len(rows)), courses=tuple(_card(r) for r in rows))
 
 
 def _run_listing(session: Session, *, query: NormalizedQuery, sort: SearchSort, page: int,

@@ -106,7 +106,14 @@ class CatalogBaseState(AppState):
             self.error = self._t("error.generic")
 
 
+def bundle_vars(b) -> dict[str, str]:
+    return {"id": str(b.id), "href": routes.bundle_url(b.id), "title": b.title, "subtitle": b.subtitle,
+            "cover": b.cover_url, "price": b.price_text, "original": b.original_price_text,
+            "count": str(b.course_count), "free": "1" if b.price_fen == 0 else ""}
+
+
 class HomeState(CatalogBaseState):
+    bundles: list[dict[str, str]] = []
     banners: list[dict[str, str]] = []
     categories: list[dict[str, str]] = []
     newest: list[dict[str, str]] = []
@@ -129,6 +136,7 @@ class HomeState(CatalogBaseState):
         ]
         self.newest = [card_vars(c) for c in home.newest]
         self.best_sellers = [card_vars(c) for c in home.best_sellers]
+        self.bundles = [bundle_vars(b) for b in home.bundles]
         self.loaded = True
 
 
@@ -248,6 +256,30 @@ class CategoryState(ListingState):
             return
         sort = parse_sort(value)
         return rx.redirect(_listing_url(routes.category_url(self.slug), sort=sort.value, page=1))
+
+
+class BundleState(CatalogBaseState):
+    """/bundle/[bundle_id]: a series (专栏) with its courses; bought through BuyState."""
+
+    bundle_id: int = 0
+    bundle: dict[str, str] = {}
+    courses: list[dict[str, str]] = []
+
+    @rx.event
+    def load(self):
+        self.error = ""
+        self.loaded = False
+        try:
+            with session_scope() as session:
+                detail = catalog_service.get_bundle_detail(session, bundle_id=self._route_param("bundle_id"))
+        except Exception as exc:  # noqa: BLE001 - shown as a message, logged
+            self.bundle_id, self.bundle, self.courses = 0, {}, []
+            self._fail(exc)
+            return
+        self.bundle_id = detail.bundle.id
+        self.bundle = bundle_vars(detail.bundle)
+        self.courses = [card_vars(c) for c in detail.courses]
+        self.loaded = True
 
 
 class CourseState(CatalogBaseState):

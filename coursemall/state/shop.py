@@ -156,10 +156,11 @@ class _ShopMixin(FeedbackMixin, mixin=True):
 # ------------------------------------------------------------------------- course page buy bar
 
 class BuyState(_ShopMixin, AppState):
-    """The buy bar of /course/[course_id]: add to cart, buy now, claim a free course."""
+    """The buy bar of /course/[course_id] and /bundle/[bundle_id]: add to cart, buy now, claim free."""
 
     def _sign_in_first(self, item_type: str, item_id: int):
-        next_path = routes.course_url(item_id) if item_type == ItemType.COURSE else routes.HOME
+        next_path = (routes.course_url(item_id) if item_type == ItemType.COURSE
+                     else routes.bundle_url(item_id) if item_type == ItemType.BUNDLE else routes.HOME)
         return rx.redirect(routes.sign_in_url(next_path))
 
     @rx.event

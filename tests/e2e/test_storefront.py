@@ -168,3 +168,14 @@ def test_desktop_home_and_course(desktop, shop_db):
     expect(page.locator("#course-title")).to_be_visible()
     expect(page.locator("#course-outline")).to_be_visible()
     page.close()
+
+
+def test_series_page_lists_its_courses_and_asks_a_guest_to_sign_in(page):
+    page.goto("/")
+    first_series = page.locator("#home-bundles a").first
+    expect(first_series).to_be_visible()
+    first_series.click()
+    expect(page.locator("#bundle-title")).to_be_visible()
+    expect(page.locator(CARDS).nth(1)).to_be_attached()  # a series holds several courses
+    page.locator("#add-to-cart").click()
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fbundle%2F\d+"))

@@ -30,6 +30,7 @@ EXPECTED: dict[str, set[str]] = {
     "SearchState": {"change_sort", "load", "submit"},
     "CategoryState": {"change_sort", "load"},
     "CourseState": {"load"},
+    "BundleState": {"load"},
     "LessonState": {"load"},
     # accounts
     "SignInState": {"clear_message", "sign_in"},

@@ -74,4 +74,8 @@ MESSAGES = {
     "lesson.next": ("下一节", "Next lesson"),
     "lesson.not_found": ("课时不存在或已下架", "This lesson does not exist or is no longer available"),
     "lesson.free_badge": ("免费试看", "Free preview"),
+    "home.bundles": ("精品专栏", "Series"),
+    "bundle.badge": ("专栏", "Series"),
+    "bundle.includes": ("专栏包含的课程", "Courses in this series"),
+    "bundle.course_count": (" 门课程", " courses"),
 }
