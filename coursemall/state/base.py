@@ -17,6 +17,7 @@ from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.i18n import DEFAULT_LANG, normalize_lang, t
 from coursemall.services import accounts, sessions
+from coursemall.services.media_access import valid_id
 from coursemall.services.messages import unread_count
 
 CHECK_SECONDS = 30.0
@@ -56,6 +57,15 @@ class AppState(rx.State):
     def _cookie_token_hash(self) -> str:
         token = parse_cookie(self.router.headers.cookie, sessions.SESSION_COOKIE)
         return sessions.token_hash(token) if sessions.looks_like_token(token) else ""
+
+    def _route_param(self, name: str) -> object:
+        """A dynamic route segment ([course_id] ...) as received; validate it before use."""
+        params = self.rx_router_page.params or {}
+        return params.get(name, "")
+
+    def _route_id(self, name: str) -> int | None:
+        """A dynamic route segment that must be a database id; None when it is not one."""
+        return valid_id(self._route_param(name))
 
     def _client_ip(self) -> str:
         return (self.router.session.client_ip or "")[:64]

@@ -15,11 +15,10 @@ import reflex as rx
 from coursemall.db import session_scope
 from coursemall.domain.catalog import format_duration
 from coursemall.domain.errors import DomainError
-from coursemall.domain.search import MAX_QUERY_CHARS, parse_page, parse_sort
+from coursemall.domain.search import MAX_QUERY_CHARS, parse_sort
 from coursemall.pages import routes
 from coursemall.services import catalog as catalog_service
 from coursemall.services.catalog import CourseCardDTO, SearchResultDTO
-from coursemall.services.media_access import valid_id
 from coursemall.state.base import AppState
 
 log = logging.getLogger(__name__)
@@ -88,11 +87,6 @@ class CatalogBaseState(AppState):
 
     error: str = ""
     loaded: bool = False
-
-    def _route_param(self, name: str) -> object:
-        """A dynamic route segment ([course_id] ...) as received; validated by the caller."""
-        params = self.rx_router_page.params or {}
-        return params.get(name, "")
 
     def _query_param(self, name: str) -> str:
         value = self.router.url.query_parameters.get(name, "")
@@ -313,7 +307,7 @@ class CourseState(CatalogBaseState):
     @rx.event
     def load(self):
         self.error = ""
-        cid = valid_id(self._route_param("course_id"))
+        cid = self._route_id("course_id")
         if cid is None:
             self.course_id = 0
             self.error = self._t("course.not_found")
@@ -395,7 +389,7 @@ class LessonState(CatalogBaseState):
         self.error = ""
         self.media_url = ""
         self.article_html = ""
-        lid = valid_id(self._route_param("lesson_id"))
+        lid = self._route_id("lesson_id")
         if lid is None:
             self.lesson_id = 0
             self.error = self._t("lesson.not_found")

@@ -159,15 +159,6 @@ def course_manager_required(fn: Callable[..., Any]) -> Callable[..., Any]:
 class CommunityBaseState(FeedbackMixin, AppState):
     """Messages and helpers shared by the community states (no public methods)."""
 
-    def _route_id(self, name: str) -> int | None:
-        params = self.rx_router_page.params or {}
-        return valid_id(params.get(name, ""))
-
-    def _signed_in_actor(self) -> int | None:
-        user_id = self._actor_id()
-        if user_id is None:
-            self._fail("error.sign_in_required")
-        return user_id
 
 
 # ---------------------------------------------------------------------------------- comments

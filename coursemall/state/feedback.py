@@ -23,6 +23,13 @@ class FeedbackMixin(rx.State, mixin=True):
         self.success = self._t(code, **params)
         self.error = ""
 
+    def _signed_in_actor(self) -> int | None:
+        """The signed-in user's id, or None with a "please sign in" message."""
+        user_id = self._actor_id()
+        if user_id is None:
+            self._fail("error.sign_in_required")
+        return user_id
+
     def _failed(self, exc: BaseException) -> None:
         """A service said no (translated code) or something broke (logged, generic message)."""
         if isinstance(exc, DomainError):

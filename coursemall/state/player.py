@@ -502,8 +502,7 @@ class CertificateState(AppState):
 
     @rx.event
     def load_certificate(self):
-        params = self.rx_router_page.params or {}
-        raw = params.get("code", "")
+        raw = self._route_param("code")
         self.found, self.loaded = False, False
         self.learner_name = self.course_title = self.issued_on = self.image_url = self.code = ""
         try:

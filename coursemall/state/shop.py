@@ -127,17 +127,10 @@ def _valid_item(item_type: object, item_id: object) -> tuple[str, int] | None:
 class _ShopMixin(FeedbackMixin, mixin=True):
     """Form messages and helpers copied into each shop state (no public methods)."""
 
-    def _signed_in_actor(self) -> int | None:
-        user_id = self._actor_id()
-        if user_id is None:
-            self._fail("error.sign_in_required")
-        return user_id
-
     def _route_order_no(self) -> str | None:
         """The [order_no] route segment, checked against the service's format."""
-        params = self.rx_router_page.params or {}
         try:
-            return parse_order_no(params.get("order_no", ""))
+            return parse_order_no(self._route_param("order_no"))
         except DomainError:
             return None
 
