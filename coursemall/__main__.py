@@ -3,6 +3,9 @@
   migrate   apply database migrations (alembic upgrade head)
   seed      create the owner account and, in demo mode, the demo shop (idempotent)
   banner    print where the shop runs and the demo sign-ins
+  backup    write a backup archive (database + media): backup [--out FILE]
+  restore   restore a backup archive into the configured data folder: restore FILE
+  export    export orders, learners and courses as JSON/CSV: export [--out DIR]
 """
 
 from __future__ import annotations

@@ -50,18 +50,31 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _data_command(name: str):
+    """backup / restore / export live in coursemall.ops.data (imported only when used)."""
+    def run(rest: list[str]) -> int:
+        from coursemall.ops import data
+
+        return data.main(name, rest)
+    return run
+
+
 COMMANDS = {"migrate": migrate, "seed": seed, "banner": banner}
+ARG_COMMANDS = {"backup": _data_command("backup"), "restore": _data_command("restore"),
+                "export": _data_command("export")}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m coursemall")
-    parser.add_argument("command", choices=sorted(COMMANDS))
-    args, _rest = parser.parse_known_args(argv)
+    parser.add_argument("command", choices=sorted({*COMMANDS, *ARG_COMMANDS}))
+    args, rest = parser.parse_known_args(argv)
     try:
         get_settings()
     except SettingsError as exc:
         print(f"configuration error: {exc}")
         return 2
+    if args.command in ARG_COMMANDS:
+        return ARG_COMMANDS[args.command](rest)
     return COMMANDS[args.command]()
 
 

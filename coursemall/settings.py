@@ -51,6 +51,10 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_WECHAT_KEY_PATH", "", "PEM file: merchant API certificate key (needed for refunds)."),
     ("COURSEMALL_WECHAT_APP_SECRET", "", "AppSecret of the WeChat official account (same appid); needed for OAuth (openid) and JSAPI pay inside the WeChat browser."),
     ("COURSEMALL_WECHAT_OAUTH_BASE", "https://api.weixin.qq.com/", "WeChat OAuth API base URL (code → openid exchange)."),
+    ("COURSEMALL_UPLOAD_MAX_BYTES", "4294967296", "Largest media upload accepted by the dashboard (bytes; uploaded in chunks)."),
+    ("COURSEMALL_MEDIA_WORKER", "1", "1 = this process also runs the transcoding job loop (safe with several workers); 0 = not."),
+    ("COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", "7200", "Longest one transcoding step may run before the job fails with a timeout."),
+    ("COURSEMALL_REMINDER_DAYS", "7", "Send a \"continue learning\" message to learners who have not studied a bought course for this many days (0 = off)."),
 ]
 
 
@@ -99,6 +103,11 @@ class Settings:
     wechat_key_path: str = ""
     wechat_app_secret: str = ""
     wechat_oauth_base: str = "https://api.weixin.qq.com/"
+    # dashboard (issue 5) and learning reminders (issue 4)
+    upload_max_bytes: int = 4 * 1024**3
+    media_worker: bool = True
+    transcode_timeout_seconds: int = 7200
+    reminder_days: int = 7
 
     @property
     def is_sqlite(self) -> bool:
@@ -171,6 +180,10 @@ def load_settings(env: dict | None = None) -> Settings:
         session_days=_int(env, "COURSEMALL_SESSION_DAYS", 1, 365),
         avatar_max_bytes=_int(env, "COURSEMALL_AVATAR_MAX_BYTES", 10_000, 50_000_000),
         demo=env.get("COURSEMALL_DEMO", "1") == "1",
+        upload_max_bytes=_int(env, "COURSEMALL_UPLOAD_MAX_BYTES", 1_000_000, 64 * 1024**3),
+        media_worker=env.get("COURSEMALL_MEDIA_WORKER", "1") == "1",
+        transcode_timeout_seconds=_int(env, "COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", 10, 86400),
+        reminder_days=_int(env, "COURSEMALL_REMINDER_DAYS", 0, 365),
         **_payment_settings(env),
     )
 

@@ -21,6 +21,12 @@ from coursemall.models.catalog import (
 from coursemall.models.learning import Entitlement, Review
 from coursemall.models.study import CheckIn, Certificate, CommentLike, HomeworkSubmission, LessonComment, LessonNote, LessonProgress, StudyDay  # noqa: E501
 from coursemall.models.commerce import CartItem, ManualPayment, Message, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, ShopPaymentSetting  # noqa: E501
+from coursemall.models.security import *  # noqa: F401,F403  (issue 5 modules export __all__)
+from coursemall.models.media_pipeline import *  # noqa: F401,F403
+from coursemall.models.analytics import *  # noqa: F401,F403
+from coursemall.models.shop import *  # noqa: F401,F403
+from coursemall.models.instructors import *  # noqa: F401,F403
+from coursemall.models import analytics as _an, instructors as _ins, media_pipeline as _mp, security as _sec, shop as _shop
 
 __all__ = [
     "UtcDateTime",
@@ -47,3 +53,4 @@ __all__ = [
     "LessonProgress", "StudyDay", "LessonComment", "CommentLike", "LessonNote", "CheckIn",
     "HomeworkSubmission", "Certificate",
 ]
+__all__ += [*_sec.__all__, *_mp.__all__, *_an.__all__, *_shop.__all__, *_ins.__all__]

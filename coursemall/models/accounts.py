@@ -26,6 +26,8 @@ class User(SQLModel, table=True):
     # WeChat OAuth (snsapi_base) openid for JSAPI pay in the WeChat browser; one shop account per openid
     wechat_openid: str | None = Field(default=None, max_length=64, unique=True, index=True)
     is_active: bool = Field(default=True)
+    # leak tracing (issue 5): a frozen account cannot sign in; the reason is shown to staff only
+    frozen_reason: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -44,6 +46,8 @@ class UserSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # set when this device passed the TOTP step (owner/staff need it for the dashboard)
+    mfa_verified_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class LoginAttempt(SQLModel, table=True):

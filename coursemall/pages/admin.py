@@ -1,4 +1,4 @@
-"""Owner area: /admin, /admin/orders, /admin/refunds, /admin/manual-payments,
+"""Owner area: /admin/orders, /admin/refunds, /admin/manual-payments,
 /admin/settings/payments. Phone-first cards; every string from the catalogs.
 
 These pages compile into the public bundle like every page: `allowed` only hides the UI. The
@@ -10,12 +10,10 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.dashboard import dashboard_messages, dashboard_page
 from coursemall.pages import routes
 from coursemall.state.admin import (
     ORDER_STATUSES,
-    AdminBaseState,
-    AdminHomeState,
     AdminManualState,
     AdminOrdersState,
     AdminPaymentSettingsState,
@@ -24,64 +22,11 @@ from coursemall.state.admin import (
 from coursemall.state.base import AppState
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]}
-_NAV = (
-    ("admin.nav.home", routes.ADMIN, "admin-nav-home"),
-    ("admin.nav.orders", routes.ADMIN_ORDERS, "admin-nav-orders"),
-    ("admin.nav.refunds", routes.ADMIN_REFUNDS, "admin-nav-refunds"),
-    ("admin.nav.manual", routes.ADMIN_MANUAL, "admin-nav-manual"),
-    ("admin.nav.homework", routes.ADMIN_HOMEWORK, "admin-nav-homework"),
-    ("admin.nav.settings", routes.ADMIN_PAYMENT_SETTINGS, "admin-nav-settings"),
-)
+_admin_page = dashboard_page
+_messages = dashboard_messages
 
 
 # ---------------------------------------------------------------------------------- pieces
-
-def _nav(current: str) -> rx.Component:
-    return rx.flex(
-        *[rx.link(rx.button(tr(key), variant="solid" if href == current else "soft", size="2",
-                            color_scheme="orange" if href == current else "gray"),
-                  href=href, id=id_, underline="none", flex_shrink="0") for key, href, id_ in _NAV],
-        gap="2", width="100%", overflow_x="auto", padding_bottom="0.3em",
-    )
-
-
-def _messages(state: type[AdminBaseState], section: str) -> rx.Component:
-    return rx.cond(
-        state.section == section,
-        rx.fragment(
-            rx.cond(state.error != "",
-                    rx.callout(state.error, icon="triangle_alert", color_scheme="red", role="alert",
-                               id="form-error", width="100%")),
-            rx.cond(state.success != "",
-                    rx.callout(state.success, icon="circle_check", color_scheme="green", role="status",
-                               id="form-success", width="100%")),
-        ),
-    )
-
-
-def _forbidden() -> rx.Component:
-    return rx.callout(
-        rx.vstack(
-            rx.text(tr("admin.forbidden"), weight="bold"),
-            rx.cond(~AppState.signed_in,
-                    rx.link(tr("admin.sign_in_hint"), href=routes.SIGN_IN, id="admin-sign-in")),
-            spacing="1",
-        ),
-        icon="shield_alert", color_scheme="red", role="alert", id="admin-forbidden", width="100%",
-    )
-
-
-def _admin_page(state: type[AdminBaseState], route: str, title_key: str, *body: rx.Component) -> rx.Component:
-    return page_frame(rx.vstack(
-        rx.heading(tr("admin.title"), size="3", color="gray"),
-        rx.cond(
-            state.allowed,
-            rx.vstack(_nav(route), rx.heading(tr(title_key), size="6"), *body, spacing="4", width="100%"),
-            rx.cond(state.loaded, _forbidden(), rx.center(rx.spinner(size="3"), width="100%", padding="2em")),
-        ),
-        spacing="3", width="100%",
-    ))
-
 
 def _kv(label_key: str, value, **props) -> rx.Component:
     return rx.hstack(rx.text(tr(label_key), size="2", color="gray", flex_shrink="0"),
@@ -119,34 +64,6 @@ def _reject_form(handler, id_field: str, row_id, prefix: str, placeholder_key: s
             gap="2", width="100%", wrap="wrap",
         ),
         on_submit=handler, reset_on_submit=False, width="100%",
-    )
-
-
-# ---------------------------------------------------------------------------------- /admin
-
-def _count_card(label_key: str, value, href: str, id_: str) -> rx.Component:
-    return rx.link(
-        rx.card(rx.vstack(rx.text(tr(label_key), size="2", color="gray"),
-                          rx.heading(value, size="7", id=id_), spacing="1"), width="100%"),
-        href=href, underline="none", width="100%",
-    )
-
-
-@rx.page(route=routes.ADMIN, title="店铺管理 · CourseMall",
-         on_load=[AppState.load_viewer, AdminHomeState.load_admin_home])
-def admin_home_page() -> rx.Component:
-    return _admin_page(
-        AdminHomeState, routes.ADMIN, "admin.nav.home",
-        _messages(AdminHomeState, "page"),
-        rx.grid(
-            _count_card("admin.count.pending_refunds", AdminHomeState.pending_refunds, routes.ADMIN_REFUNDS,
-                        "admin-count-refunds"),
-            _count_card("admin.count.pending_manual", AdminHomeState.pending_manual, routes.ADMIN_MANUAL,
-                        "admin-count-manual"),
-            _count_card("admin.count.paid_orders", AdminHomeState.paid_orders, routes.ADMIN_ORDERS,
-                        "admin-count-paid"),
-            columns=rx.breakpoints(initial="1", sm="3"), spacing="3", width="100%",
-        ),
     )
 
 

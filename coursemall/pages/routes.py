@@ -87,3 +87,48 @@ def checkin_url(course_id: int) -> str:
 
 def homework_url(lesson_id: int) -> str:
     return f"/lesson/{lesson_id}/homework"
+
+
+# dashboard (issue 5). Instructors see the entries marked "all" in components/dashboard.NAV.
+ADMIN_SECURITY = "/admin/security"  # TOTP enrolment / verification, recovery codes
+ADMIN_AUDIT = "/admin/audit"
+ADMIN_STAFF = "/admin/staff"
+ADMIN_COURSES = "/admin/courses"
+ADMIN_COURSE_EDIT = "/admin/courses/[course_id]"
+ADMIN_LESSON_EDIT = "/admin/lessons/[lesson_id]"
+ADMIN_LESSON_MEDIA = "/admin/lessons/[lesson_id]/media"
+ADMIN_MEDIA = "/admin/media"
+ADMIN_ORDER = "/admin/orders/[order_no]"
+ADMIN_LEARNERS = "/admin/learners"
+ADMIN_LEARNER = "/admin/learners/[user_id]"
+ADMIN_MODERATION = "/admin/moderation"
+ADMIN_INSTRUCTORS = "/admin/instructors"
+ADMIN_ANALYTICS = "/admin/analytics"
+ADMIN_LEAK = "/admin/leak"
+ADMIN_SHOP_SETTINGS = "/admin/settings"
+TEACH_APPLY = "/teach"
+POLICY = "/policy/[kind]"
+
+
+def admin_course_url(course_id: int) -> str:
+    return f"/admin/courses/{course_id}"
+
+
+def admin_lesson_url(lesson_id: int) -> str:
+    return f"/admin/lessons/{lesson_id}"
+
+
+def admin_lesson_media_url(lesson_id: int) -> str:
+    return f"/admin/lessons/{lesson_id}/media"
+
+
+def admin_order_url(order_no: str) -> str:
+    return f"/admin/orders/{order_no}"
+
+
+def admin_learner_url(user_id: int) -> str:
+    return f"/admin/learners/{user_id}"
+
+
+def policy_url(kind: str) -> str:
+    return f"/policy/{kind}"

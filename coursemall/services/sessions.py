@@ -39,6 +39,7 @@ def looks_like_token(value: object) -> bool:
 class ResolvedSession:
     session_id: int
     user_id: int
+    mfa_verified: bool = False  # this device passed the TOTP step (dashboard for owner/staff)
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,16 @@ def redeem_login_ticket(session: Session, *, ticket: str, user_agent: str = "", 
 # ---- sessions --------------------------------------------------------------------------------
 
 def create_session(session: Session, *, user_id: int, user_agent: str = "", ip: str = "",
-                   now: datetime | None = None) -> str:
+                   now: datetime | None = None, mfa_verified: bool = False) -> str:
+    """Open a session and return its raw token. `mfa_verified` is for tests and for sessions
+    opened right after a TOTP check; sign-in by password alone never sets it."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     session.add(UserSession(
         user_id=user_id, token_hash=token_hash(token), user_agent=(user_agent or "")[:255],
         ip=(ip or "")[:64], created_at=now, last_seen_at=now,
-        expires_at=now + timedelta(days=get_settings().session_days)))
+        expires_at=now + timedelta(days=get_settings().session_days),
+        mfa_verified_at=now if mfa_verified else None))
     session.flush()
     return token
 
@@ -115,7 +119,14 @@ def resolve_session(session: Session, *, token_hash_hex: str,
     us = row[0]
     if now - us.last_seen_at > LAST_SEEN_EVERY:
         session.exec(update(UserSession).where(UserSession.id == us.id).values(last_seen_at=now))
-    return ResolvedSession(session_id=us.id, user_id=us.user_id)
+    return ResolvedSession(session_id=us.id, user_id=us.user_id, mfa_verified=us.mfa_verified_at is not None)
+
+
+def mark_mfa_verified(session: Session, *, session_id: int, user_id: int, now: datetime | None = None) -> None:
+    """Record that this device (a live session of `user_id`) passed the TOTP step."""
+    session.exec(update(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id,
+                                           UserSession.revoked_at.is_(None))
+                 .values(mfa_verified_at=now or utcnow()))
 
 
 def revoke_session_by_hash(session: Session, *, token_hash_hex: str,

@@ -13,146 +13,36 @@ Rows are sent to the browser as small dicts of strings (no ORM rows, no user ids
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
 
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import OrderStatus
 from coursemall.services import admin as admin_service
 from coursemall.services import manual_pay, refunds
-from coursemall.state.base import AppState
 from coursemall.state.guards import staff_required
-
-T = TypeVar("T")
-CHINA_TZ = timezone(timedelta(hours=8))
-REASON_MIN, REASON_MAX = 1, 200
-INSTRUCTIONS_MAX = 500
-MAX_FORM_FIELD = 4096  # any longer form value is refused before it is looked at
-ORDER_STATUSES = tuple(s.value for s in OrderStatus)
-MANUAL_OUTCOME_KEYS = {
-    "applied": "admin.manual.confirmed",
-    "applied_late": "admin.manual.confirmed_late",
-    "late_refund_queued": "admin.manual.confirmed_late",
-    "duplicate_payment": "admin.manual.confirmed_duplicate",
-}
-
-
-def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
-    with session_scope() as s:
-        return fn(s, **kwargs)
-
-
-def _fmt_time(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pages and tests)
+    CHINA_TZ,
+    INSTRUCTIONS_MAX,
+    MANUAL_OUTCOME_KEYS,
+    MAX_FORM_FIELD,
+    ORDER_STATUSES,
+    REASON_MAX,
+    REASON_MIN,
+    DashboardBaseState,
+    _fmt_time,
+    _in_session,
+    form_checked,
+    form_field,
+    parse_int_in,
+    parse_reason,
+    parse_row_id,
+)
 
 
-def parse_row_id(value: object) -> int | None:
-    """A positive id from an event payload (int or short digit string), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and 0 < len(value) <= 10 and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and 0 < value <= 2**31 - 1:
-        return value
-    return None
-
-
-def parse_int_in(value: object, lo: int, hi: int) -> int | None:
-    """A whole number lo..hi from a form field (str) or an int, else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if not (0 < len(text) <= 6 and text.isascii() and text.isdigit()):
-            return None
-        value = int(text)
-    if isinstance(value, int) and lo <= value <= hi:
-        return value
-    return None
-
-
-def parse_reason(value: object) -> str | None:
-    if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
-        return None
-    text = value.strip()
-    if not REASON_MIN <= len(text) <= REASON_MAX or "\x00" in text:
-        return None
-    return text
-
-
-def form_field(form_data: object, name: str) -> object:
-    """The raw value of a form field ('' when absent); None when the payload is not a form."""
-    if not isinstance(form_data, dict):
-        return None
-    return form_data.get(name, "")
-
-
-def form_checked(value: object) -> bool | None:
-    """A checkbox/switch field: 'on' (or True) when checked, '' / absent / False when not."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value in ("on", "true"):
-        return True
-    if isinstance(value, str) and value in ("", "false", "off"):
-        return False
-    return None
-
-
-class AdminBaseState(AppState):
-    """Messages, the permission flag and helpers shared by every owner-area state."""
-
-    error: str = ""
-    success: str = ""
-    section: str = ""  # which part of the page the message belongs to
-    allowed: bool = False  # the last guarded call was made by owner/staff (only hides UI)
-    loaded: bool = False
-    is_owner: bool = False
-
-    _staff_role: str = ""  # set by @staff_required from the database
-
-    def _clear_data(self) -> None:
-        """Drop every row this state holds (after a failed permission check)."""
-
-    def _deny(self, code: str) -> None:
-        self._clear_data()
-        self.allowed = False
-        self.is_owner = False
-        self.loaded = True
-        self.section = "page"
-        self.error = self._t(code)
-        self.success = ""
-
-    def _admit(self) -> None:
-        self.allowed = True
-        self.is_owner = self._staff_role == "owner"
-        self.loaded = True
-
-    def _fail(self, section: str, code: str, **params: object) -> None:
-        self.section = section
-        self.error = self._t(code, **params)
-        self.success = ""
-
-    def _ok(self, section: str, code: str, **params: object) -> None:
-        self.section = section
-        self.success = self._t(code, **params)
-        self.error = ""
-
-    def _clear_messages(self) -> None:
-        self.error = self.success = self.section = ""
-
-    def _service_error(self, section: str, exc: DomainError, *, owner_only: bool = False) -> None:
-        if exc.code in ("error.forbidden", "error.sign_in_required"):
-            if owner_only and exc.code == "error.forbidden" and self._staff_role == "staff":
-                return self._fail(section, "admin.owner_only")
-            return self._deny("admin.forbidden")
-        self._fail(section, exc.code, **exc.params)
+class AdminBaseState(DashboardBaseState):
+    """The owner-area states of issue 3 (orders, refunds, manual payments, payment settings)."""
 
 
 class AdminHomeState(AdminBaseState):

@@ -47,6 +47,7 @@ class AppState(rx.State):
     _user_id: int | None = None
     _session_hash: str = ""  # SHA-256 of the cookie token the cache below belongs to
     _session_id: int | None = None
+    _mfa_ok: bool = False  # this session passed the TOTP step (resolved with the session)
     _checked_at: float = 0.0
     _viewer_checked_at: float = -1.0
 
@@ -78,6 +79,7 @@ class AppState(rx.State):
         self._user_id = None
         self._session_hash = ""
         self._session_id = None
+        self._mfa_ok = False
         self._checked_at = 0.0
 
     def _actor_id(self, fresh: bool = False) -> int | None:
@@ -97,6 +99,7 @@ class AppState(rx.State):
             return None
         self._user_id = resolved.user_id
         self._session_id = resolved.session_id
+        self._mfa_ok = resolved.mfa_verified
         self._session_hash = h
         self._checked_at = now
         return self._user_id

@@ -1,4 +1,4 @@
-"""Guards for owner-area event handlers (ARCHITECTURE.md rule 4).
+"""Guards for dashboard event handlers (ARCHITECTURE.md rule 4).
 
 Use *below* `@rx.event`, so Reflex registers the guarded function:
 
@@ -6,10 +6,17 @@ Use *below* `@rx.event`, so Reflex registers the guarded function:
     @staff_required
     def approve_refund(self, refund_id: int): ...
 
-The guard re-reads the actor from the server-side session (`_actor_id(fresh=True)`) and the
-user's role from the database — never the `role` frontend var, which the browser can change.
-On failure it calls the state's `_deny(code)` (a translated message, data cleared) and returns
-without running the handler. The services check the role again (defence in depth).
+- `staff_required`: owner or staff;
+- `owner_required`: the owner only;
+- `dashboard_required`: owner, staff or an approved instructor (the services then limit an
+  instructor to their own courses and sales).
+Owner and staff must also have passed TOTP on this device (`UserSession.mfa_verified_at`);
+otherwise the handler is refused with `admin.mfa_required` and the page shows the TOTP step.
+
+The guard re-reads the actor from the server-side session (`_actor_id(fresh=True)`) and the role
+from the database — never the `role` frontend var, which the browser can change. On failure it
+calls the state's `_deny(code)` (a translated message, data cleared) and returns without running
+the handler. The services check the role and the object again (defence in depth).
 """
 
 from __future__ import annotations
@@ -20,56 +27,87 @@ from collections.abc import Callable
 from typing import Any
 
 from coursemall.db import session_scope
-from coursemall.domain.errors import DomainError
-from coursemall.services._commerce import require_staff
+from coursemall.services.permissions import DashboardActor, dashboard_actor
 
 GUARD_ATTR = "__coursemall_guard__"
+MFA_REQUIRED = "admin.mfa_required"
+FORBIDDEN = "admin.forbidden"
+
+
+def _admits(kind: str, actor: DashboardActor) -> bool:
+    if kind == "owner_required":
+        return actor.is_owner
+    if kind == "staff_required":
+        return actor.is_staff
+    return True  # dashboard_required
+
+
+def check_dashboard(state: Any, kind: str = "dashboard_required") -> tuple[DashboardActor | None, str]:
+    """(actor, "") when the session's user passes guard `kind`, else (None, message code)."""
+    actor_id = state._actor_id(fresh=True)
+    if actor_id is None:
+        return None, FORBIDDEN
+    with session_scope() as s:
+        actor = dashboard_actor(s, actor_id)
+    if actor is None or not _admits(kind, actor):
+        return None, FORBIDDEN
+    if actor.is_staff and not state._mfa_ok:
+        return None, MFA_REQUIRED
+    return actor, ""
 
 
 def staff_role_of(state: Any) -> str | None:
-    """'owner' / 'staff' when the session's user is active staff in the database, else None."""
-    actor_id = state._actor_id(fresh=True)
-    if actor_id is None:
-        return None
-    try:
-        with session_scope() as s:
-            return require_staff(s, actor_id).role
-    except DomainError:
-        return None
+    """'owner' / 'staff' when the session's user is active, TOTP-verified staff, else None."""
+    actor, _code = check_dashboard(state, "staff_required")
+    return actor.role if actor else None
 
 
-def _deny(state: Any) -> None:
+def _deny(state: Any, code: str) -> None:
     deny = getattr(state, "_deny", None)
     if callable(deny):
-        deny("admin.forbidden")
+        deny(code)
 
 
-def staff_required(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run the handler only for an owner or staff member (checked against the database)."""
-    if inspect.iscoroutinefunction(fn):
-        @functools.wraps(fn)
-        async def async_wrapper(self, *args: Any, **kwargs: Any) -> Any:
-            role = staff_role_of(self)
-            if role is None:
-                _deny(self)
-                return None
-            self._staff_role = role
-            return await fn(self, *args, **kwargs)
+def _admit(state: Any, actor: DashboardActor) -> None:
+    # backend vars declared on DashboardBaseState; other states may not have them
+    for name, value in (("_staff_role", actor.role), ("_instructor_id", actor.instructor_id or 0)):
+        if name in getattr(type(state), "backend_vars", {}) or hasattr(type(state), name):
+            setattr(state, name, value)
 
-        wrapper: Callable[..., Any] = async_wrapper
-    else:
-        @functools.wraps(fn)
-        def sync_wrapper(self, *args: Any, **kwargs: Any) -> Any:
-            role = staff_role_of(self)
-            if role is None:
-                _deny(self)
-                return None
-            self._staff_role = role
-            return fn(self, *args, **kwargs)
 
-        wrapper = sync_wrapper
-    setattr(wrapper, GUARD_ATTR, "staff_required")
-    return wrapper
+def _make_guard(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def async_wrapper(self, *args: Any, **kwargs: Any) -> Any:
+                actor, code = check_dashboard(self, kind)
+                if actor is None:
+                    _deny(self, code)
+                    return None
+                _admit(self, actor)
+                return await fn(self, *args, **kwargs)
+
+            wrapper: Callable[..., Any] = async_wrapper
+        else:
+            @functools.wraps(fn)
+            def sync_wrapper(self, *args: Any, **kwargs: Any) -> Any:
+                actor, code = check_dashboard(self, kind)
+                if actor is None:
+                    _deny(self, code)
+                    return None
+                _admit(self, actor)
+                return fn(self, *args, **kwargs)
+
+            wrapper = sync_wrapper
+        setattr(wrapper, GUARD_ATTR, kind)
+        return wrapper
+
+    return decorator
+
+
+staff_required = _make_guard("staff_required")
+owner_required = _make_guard("owner_required")
+dashboard_required = _make_guard("dashboard_required")
 
 
 def guard_of(fn: Callable[..., Any]) -> str | None:

@@ -55,9 +55,10 @@ def engine(sqlite_engine, monkeypatch):
     return sqlite_engine
 
 
-def cookie_for(engine, user_id: int) -> str:
+def cookie_for(engine, user_id: int, mfa: bool = True) -> str:
+    """A session cookie; owner/staff sessions have passed TOTP unless mfa=False."""
     with Session(engine) as s:
-        token = sessions.create_session(s, user_id=user_id)
+        token = sessions.create_session(s, user_id=user_id, mfa_verified=mfa)
         s.commit()
     return f"cm_lang=zh_CN; cm_session={token}"
 

@@ -1,0 +1,3 @@
+"""(issue 5: being built)"""
+
+ROUTES: list = []

@@ -1,0 +1,25 @@
+"""Analytics (issue 5): page views for the funnel (course view → detail → checkout → paid)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from coursemall.models.base import UtcDateTime, utcnow
+
+__all__ = ["PageView"]
+
+
+class PageView(SQLModel, table=True):
+    __tablename__ = "page_views"
+    __table_args__ = (Index("ix_page_views_kind_at", "kind", "created_at"),
+                      Index("ix_page_views_course_at", "course_id", "created_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # list | detail | checkout
+    course_id: int | None = Field(default=None)
+    user_id: int | None = Field(default=None)
+    visitor: str = Field(default="", max_length=64)  # hashed session/cookie id for anonymous visitors
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

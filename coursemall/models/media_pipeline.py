@@ -1,0 +1,52 @@
+"""Media pipeline (issue 5): resumable chunked uploads and the transcoding job queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from coursemall.models.base import UtcDateTime, utcnow
+
+__all__ = ["UploadSession", "MediaJob"]
+
+
+class UploadSession(SQLModel, table=True):
+    """A file being uploaded in chunks into the private media root."""
+
+    __tablename__ = "upload_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    upload_key: str = Field(max_length=64, unique=True)  # random, names the temp file
+    user_id: int = Field(foreign_key="users.id", index=True)
+    lesson_id: int | None = Field(default=None, foreign_key="lessons.id")
+    filename: str = Field(default="", max_length=200)
+    size_bytes: int = Field(default=0)  # announced total
+    received_bytes: int = Field(default=0)
+    status: str = Field(default="uploading", max_length=16)  # uploading | complete | failed | aborted
+    error: str = Field(default="", max_length=500)
+    media_asset_id: int | None = Field(default=None, foreign_key="media_assets.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class MediaJob(SQLModel, table=True):
+    """Transcoding work for one media asset. Workers claim a job with a compare-and-set lease,
+    so several app workers can run the loop safely."""
+
+    __tablename__ = "media_jobs"
+    __table_args__ = (Index("ix_media_jobs_status_run_after", "status", "run_after"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    media_asset_id: int = Field(foreign_key="media_assets.id", index=True)
+    status: str = Field(default="queued", max_length=16)  # queued | running | done | failed
+    attempts: int = Field(default=0)
+    lease_owner: str = Field(default="", max_length=80)
+    lease_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    run_after: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    progress_pct: int = Field(default=0)
+    step: str = Field(default="", max_length=40)
+    error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

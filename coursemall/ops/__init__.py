@@ -1,0 +1,1 @@
+"""Operator tasks (issue 5): backup, restore, export."""
