@@ -37,6 +37,9 @@ def banner() -> int:
     print(f" CourseMall shop:  {s.public_base_url}")
     print(f" Owner sign-in:    {s.owner_email} / {password}")
     if s.demo:
+        from coursemall.demo.security import DEMO_OWNER_TOTP_SECRET
+
+        print(f" Owner 2FA (TOTP): seed {DEMO_OWNER_TOTP_SECRET} (add it to an authenticator app)")
         print(" Demo learner:     learner1@coursemall.local / learner-demo-2026")
         print(f" One-time codes:   {s.public_base_url}/outbox and this console")
     print("=" * 64, flush=True)

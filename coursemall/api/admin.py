@@ -2,8 +2,10 @@
 
 GET /api/admin/manual-proof/{id}  the proof image of manual payment `id` for owner/staff only.
     The viewer comes from the HttpOnly `cm_session` cookie (resolved in the server-side session
-    store); the image is read from the private media dir by `manual_pay.read_manual_proof`.
-    Anyone else (anonymous, learners, revoked sessions) gets 403; an unknown id 404 for staff.
+    store, api/_dashboard_auth.py): owner or staff whose session passed TOTP, like the dashboard
+    handlers; the image is read from the private media dir by `manual_pay.read_manual_proof`.
+    Anyone else (anonymous, learners, instructors, revoked or unverified sessions) gets 403; an
+    unknown id 404 for staff.
     Proofs are never in a public folder and never cached by shared caches.
 """
 
@@ -14,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from coursemall.api._dashboard_auth import dashboard_actor_for_token, session_token
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import STAFF_ROLES, parse_id
-from coursemall.services import manual_pay, sessions
-from coursemall.services._commerce import require_actor
+from coursemall.domain.orders import parse_id
+from coursemall.services import manual_pay
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer"}
@@ -30,28 +32,21 @@ def _text(body: str, status: int) -> Response:
 
 def _read(token: str, raw_id: str) -> tuple[int, bytes, str]:
     """(status, body, media type) for the proof request; runs in a worker thread."""
-    if not sessions.looks_like_token(token):
-        return 403, b"", ""
     with session_scope() as s:
-        resolved = sessions.resolve_session(s, token_hash_hex=sessions.token_hash(token))
-        if resolved is None:
-            return 403, b"", ""
-        try:
-            user = require_actor(s, resolved.user_id)
-        except DomainError:
-            return 403, b"", ""
-        if user.role not in STAFF_ROLES:  # this route is the owner's queue, not the learner's view
+        # owner/staff with a TOTP-verified session, as for the dashboard handlers
+        actor = dashboard_actor_for_token(s, token, kind="staff_required")
+        if actor is None:
             return 403, b"", ""
         try:
             mp_id = parse_id(raw_id)
-            data, media_type = manual_pay.read_manual_proof(s, actor_id=user.id, manual_payment_id=mp_id)
+            data, media_type = manual_pay.read_manual_proof(s, actor_id=actor.user_id, manual_payment_id=mp_id)
         except DomainError as exc:
             return (403 if exc.code in ("error.forbidden", "error.sign_in_required") else 404), b"", ""
     return 200, data, media_type
 
 
 async def manual_proof(request: Request) -> Response:
-    token = request.cookies.get(sessions.SESSION_COOKIE, "")
+    token = session_token(request)
     status, data, media_type = await run_in_threadpool(_read, token, request.path_params["mp_id"])
     if status == 200:
         return Response(data, media_type=media_type, headers=PRIVATE)

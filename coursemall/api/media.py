@@ -1,9 +1,14 @@
 """GET /api/media/{token}: private lesson media behind short-lived signed tokens.
 
 1. the token must be genuine and unexpired (HMAC, constant-time) -> else 403, no bytes;
-2. the token's viewer must still have access to the lesson now (published course, free/partial
-   trial or an active entitlement) -> else 403, so a revoked entitlement stops playback;
-3. the file is resolved strictly inside the private media root (no traversal) and served by
+2. a signed-in viewer's token is bound to the session it was minted for: the request must carry
+   that session's `cm_session` cookie (same-origin <video>/<audio> requests send it) and the
+   session must still be live and belong to the token's user -> else 403, so a copied URL does not
+   play in another browser. Anonymous tokens need no cookie but only reach free-trial content;
+3. the token's viewer must still have access to the lesson now (published course or a manager's
+   preview, free/partial trial or an active, released entitlement) -> else 403, so a revoked
+   entitlement stops playback;
+4. the file is resolved strictly inside the private media root (no traversal) and served by
    Starlette's FileResponse: Range -> 206 (416 when unsatisfiable), file I/O off the event loop.
 """
 
@@ -17,7 +22,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from coursemall.db import session_scope
-from coursemall.media.tokens import verify_token
+from coursemall.media.tokens import MediaClaim, binding_matches, verify_token
+from coursemall.services import sessions
 from coursemall.services.media_access import resolve_media_for_claim
 from coursemall.settings import get_settings
 
@@ -32,10 +38,20 @@ def _forbidden() -> Response:
     return Response("forbidden", status_code=403, media_type="text/plain", headers=_PRIVATE)
 
 
-def _resolve(claim) -> tuple[Path, str] | None:
+def _cookie_hash(request: Request) -> str:
+    token = request.cookies.get(sessions.SESSION_COOKIE, "")
+    return sessions.token_hash(token) if sessions.looks_like_token(token) else ""
+
+
+def _resolve(claim: MediaClaim, session_hash: str) -> tuple[Path, str] | None:
     with session_scope() as session:
-        media = resolve_media_for_claim(session, user_id=claim.user_id, lesson_id=claim.lesson_id,
-                                        asset_id=claim.asset_id)
+        mfa_verified = False
+        if claim.user_id:
+            live = sessions.resolve_session(session, token_hash_hex=session_hash)
+            if live is None or live.user_id != claim.user_id:
+                return None  # signed out, expired, revoked, or someone else's cookie
+            mfa_verified = live.mfa_verified
+        media = resolve_media_for_claim(session, claim, mfa_verified=mfa_verified)
     if media is None or media.mime not in _ALLOWED_MIME:
         return None
     root = get_settings().media_dir.resolve()
@@ -52,7 +68,10 @@ async def media_file(request: Request) -> Response:
     claim = verify_token(request.path_params.get("token", ""))
     if claim is None:
         return _forbidden()
-    resolved = await run_in_threadpool(_resolve, claim)
+    session_hash = _cookie_hash(request)
+    if not binding_matches(claim, session_hash):
+        return _forbidden()
+    resolved = await run_in_threadpool(_resolve, claim, session_hash)
     if resolved is None:
         return _forbidden()
     path, mime = resolved

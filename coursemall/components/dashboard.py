@@ -27,11 +27,12 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
     ("admin.nav.learners", routes.ADMIN_LEARNERS, "admin-nav-learners", "staff"),
     ("admin.nav.homework", routes.ADMIN_HOMEWORK, "admin-nav-homework", "all"),
     ("admin.nav.moderation", routes.ADMIN_MODERATION, "admin-nav-moderation", "all"),
-    ("admin.nav.instructors", routes.ADMIN_INSTRUCTORS, "admin-nav-instructors", "staff"),
+    ("admin.nav.instructors", routes.ADMIN_INSTRUCTORS, "admin-nav-instructors", "all"),
     ("admin.nav.leak", routes.ADMIN_LEAK, "admin-nav-leak", "staff"),
     ("admin.nav.shop_settings", routes.ADMIN_SHOP_SETTINGS, "admin-nav-shop-settings", "owner"),
     ("admin.nav.settings", routes.ADMIN_PAYMENT_SETTINGS, "admin-nav-settings", "owner"),
     ("admin.nav.audit", routes.ADMIN_AUDIT, "admin-nav-audit", "owner"),
+    ("admin.nav.staff", routes.ADMIN_STAFF, "admin-nav-staff", "owner"),
     ("admin.nav.security", routes.ADMIN_SECURITY, "admin-nav-security", "all"),
 )
 
@@ -83,14 +84,16 @@ def forbidden_notice() -> rx.Component:
 
 
 def dashboard_page(state, route: str, title_key: str, *body: rx.Component) -> rx.Component:
-    """A dashboard page for `state` (a DashboardBaseState): nav + title + body when allowed."""
+    """A dashboard page for `state` (a DashboardBaseState): nav + title + body once this page's
+    own load admitted the viewer; the TOTP step or the refusal once it denied them."""
+    name = state.get_full_name()
     return page_frame(rx.vstack(
         rx.heading(tr("admin.title"), size="3", color="gray"),
         rx.cond(
-            state.allowed,
+            state.allowed & (state.admitted == name),
             rx.vstack(dashboard_nav(state, route), rx.heading(tr(title_key), size="6"), *body,
                       spacing="4", width="100%"),
-            rx.cond(state.loaded,
+            rx.cond(state.denied == name,
                     rx.cond(state.mfa_needed, mfa_gate(), forbidden_notice()),
                     rx.center(rx.spinner(size="3"), width="100%", padding="2em")),
         ),

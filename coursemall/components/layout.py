@@ -1,4 +1,10 @@
-"""Page frame: top bar (shop name, search, language, account) and a bottom tab bar on phones."""
+"""Page frame: top bar (shop name/logo, search, language, account), footer with the policy links,
+and a bottom tab bar on phones.
+
+The owner's brand (shop settings) reaches every page through `BrandState`, loaded when the frame
+mounts: the header shows its name and logo, and a nested Radix theme applies its accent colour
+to everything inside the frame (default buttons, links, `var(--accent-*)`).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,42 @@ import reflex as rx
 
 from coursemall.components.i18n import tr
 from coursemall.pages import routes
-from coursemall.settings import get_settings
+from coursemall.services.shop_settings import POLICY_KINDS
 from coursemall.state.base import AppState
+from coursemall.state.shop_settings import BrandState
 
-BRAND = "#e8590c"
+BRAND = "var(--accent-9)"  # follows the owner's accent colour
+
+
+def _brand_mark() -> rx.Component:
+    return rx.link(
+        rx.hstack(
+            rx.cond(BrandState.logo_url != "",
+                    rx.image(src=BrandState.logo_url, alt="logo", height="32px", width="auto", max_width="96px",
+                             object_fit="contain", id="brand-logo")),
+            rx.heading(BrandState.shop_name, size="5", color=BRAND, id="brand-name",
+                       style={"white_space": "nowrap", "overflow": "hidden", "text_overflow": "ellipsis"},
+                       max_width=["9em", "14em", "20em"]),
+            align="center", spacing="2",
+        ),
+        href=routes.HOME, underline="none", min_width="0",
+    )
+
+
+def _footer() -> rx.Component:
+    links = [rx.link(tr(f"shopset.policy.kind.{kind}"), href=routes.policy_url(kind), size="1", color="gray",
+                     id=f"footer-policy-{kind}") for kind in POLICY_KINDS]
+    return rx.vstack(
+        rx.hstack(*links, spacing="4", justify="center", wrap="wrap"),
+        rx.text("© 2026 ", BrandState.shop_name, " · ", tr("shopset.footer.powered"), size="1", color="gray",
+                id="footer-copyright"),
+        align="center", spacing="1", padding="1em", padding_bottom="5em", width="100%",
+    )
 
 
 def _top_bar() -> rx.Component:
     return rx.hstack(
-        rx.link(rx.heading(get_settings().shop_name, size="5", color=BRAND), href=routes.HOME,
-                underline="none"),
+        _brand_mark(),
         rx.spacer(),
         rx.link(rx.icon("search", size=20), href=routes.SEARCH, aria_label="search", color="gray"),
         rx.cond(AppState.signed_in, _shop_links()),
@@ -75,12 +107,14 @@ def _bottom_tabs() -> rx.Component:
 
 def page_frame(*children: rx.Component) -> rx.Component:
     """Wrap a page body: max width for desktop, room for the tab bar on phones."""
-    return rx.box(
-        _top_bar(),
-        rx.box(*children, width="100%", max_width="960px", margin_x="auto", padding="1em",
-               padding_bottom="5em"),
-        rx.center(rx.text(tr("footer.copyright"), size="1", color="gray"), padding="1em",
-                  padding_bottom="5em"),
-        _bottom_tabs(),
-        width="100%", min_height="100vh",
+    return rx.theme(
+        rx.box(
+            _top_bar(),
+            rx.box(*children, width="100%", max_width="960px", margin_x="auto", padding="1em",
+                   padding_bottom="5em"),
+            _footer(),
+            _bottom_tabs(),
+            width="100%", min_height="100vh", on_mount=BrandState.load_brand,
+        ),
+        accent_color=BrandState.accent, has_background=False,
     )

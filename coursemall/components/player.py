@@ -25,6 +25,55 @@ def speed_bar() -> rx.Component:
     )
 
 
+def _source_button(label_key: str, id_: str, attrs: dict) -> rx.Component:
+    return rx.el.button(tr(label_key), id=id_, type="button", custom_attrs={**attrs, "aria-pressed": "false"},
+                        style={"border": "1px solid var(--gray-a6)", "border_radius": "999px",
+                               "padding": "2px 10px", "font_size": "13px", "background": "transparent",
+                               "cursor": "pointer"})
+
+
+def source_bar() -> rx.Component:
+    """高清/标清 when both renditions exist, and 只听声音 when the lesson has an audio track.
+    The buttons only carry names; the player script picks the signed URL from the media element."""
+    return rx.cond(
+        (PlayerState.hd_url != "") & (PlayerState.sd_url != "") | (PlayerState.listen_url != ""),
+        rx.hstack(
+            rx.cond((PlayerState.hd_url != "") & (PlayerState.sd_url != ""),
+                    rx.hstack(rx.text(tr("player.quality"), size="1", color="gray"),
+                              _source_button("player.quality_hd", "quality-hd", {"data-quality": "hd"}),
+                              _source_button("player.quality_sd", "quality-sd", {"data-quality": "sd"}),
+                              spacing="1", align="center")),
+            rx.cond(PlayerState.listen_url != "",
+                    rx.el.button(rx.hstack(rx.icon("headphones", size=14), tr("player.listen"), spacing="1",
+                                           align="center"),
+                                 id="listen-toggle", type="button", custom_attrs={"aria-pressed": "false"},
+                                 style={"border": "1px solid var(--gray-a6)", "border_radius": "999px",
+                                        "padding": "2px 10px", "font_size": "13px", "background": "transparent",
+                                        "cursor": "pointer"})),
+            spacing="3", wrap="wrap", align="center", id="source-bar",
+        ),
+    )
+
+
+def listen_overlay() -> rx.Component:
+    """Covers the (black) video while an audio track plays; shown by the player script."""
+    return rx.box(
+        rx.vstack(rx.icon("headphones", size=40, color="white"),
+                  rx.text(tr("player.listening"), color="white", size="2", text_align="center"),
+                  align="center", spacing="2"),
+        id="listen-overlay", position="absolute", inset="0", bottom="48px", z_index="2",
+        align_items="center", justify_content="center", border_radius="12px 12px 0 0",
+        background="linear-gradient(135deg, #7c2d12, #b45309)",
+        style={"display": "none", "pointer_events": "none"},
+    )
+
+
+def preview_banner() -> rx.Component:
+    return rx.cond(PlayerState.preview_mode,
+                   rx.callout(tr("player.preview_banner"), icon="eye", color_scheme="blue", size="1",
+                              width="100%", id="preview-banner"))
+
+
 def watermark() -> rx.Component:
     """The viewer's nickname and code over the media; moved every ~20 s by the player script."""
     return rx.cond(
@@ -172,6 +221,11 @@ def _outline_lesson(ls) -> rx.Component:
                     style={"overflow": "hidden", "text_overflow": "ellipsis", "white_space": "nowrap"},
                     flex="1"),
             rx.text(ls["duration"], size="1", color="gray"),
+            rx.cond(ls["unlocks"] != "",
+                    rx.hstack(rx.icon("lock", size=12, color="var(--gray-9)"),
+                              rx.text(ls["unlocks"], size="1", color="gray"),
+                              spacing="1", align="center", class_name="cm-outline-unlocks",
+                              title=tr("player.drip_locked"))),
             rx.cond(ls["done"] == "1", rx.icon("circle-check", size=14, color="var(--green-9)")),
             width="100%", align="center", spacing="2", padding="6px 8px", border_radius="6px",
             background=rx.cond(ls["current"] == "1", "var(--orange-a3)", "transparent"),
@@ -203,5 +257,7 @@ def beat_inputs() -> rx.Component:
         rx.el.input(id="player-beat", type="text", on_change=PlayerState.heartbeat,
                     style={"display": "none"}, aria_hidden="true", tab_index=-1),
         rx.el.input(id="player-read", type="text", on_change=PlayerState.article_read,
+                    style={"display": "none"}, aria_hidden="true", tab_index=-1),
+        rx.el.input(id="player-refresh", type="text", on_change=PlayerState.refresh_media,
                     style={"display": "none"}, aria_hidden="true", tab_index=-1),
     )

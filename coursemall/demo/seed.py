@@ -60,8 +60,27 @@ def seed_all(engine: Engine | None = None, settings: Settings | None = None) -> 
         summary["media_files_generated"] = ensure_demo_media(settings.media_dir)
         with session_scope(engine) as session:
             summary.update(seed_demo_shop(session, settings))
+        summary.update(_seed_demo_extras(engine, settings))
     summary["seconds"] = round(time.monotonic() - started, 1)
     return summary
+
+
+def _seed_demo_extras(engine: Engine, settings: Settings) -> dict:
+    """Demo-only additions of issue 4/5: the owner's known TOTP seed (printed in the banner),
+    HD/SD/audio renditions of the demo videos, and a month of study history for the learners."""
+    from coursemall.demo.renditions import ensure_demo_renditions
+    from coursemall.demo.security import ensure_demo_owner_totp
+    from coursemall.demo.study import ensure_demo_study
+
+    out: dict = {}
+    with session_scope(engine) as session:
+        owner = _user_by_email(session, settings.owner_email)
+        out["owner_totp_enrolled"] = bool(owner and ensure_demo_owner_totp(session, owner))
+    with session_scope(engine) as session:
+        out["demo_renditions"] = ensure_demo_renditions(session, settings.media_dir, settings.public_dir)
+    with session_scope(engine) as session:
+        out["demo_study"] = ensure_demo_study(session)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ users

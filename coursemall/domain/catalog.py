@@ -19,6 +19,16 @@ class CourseStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+# Taking a course down (unpublish) or archiving it hides it from the storefront, but the people who
+# bought it keep studying it: progress, check-ins, reviews and certificates go on. Drafts are only
+# seen by the course's managers.
+OPEN_TO_BUYERS = (CourseStatus.PUBLISHED.value, CourseStatus.UNPUBLISHED.value, CourseStatus.ARCHIVED.value)
+
+
+def open_to_buyers(status: str) -> bool:
+    return status in OPEN_TO_BUYERS
+
+
 class LessonKind(StrEnum):
     VIDEO = "video"
     AUDIO = "audio"
@@ -33,6 +43,7 @@ class EntitlementSource(StrEnum):
     REDEEM = "redeem"
     MANUAL = "manual"
     BUNDLE = "bundle"
+    GRANT = "grant"  # given by owner/staff from the learner profile
 
 
 def format_duration(seconds: int) -> str:

@@ -22,7 +22,10 @@ class User(SQLModel, table=True):
     role: str = Field(default="learner", max_length=16, index=True)  # domain.roles.Role
     locale: str = Field(default="zh_CN", max_length=8)
     watermark_code: str = Field(max_length=12, unique=True)  # short per-user code for leak tracing
-    totp_secret: str = Field(default="", max_length=64)
+    # TOTP seed, encrypted at rest (services/crypto.py: "enc1:" + Fernet token, ~150 chars)
+    totp_secret: str = Field(default="", max_length=255)
+    # the last TOTP time step accepted: a code (time step) is never accepted twice
+    totp_last_step: int = Field(default=0)
     # WeChat OAuth (snsapi_base) openid for JSAPI pay in the WeChat browser; one shop account per openid
     wechat_openid: str | None = Field(default=None, max_length=64, unique=True, index=True)
     is_active: bool = Field(default=True)

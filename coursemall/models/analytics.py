@@ -14,7 +14,9 @@ __all__ = ["PageView"]
 
 class PageView(SQLModel, table=True):
     __tablename__ = "page_views"
-    __table_args__ = (Index("ix_page_views_kind_at", "kind", "created_at"),
+    # the funnel counts distinct visitors per kind over a time range: the whole shop reads
+    # (created_at, kind, visitor) from the index alone; an instructor's courses use course_at
+    __table_args__ = (Index("ix_page_views_at_kind_visitor", "created_at", "kind", "visitor"),
                       Index("ix_page_views_course_at", "course_id", "created_at"))
 
     id: int | None = Field(default=None, primary_key=True)

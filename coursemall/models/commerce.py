@@ -31,6 +31,7 @@ class Order(SQLModel, table=True):
     __table_args__ = (
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_status_expires", "status", "expires_at"),
+        Index("ix_orders_paid_at", "paid_at"),  # dashboard: revenue by day
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -53,6 +54,7 @@ class Order(SQLModel, table=True):
 
 class OrderLine(SQLModel, table=True):
     __tablename__ = "order_lines"
+    __table_args__ = (Index("ix_order_lines_item", "item_type", "item_id"),)  # dashboard: sales per course
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)

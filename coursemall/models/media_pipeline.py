@@ -40,6 +40,8 @@ class MediaJob(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     media_asset_id: int = Field(foreign_key="media_assets.id", index=True)
+    # the lesson that switches to this asset when the job succeeds (the old asset plays until then)
+    lesson_id: int | None = Field(default=None, foreign_key="lessons.id", index=True)
     status: str = Field(default="queued", max_length=16)  # queued | running | done | failed
     attempts: int = Field(default=0)
     lease_owner: str = Field(default="", max_length=80)

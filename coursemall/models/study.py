@@ -21,6 +21,8 @@ class LessonProgress(SQLModel, table=True):
         UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress"),
         Index("ix_lesson_progress_user_course", "user_id", "course_id"),
         Index("ix_lesson_progress_user_seen", "user_id", "last_heartbeat_at"),
+        Index("ix_lesson_progress_lesson", "lesson_id"),  # dashboard: per-lesson drop-off
+        Index("ix_lesson_progress_course_user", "course_id", "user_id"),  # dashboard: completion
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -41,7 +43,8 @@ class StudyDay(SQLModel, table=True):
     """Seconds studied by a learner on a shop-local day (Asia/Shanghai)."""
 
     __tablename__ = "study_days"
-    __table_args__ = (UniqueConstraint("user_id", "day", name="uq_study_day"),)
+    __table_args__ = (UniqueConstraint("user_id", "day", name="uq_study_day"),
+                      Index("ix_study_days_day_user", "day", "user_id"))  # dashboard: daily active
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id")

@@ -69,13 +69,20 @@ def _reject_form(handler, id_field: str, row_id, prefix: str, placeholder_key: s
 
 # ---------------------------------------------------------------------------------- /admin/orders
 
+CHANNELS = ("sandbox", "alipay", "wechat", "manual", "free")
+_SELECT_STYLE = {"padding": "0.45em", "border-radius": "6px", "border": "1px solid var(--gray-a7)",
+                 "background": "var(--color-background)", "width": "100%"}
+
+
 def _order_card(row) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.hstack(rx.text(row["order_no"], weight="bold", size="2", font_family="monospace",
-                              word_break="break-all"),
+            rx.hstack(rx.link(row["order_no"], href=row["href"], weight="bold", size="2", font_family="monospace",
+                              word_break="break-all", id=f"order-link-{row['order_no']}"),
                       rx.spacer(), _status_badge(row["status"]), width="100%", align="center"),
             _kv("admin.col.learner", row["learner"]),
+            _kv("ops.col.contact", row["contact"], word_break="break-all"),
+            _kv("ops.col.courses", row["titles"], word_break="break-word"),
             _kv("admin.col.total", row["total"], weight="bold"),
             _kv("admin.col.channel", channel_label(row["channel"])),
             _kv("admin.col.date", row["date"]),
@@ -85,28 +92,82 @@ def _order_card(row) -> rx.Component:
     )
 
 
+def _labelled_field(label_key: str, field_id: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.el.label(tr(label_key), html_for=field_id, font_size="0.85em", color="var(--gray-11)"),
+                     control, spacing="1", width="100%")
+
+
+def _orders_filter() -> rx.Component:
+    s = AdminOrdersState
+    return rx.form(
+        rx.grid(
+            _labelled_field("admin.orders.filter", "admin-order-status", rx.el.select(
+                rx.el.option(tr("admin.orders.all"), value=""),
+                *[rx.el.option(tr(f"order.status.{st}"), value=st) for st in ORDER_STATUSES],
+                # a status applies at once (keeping the other filters); the rest with the search button
+                id="admin-order-status", name="status", default_value=s.status_filter, style=_SELECT_STYLE,
+                on_change=s.filter_orders)),
+            _labelled_field("admin.col.channel", "admin-order-channel", rx.el.select(
+                rx.el.option(tr("admin.orders.all"), value=""),
+                *[rx.el.option(tr(f"pay.channel.{c}"), value=c) for c in CHANNELS],
+                id="admin-order-channel", name="channel", default_value=s.channel_filter, style=_SELECT_STYLE)),
+            _labelled_field("ops.orders.date_from", "admin-order-from",
+                            rx.input(type="date", id="admin-order-from", name="date_from",
+                                     default_value=s.date_from, width="100%")),
+            _labelled_field("ops.orders.date_to", "admin-order-to",
+                            rx.input(type="date", id="admin-order-to", name="date_to", default_value=s.date_to,
+                                     width="100%")),
+            columns=rx.breakpoints(initial="2", md="4"), spacing="2", width="100%",
+        ),
+        rx.hstack(
+            rx.input(name="q", id="admin-order-q", default_value=s.q, placeholder=tr("ops.orders.search_hint"),
+                     max_length=60, flex="1", min_width="10em"),
+            rx.button(tr("ops.search"), type="submit", id="admin-order-search"),
+            spacing="2", width="100%", margin_top="0.5em",
+        ),
+        key=s.form_key, on_submit=s.search_orders, reset_on_submit=False, width="100%",
+    )
+
+
+def _totals(s) -> rx.Component:
+    return rx.card(rx.flex(
+        rx.text(tr("ops.orders.count"), ": ", rx.text.strong(s.count, id="orders-count"), size="2"),
+        rx.text(tr("ops.orders.sum_total"), ": ", rx.text.strong(s.sum_total, id="orders-sum-total"), size="2"),
+        rx.text(tr("ops.orders.sum_paid"), ": ", rx.text.strong(s.sum_paid, id="orders-sum-paid"), size="2"),
+        rx.text(tr("ops.orders.sum_refunded"), ": ", rx.text.strong(s.sum_refunded, id="orders-sum-refunded"),
+                size="2"),
+        gap="3", wrap="wrap", width="100%",
+    ), width="100%")
+
+
+def pager(s, handler, prefix: str) -> rx.Component:
+    """Previous / page x of y / next, for a state with `page` and `pages`."""
+    return rx.hstack(
+        rx.button(tr("ops.prev"), id=f"{prefix}-prev", size="2", variant="soft", disabled=s.page <= 1,
+                  on_click=handler(s.page - 1)),
+        rx.text(s.page, " / ", s.pages, size="2", id=f"{prefix}-page"),
+        rx.button(tr("ops.next"), id=f"{prefix}-next", size="2", variant="soft", disabled=s.page >= s.pages,
+                  on_click=handler(s.page + 1)),
+        spacing="3", align="center", justify="center", width="100%",
+    )
+
+
 @rx.page(route=routes.ADMIN_ORDERS, title="订单 · 店铺管理",
          on_load=[AppState.load_viewer, AdminOrdersState.load_orders])
 def admin_orders_page() -> rx.Component:
+    s = AdminOrdersState
     return _admin_page(
-        AdminOrdersState, routes.ADMIN_ORDERS, "admin.orders.title",
-        rx.hstack(
-            rx.el.label(tr("admin.orders.filter"), html_for="admin-order-status", font_size="0.9em",
-                        color="var(--gray-11)"),
-            rx.el.select(
-                rx.el.option(tr("admin.orders.all"), value=""),
-                *[rx.el.option(tr(f"order.status.{s}"), value=s) for s in ORDER_STATUSES],
-                id="admin-order-status", value=AdminOrdersState.status_filter,
-                on_change=AdminOrdersState.filter_orders,
-                style={"padding": "0.4em", "border-radius": "6px", "border": "1px solid var(--gray-a7)",
-                       "background": "var(--color-background)"},
-            ),
-            spacing="2", align="center", wrap="wrap",
-        ),
-        _messages(AdminOrdersState, "list"),
-        _empty(AdminOrdersState.orders),
-        rx.grid(rx.foreach(AdminOrdersState.orders, _order_card),
+        s, routes.ADMIN_ORDERS, "admin.orders.title",
+        _orders_filter(),
+        rx.hstack(rx.link(rx.button(tr("ops.export_csv"), variant="outline", size="2"), href=s.csv_url,
+                          is_external=True, id="orders-export"),
+                  justify="end", width="100%"),
+        _messages(s, "list"),
+        _totals(s),
+        _empty(s.orders),
+        rx.grid(rx.foreach(s.orders, _order_card),
                 columns=rx.breakpoints(initial="1", md="2"), spacing="3", width="100%"),
+        pager(s, s.goto_orders_page, "orders"),
     )
 
 

@@ -1,4 +1,5 @@
-"""/admin: the dashboard overview (what waits for the owner; today's figures)."""
+"""/admin: the dashboard overview — today's figures (China time), the queues that wait, and the
+last 30 days of revenue. Instructors see only their own courses' figures (the service scopes)."""
 
 from __future__ import annotations
 
@@ -7,34 +8,68 @@ import reflex as rx
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
 from coursemall.components.i18n import tr
 from coursemall.pages import routes
-from coursemall.state.admin import AdminHomeState
+from coursemall.state.analytics import DashboardHomeState
 from coursemall.state.base import AppState
 
+S = DashboardHomeState
 
 
-def _count_card(label_key: str, value, href: str, id_: str) -> rx.Component:
+def _figure(label_key: str, value, id_: str) -> rx.Component:
+    return rx.card(rx.vstack(rx.text(tr(label_key), size="2", color="gray"),
+                             rx.heading(value, size="7", id=id_), spacing="1"), width="100%")
+
+
+def _queue(label_key: str, value, href: str, id_: str) -> rx.Component:
     return rx.link(
-        rx.card(rx.vstack(rx.text(tr(label_key), size="2", color="gray"),
-                          rx.heading(value, size="7", id=id_), spacing="1"), width="100%"),
-        href=href, underline="none", width="100%",
+        rx.card(rx.hstack(rx.text(tr(label_key), size="2"), rx.spacer(),
+                          rx.badge(value, size="2", color_scheme=rx.cond(value > 0, "orange", "gray"), id=id_),
+                          align="center", width="100%"), width="100%"),
+        href=href, underline="none", width="100%", color="inherit",
+    )
+
+
+def _spark() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text(tr("dash.spark_title"), weight="medium"), rx.spacer(),
+                      rx.link(tr("dash.more_analytics"), href=routes.ADMIN_ANALYTICS, size="2",
+                              id="dash-more-analytics"), width="100%"),
+            rx.recharts.area_chart(
+                rx.recharts.area(data_key="yuan", stroke="#e8590c", fill="#ffd8a8", type_="monotone",
+                                 name="¥"),
+                rx.recharts.x_axis(data_key="day", tick_line=False, font_size=10, interval=6),
+                rx.recharts.y_axis(width=44, font_size=10),
+                rx.recharts.graphing_tooltip(),
+                data=S.spark, width="100%", height=180,
+            ),
+            width="100%", spacing="2",
+        ),
+        width="100%", id="dash-spark",
     )
 
 
 @rx.page(route=routes.ADMIN, title="店铺管理 · CourseMall",
-         on_load=[AppState.load_viewer, AdminHomeState.load_admin_home])
+         on_load=[AppState.load_viewer, DashboardHomeState.load_dashboard_home])
 def admin_home_page() -> rx.Component:
     return dashboard_page(
-        AdminHomeState, routes.ADMIN, "admin.nav.home",
-        dashboard_messages(AdminHomeState, "page"),
+        S, routes.ADMIN, "admin.nav.home",
+        dashboard_messages(S, "page"),
+        rx.hstack(rx.text(tr("dash.today"), size="2", color="gray"), rx.text(S.today, size="2", color="gray"),
+                  rx.cond(~S.is_staff, rx.badge(tr("dash.scope_instructor"), color_scheme="blue")),
+                  spacing="2", align="center", wrap="wrap"),
         rx.grid(
-            _count_card("admin.count.pending_refunds", AdminHomeState.pending_refunds, routes.ADMIN_REFUNDS,
-                        "admin-count-refunds"),
-            _count_card("admin.count.pending_manual", AdminHomeState.pending_manual, routes.ADMIN_MANUAL,
-                        "admin-count-manual"),
-            _count_card("admin.count.paid_orders", AdminHomeState.paid_orders, routes.ADMIN_ORDERS,
-                        "admin-count-paid"),
+            _figure("dash.today_revenue", S.today_revenue, "dash-today-revenue"),
+            _figure("dash.today_orders", S.today_orders, "dash-today-orders"),
+            _figure("dash.today_learners", S.today_learners, "dash-today-learners"),
             columns=rx.breakpoints(initial="1", sm="3"), spacing="3", width="100%",
         ),
+        rx.grid(
+            rx.cond(S.is_staff, _queue("dash.pending_refunds", S.pending_refunds, routes.ADMIN_REFUNDS,
+                                       "admin-count-refunds")),
+            rx.cond(S.is_staff, _queue("dash.pending_manual", S.pending_manual, routes.ADMIN_MANUAL,
+                                       "admin-count-manual")),
+            _queue("dash.pending_homework", S.pending_homework, routes.ADMIN_HOMEWORK, "dash-pending-homework"),
+            columns=rx.breakpoints(initial="1", sm="3"), spacing="3", width="100%",
+        ),
+        _spark(),
     )
-
-

@@ -1,28 +1,17 @@
-"""/admin/homework: the homework review queue of the owner, staff, or an approved instructor (their
-own courses only). The page compiles into the public bundle; `allowed` only hides the UI — the
-handlers carry `@course_manager_required` and the service checks each submission's course."""
+"""/admin/homework: the homework review queue of the owner, staff (both with TOTP), or an approved
+instructor (their own courses only), in the dashboard frame. The page compiles into the public
+bundle; `allowed` only hides the UI — the handlers carry `@dashboard_required` and the service
+checks each submission's course."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.dashboard import dashboard_messages, dashboard_page
 from coursemall.pages import routes
 from coursemall.state.base import AppState
-from coursemall.state.catalog import page_load
 from coursemall.state.community import HomeworkReviewState as S
-
-
-def _messages() -> rx.Component:
-    return rx.fragment(
-        rx.cond(S.error != "",
-                rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert", id="form-error",
-                           width="100%")),
-        rx.cond(S.success != "",
-                rx.callout(S.success, icon="circle_check", color_scheme="green", role="status",
-                           id="form-success", width="100%")),
-    )
 
 
 def _grade_form(row: rx.Var) -> rx.Component:
@@ -69,43 +58,25 @@ def _row(row: rx.Var, index: rx.Var) -> rx.Component:
     )
 
 
-def _forbidden() -> rx.Component:
-    return rx.callout(
-        rx.vstack(rx.text(tr("admin.forbidden"), weight="bold"),
-                  rx.cond(~AppState.signed_in,
-                          rx.link(tr("admin.sign_in_hint"), href=routes.SIGN_IN, id="admin-sign-in")),
-                  spacing="1"),
-        icon="shield_alert", color_scheme="red", role="alert", id="admin-forbidden", width="100%",
-    )
-
-
 def admin_homework_body() -> rx.Component:
     return rx.vstack(
-        rx.link(tr("admin.title"), href=routes.ADMIN, size="2", color="gray"),
-        rx.heading(tr("admin.homework.title"), size="6"),
-        rx.cond(
-            S.allowed,
-            rx.vstack(
-                rx.hstack(
-                    rx.button(tr("admin.homework.pending"), size="2", id="homework-tab-pending",
-                              variant=rx.cond(S.show_graded, "soft", "solid"),
-                              on_click=S.load_homework_queue(False)),
-                    rx.button(tr("admin.homework.graded_tab"), size="2", id="homework-tab-graded",
-                              variant=rx.cond(S.show_graded, "solid", "soft"),
-                              on_click=S.load_homework_queue(True)),
-                    spacing="2"),
-                _messages(),
-                rx.cond(S.queue.length() == 0,
-                        rx.text(tr("admin.homework.empty"), size="2", color="gray", id="admin-empty")),
-                rx.vstack(rx.foreach(S.queue, _row), spacing="3", width="100%", id="homework-queue"),
-                spacing="3", width="100%",
-            ),
-            rx.cond(S.loaded, _forbidden(), rx.center(rx.spinner(size="3"), width="100%", padding="2em")),
-        ),
+        rx.hstack(
+            rx.button(tr("admin.homework.pending"), size="2", id="homework-tab-pending",
+                      variant=rx.cond(S.show_graded, "soft", "solid"),
+                      on_click=S.load_homework_queue(False)),
+            rx.button(tr("admin.homework.graded_tab"), size="2", id="homework-tab-graded",
+                      variant=rx.cond(S.show_graded, "solid", "soft"),
+                      on_click=S.load_homework_queue(True)),
+            spacing="2"),
+        dashboard_messages(S, "queue"),
+        rx.cond(S.queue.length() == 0,
+                rx.text(tr("admin.homework.empty"), size="2", color="gray", id="admin-empty")),
+        rx.vstack(rx.foreach(S.queue, _row), spacing="3", width="100%", id="homework-queue"),
         spacing="3", width="100%",
     )
 
 
-@rx.page(route=routes.ADMIN_HOMEWORK, title="作业批改 · 知行课堂", on_load=page_load(S.load_homework_queue))
+@rx.page(route=routes.ADMIN_HOMEWORK, title="作业批改 · 知行课堂",
+         on_load=[AppState.load_viewer, S.load_homework_queue])
 def admin_homework() -> rx.Component:
-    return page_frame(admin_homework_body())
+    return dashboard_page(S, routes.ADMIN_HOMEWORK, "admin.homework.title", admin_homework_body())

@@ -1,6 +1,8 @@
 """/lesson/[lesson_id]: the lesson player.
 
-Free-trial and entitled lessons get a signed media URL; `free_seconds` lessons play up to that
+Free-trial and entitled lessons get signed media URLs bound to the viewer's session (one per
+rendition: HD/SD switch, "listen mode" audio); course managers preview any lesson of their course;
+drip-locked lessons say when they open; `free_seconds` lessons play up to that
 second and then stop with a buy prompt; other lessons show "buy to unlock" and no media URL.
 Video/audio: speed 0.5×–2× (remembered), resume / `?t=` seek, heartbeats, notes and questions
 pinned to the timeline, next-lesson autoplay; articles: reading progress and read-to-end. The
@@ -19,14 +21,18 @@ from coursemall.pages import routes
 from coursemall.components.player import (
     article_watermark,
     beat_inputs,
+    listen_overlay,
     marker_bar,
     note_form,
     outline_panel,
+    preview_banner,
     progress_line,
+    source_bar,
     speed_bar,
     watermark,
 )
-from coursemall.state.catalog import LessonState, page_load
+from coursemall.state.catalog import LessonState
+from coursemall.state.base import AppState
 from coursemall.state.player import PlayerState
 
 _MEDIA_STYLE = {"width": "100%", "display": "block", "background": "#000", "border_radius": "12px"}
@@ -68,8 +74,12 @@ def player() -> rx.Component:
                         preload="metadata", id="lesson-video", key=LessonState.media_url,
                         custom_attrs={"data-free-seconds": LessonState.free_seconds,
                                       "data-lesson": LessonState.lesson_id,
+                                      # signed URLs per rendition, for the HD/SD switch and listen mode
+                                      "data-src": PlayerState.src_url, "data-hd": PlayerState.hd_url,
+                                      "data-sd": PlayerState.sd_url, "data-listen": PlayerState.listen_url,
                                       "controlsList": "nodownload"},
                         style={**_MEDIA_STYLE, "aspect_ratio": "16 / 9"}),
+            listen_overlay(),
             watermark(),
             trial_over(),
             position="relative", width="100%",
@@ -82,9 +92,16 @@ def locked_box() -> rx.Component:
         rx.vstack(
             rx.center(rx.icon("lock", size=30, color="#e8590c"), width="64px", height="64px",
                       border_radius="999px", background="var(--orange-a3)"),
-            rx.text(tr("lesson.locked"), text_align="center", weight="medium"),
-            rx.link(rx.button(tr("lesson.buy_course"), radius="full", size="3"),
-                    href=LessonState.course_href, id="lesson-buy"),
+            rx.cond(
+                PlayerState.unlock_text != "",
+                rx.vstack(rx.text(tr("player.drip_locked"), text_align="center", weight="medium"),
+                          rx.text(PlayerState.unlock_text, text_align="center", color="gray", id="lesson-unlocks"),
+                          align="center", spacing="1"),
+                rx.vstack(rx.text(tr("lesson.locked"), text_align="center", weight="medium"),
+                          rx.link(rx.button(tr("lesson.buy_course"), radius="full", size="3"),
+                                  href=LessonState.course_href, id="lesson-buy"),
+                          align="center", spacing="3"),
+            ),
             align="center", spacing="3",
         ),
         id="lesson-locked", width="100%", padding="2.5em 1em", border_radius="12px",
@@ -121,11 +138,15 @@ def lesson_content() -> rx.Component:
                 rx.vstack(
                     player(),
                     speed_bar(),
+                    source_bar(),
                     marker_bar(),
                     note_form(),
                     rx.cond(LessonState.partial_text != "",
                             rx.callout(LessonState.partial_text, icon="clock", color_scheme="orange",
                                        size="1", width="100%", id="lesson-partial-note")),
+                    rx.cond((PlayerState.unlock_text != "") & (LessonState.access != "locked"),
+                            rx.callout(PlayerState.unlock_text, icon="calendar-clock", size="1",
+                                       width="100%", id="lesson-unlocks")),
                     width="100%", spacing="2",
                 ),
                 rx.callout(tr("lesson.no_media"), icon="info", width="100%"),
@@ -151,6 +172,7 @@ def lesson_body() -> rx.Component:
                                                  "text_overflow": "ellipsis"}),
                                   align="center", spacing="1"),
                         href=LessonState.course_href, id="lesson-back", size="2", underline="none"),
+                preview_banner(),
                 lesson_content(),
                 rx.hstack(kind_icon(LessonState.kind),
                           rx.text(kind_label(LessonState.kind), size="1", color="gray"),
@@ -184,6 +206,6 @@ def lesson_body() -> rx.Component:
 
 
 @rx.page(route=routes.LESSON, title="学习 · 知行课堂",
-         on_load=page_load(LessonState.load, PlayerState.load_player))
+         on_load=[AppState.load_viewer, PlayerState.load_player])
 def lesson() -> rx.Component:
     return page_frame(lesson_body())

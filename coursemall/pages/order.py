@@ -203,6 +203,8 @@ def _refund_box() -> rx.Component:
             rx.vstack(
                 rx.text(tr("order.refund_lines"), size="2", color="gray"),
                 rx.box(rx.foreach(OrderState.lines, _refund_line), width="100%"),
+                rx.link(tr("shopset.refund_rules_link"), href=routes.policy_url("refund"), id="refund-rules-link",
+                        size="1"),
                 rx.el.label(tr("order.refund_reason"), html_for="refund-reason", font_size="0.9em"),
                 rx.text_area(id="refund-reason", name="reason", max_length=200, width="100%", rows="3",
                              placeholder=tr("order.refund_reason_ph")),

@@ -156,8 +156,11 @@ def _shop_links() -> rx.Component:
                              item("bell", "messages.title", routes.MESSAGES, "profile-messages"),
                              item("shopping-cart", "cart.title", routes.CART, "profile-cart"),
                              # Only hides the link: the admin handlers check the role themselves.
-                             rx.cond((AppState.role == "owner") | (AppState.role == "staff"),
-                                     item("store", "admin.title", routes.ADMIN, "profile-admin")),
+                             rx.cond((AppState.role == "owner") | (AppState.role == "staff")
+                                     | (AppState.role == "instructor"),
+                                     item("store", "admin.title", routes.ADMIN, "profile-admin"),
+                                     item("presentation", "teach.page_title", routes.TEACH_APPLY,
+                                          "profile-teach")),
                              spacing="1", width="100%"), width="100%")
 
 

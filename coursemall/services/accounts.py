@@ -10,6 +10,8 @@ error is raised, so the caller's rollback cannot erase it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import base64
 import hashlib
 import hmac
@@ -30,6 +32,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.media import images
 from coursemall.models.accounts import OneTimeCode, User
 from coursemall.models.base import utcnow
+from coursemall.services.permissions import approved_instructor_id
 from coursemall.services import rate_limit, sessions
 from coursemall.services.passwords import hash_password, verify_password
 from coursemall.services.sender import CodeSender, get_sender
@@ -317,8 +320,15 @@ def _user(session: Session, user_id: object) -> User:
 
 
 def get_user_view(session: Session, *, user_id: int) -> UserView | None:
+    """The viewer; a learner with an approved instructor profile shows as role "instructor"
+    (a UI hint for links only: the dashboard guards read the database themselves)."""
     user = session.get(User, user_id)
-    return _view(user) if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    view = _view(user)
+    if view.role == "learner" and approved_instructor_id(session, user.id) is not None:
+        view = dataclasses.replace(view, role="instructor")
+    return view
 
 
 def change_password(session: Session, *, user_id: int, old_password: object, new_password: object,

@@ -1,4 +1,5 @@
-"""Read models for the owner area: counts for the dashboard, orders and refunds with the learner.
+"""Read models for the owner area: counts for the dashboard and refunds with the learner (the
+order list with filters and totals is services/ops.py).
 
 Read-only and owner/staff only (`require_staff`). The decisions themselves live in
 `services.refunds` and `services.manual_pay`; these only add what the queues show beside them
@@ -14,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from coursemall.domain.money import format_fen
-from coursemall.domain.orders import ManualStatus, OrderStatus, RefundStatus, parse_enum
+from coursemall.domain.orders import ManualStatus, OrderStatus, RefundStatus
 from coursemall.models import ManualPayment, Order, Refund, User
 from coursemall.services._commerce import require_staff
 
@@ -26,16 +27,6 @@ class AdminCounts:
     pending_refunds: int
     pending_manual: int
     paid_orders: int
-
-
-@dataclass(frozen=True)
-class AdminOrderRow:
-    order_no: str
-    learner: str
-    total: str
-    status: str
-    channel: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -61,19 +52,6 @@ def admin_counts(session: Session, *, actor_id: object) -> AdminCounts:
         pending_manual=count(ManualPayment, ManualPayment.status == ManualStatus.PENDING),
         paid_orders=count(Order, Order.status == OrderStatus.PAID),
     )
-
-
-def list_order_rows(session: Session, *, actor_id: object, status: object = None,
-                    limit: int = 50) -> list[AdminOrderRow]:
-    """Newest orders first (optionally one status), with the learner's nickname."""
-    require_staff(session, actor_id)
-    query = select(Order, User.nickname).join(User, User.id == Order.user_id)
-    if status is not None:
-        query = query.where(Order.status == str(parse_enum(OrderStatus, status)))
-    lim = limit if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_ROWS else 50
-    rows = session.exec(query.order_by(Order.id.desc()).limit(lim)).all()  # type: ignore[union-attr]
-    return [AdminOrderRow(order_no=o.out_trade_no, learner=nick, total=format_fen(o.total_fen), status=o.status,
-                          channel=o.channel, created_at=o.created_at) for o, nick in rows]
 
 
 def list_refund_rows(session: Session, *, actor_id: object, limit: int = 50) -> list[AdminRefundRow]:

@@ -15,7 +15,7 @@ from sqlalchemy import Float, and_, case, cast, func
 from sqlmodel import Session, col, select
 
 from coursemall.api.public import public_url
-from coursemall.domain.catalog import CourseStatus, LessonKind, format_duration
+from coursemall.domain.catalog import CourseStatus, LessonKind, format_duration, open_to_buyers
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
 from coursemall.domain.search import (
@@ -132,6 +132,9 @@ class HomeDTO:
     newest: tuple[CourseCardDTO, ...]
     best_sellers: tuple[CourseCardDTO, ...]
     bundles: tuple[BundleCardDTO, ...] = ()
+    featured: tuple[CourseCardDTO, ...] = ()
+    # the sections to show, in the owner's order (services.shop_settings.HOME_BLOCKS)
+    blocks: tuple[str, ...] = ("banner", "categories", "newest", "best_sellers", "series")
 
 
 @dataclass(frozen=True)
@@ -325,22 +328,56 @@ def list_categories(session: Session) -> tuple[CategoryDTO, ...]:
 # --------------------------------------------------------------------------- use-cases
 
 
-def get_home(session: Session) -> HomeDTO:
-    banners = session.exec(
+HOME_FEATURED = 12
+
+
+def _featured_cards(session: Session, limit: int) -> tuple[CourseCardDTO, ...]:
+    """Featured published courses in the owner's order (featured_rank, set on /admin/settings)."""
+    rows = session.exec(
         _card_select().where(Course.is_featured == True)  # noqa: E712
-        .order_by(col(Course.featured_rank), col(Course.id)).limit(HOME_BANNERS)
+        .order_by(col(Course.featured_rank), col(Course.id)).limit(limit)
     ).all()
-    newest = session.exec(_card_select().order_by(*_order_by(SearchSort.NEWEST)).limit(HOME_SECTION)).all()
-    best = session.exec(
-        _card_select().order_by(*_order_by(SearchSort.BEST_SELLING)).limit(HOME_SECTION)
-    ).all()
+    return tuple(_card(r) for r in rows)
+
+
+def get_home(session: Session) -> HomeDTO:
+    """The storefront home: only the sections the owner shows are queried."""
+    from coursemall.services.shop_settings import visible_home_blocks
+
+    blocks = visible_home_blocks(session)
+    shown = set(blocks)
+    featured = _featured_cards(session, HOME_FEATURED) if shown & {"banner", "featured"} else ()
+    newest = best = ()
+    if "newest" in shown:
+        newest = session.exec(_card_select().order_by(*_order_by(SearchSort.NEWEST)).limit(HOME_SECTION)).all()
+    if "best_sellers" in shown:
+        best = session.exec(
+            _card_select().order_by(*_order_by(SearchSort.BEST_SELLING)).limit(HOME_SECTION)
+        ).all()
     return HomeDTO(
-        banners=tuple(_card(r) for r in banners),
-        categories=list_categories(session),
+        banners=featured[:HOME_BANNERS] if "banner" in shown else (),
+        categories=list_categories(session) if "categories" in shown else (),
         newest=tuple(_card(r) for r in newest),
         best_sellers=tuple(_card(r) for r in best),
-        bundles=list_bundles(session),
+        bundles=list_bundles(session) if "series" in shown else (),
+        featured=featured if "featured" in shown else (),
+        blocks=blocks,
     )
+
+
+@dataclass(frozen=True)
+class HomeLayoutDTO:
+    blocks: tuple[str, ...]
+    featured: tuple[CourseCardDTO, ...]
+
+
+def get_home_layout(session: Session) -> HomeLayoutDTO:
+    """The owner's section order and the featured grid (the rest comes from `get_home`)."""
+    from coursemall.services.shop_settings import visible_home_blocks
+
+    blocks = visible_home_blocks(session)
+    featured = _featured_cards(session, HOME_FEATURED) if "featured" in blocks else ()
+    return HomeLayoutDTO(blocks=blocks, featured=featured)
 
 
 # --------------------------------------------------------------------------- bundles (专栏)
@@ -457,18 +494,25 @@ def _related(session: Session, course: Course, tag_ids: list[int]) -> tuple[Cour
     return tuple(_card(r) for r in rows)
 
 
-def get_course_detail(session: Session, *, course_id: object, actor_id: int | None = None) -> CourseDetailDTO:
+def get_course_detail(session: Session, *, course_id: object, actor_id: int | None = None,
+                      mfa_verified: bool = False) -> CourseDetailDTO:
+    """The course page. Published courses for everyone; a course taken down after sale for its
+    buyers; any course for its managers ("preview as a learner", see media_access)."""
     cid = valid_id(course_id)
     if cid is None:
         raise DomainError("error.not_found")
-    course = session.exec(
-        select(Course).where(Course.id == cid, Course.status == CourseStatus.PUBLISHED.value)
-    ).first()
+    course = session.get(Course, cid)
     if course is None:
         raise DomainError("error.not_found")
+    entitled = has_active_entitlement(session, user_id=actor_id, course_id=cid)
+    if course.status != CourseStatus.PUBLISHED.value and not (entitled and open_to_buyers(course.status)):
+        from coursemall.services.media_access import is_course_manager  # import cycle at start-up
+
+        if not is_course_manager(session, actor_id=actor_id, course_instructor_id=course.instructor_id,
+                                 mfa_verified=mfa_verified):
+            raise DomainError("error.not_found")
     instructor = session.get(Instructor, course.instructor_id) if course.instructor_id else None
     category = session.get(Category, course.category_id) if course.category_id else None
-    entitled = has_active_entitlement(session, user_id=actor_id, course_id=cid)
 
     # Outline: two queries, no article bodies.
     chapters = session.exec(

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from coursemall.domain import progress as rules
-from coursemall.domain.catalog import CourseStatus
+from coursemall.domain.catalog import open_to_buyers
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_id
 from coursemall.media.certificate import CERT_SIZE, render_png
@@ -95,7 +95,7 @@ def issue_certificate(session: Session, *, actor_id: object, course_id: object,
     if found is not None:
         return _view(found)
     course = session.get(Course, cid)
-    if course is None or course.status != CourseStatus.PUBLISHED:
+    if course is None or not open_to_buyers(course.status):
         raise DomainError("error.not_found")
     if not has_active_entitlement(session, user_id=user.id, course_id=cid):
         raise DomainError("lesson.locked")

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from coursemall.api.public import public_url
 from coursemall.domain import progress as rules
-from coursemall.domain.catalog import CourseStatus
+from coursemall.domain.catalog import open_to_buyers
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_id
 from coursemall.media.images import clean_photo, save_public_image
@@ -58,8 +58,9 @@ class CheckInStatus:
 
 
 def _published_course(session: Session, course_id: object) -> Course:
+    """The course if its buyers may still study it (published, or taken down after sale)."""
     course = session.get(Course, parse_id(course_id))
-    if course is None or course.status != CourseStatus.PUBLISHED:
+    if course is None or not open_to_buyers(course.status):
         raise DomainError("error.not_found")
     return course
 
@@ -88,7 +89,7 @@ def check_in(session: Session, *, actor_id: object, course_id: object, text: obj
     course = _published_course(session, course_id)
     if not has_active_entitlement(session, user_id=user.id, course_id=course.id):
         raise DomainError("checkin.not_learner")
-    body = clean_text(text, max_len=TEXT_MAX)
+    body = clean_text(text, max_len=TEXT_MAX, session=session)
     now = now or utcnow()
     day = rules.local_day(now)
     if session.exec(select(CheckIn.id).where(CheckIn.user_id == user.id, CheckIn.course_id == course.id,

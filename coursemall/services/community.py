@@ -11,6 +11,11 @@ Authorisation is against the object: commenting needs full access to the lesson
 or a course manager (owner/staff, or the approved instructor of that course, from the database);
 reviews need an active purchase (order/bundle/manual entitlement).
 
+Moderation (issue 5): the dashboard feed and actions (`moderation_*`, `moderate_*`) go through
+`permissions` — instructors see and act on their own courses only (another course's ids answer
+"not found"), every change is audited; course managers read the comments of every lesson of their
+courses (paid ones included) without an entitlement. Owner/staff edit the blocked-word list.
+
 Course `rating_sum`/`rating_count` always equal the sum/count of the course's visible reviews:
 every change to a review is a compare-and-set on its (rating, status) followed, in the same
 transaction, by an atomic `UPDATE courses SET rating_sum = rating_sum + :delta`.
@@ -28,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from coursemall.api.public import public_url
-from coursemall.domain.catalog import CourseStatus, EntitlementSource
+from coursemall.domain.catalog import CourseStatus, EntitlementSource, open_to_buyers
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import STAFF_ROLES, parse_id
 from coursemall.models import (
@@ -36,12 +41,15 @@ from coursemall.models import (
     Course,
     Entitlement,
     Instructor,
+    Lesson,
     LessonComment,
     Review,
     User,
     utcnow,
 )
+from coursemall.services import audit, shop_settings
 from coursemall.services._commerce import require_actor
+from coursemall.services.permissions import course_scope, require_course_manager, require_dashboard
 from coursemall.services.progress import require_study
 
 COMMENT_MAX = 1000
@@ -50,9 +58,15 @@ REPLY_MAX = 1000
 PAGE_MAX = 50
 REPLIES_SHOWN = 3
 # Keyword filter: matched case-insensitively after NFKC normalisation with spaces removed.
-# Replace the tuple (e.g. at start-up from the owner's settings) to change it.
+# The built-in list, plus the owner's/staff's list (shop setting "blocked_words", edited on
+# /admin/moderation), read from the database whenever the caller passes its session.
 BLOCKED_WORDS: tuple[str, ...] = ("加微信", "加v信", "代写", "刷单", "博彩", "赌博", "裸聊", "viagra")
-REVIEW_SOURCES = (EntitlementSource.ORDER, EntitlementSource.BUNDLE, EntitlementSource.MANUAL)
+SHOP_WORDS_KEY = "blocked_words"
+SHOP_WORD_MAX, SHOP_WORDS_MAX = 30, 200
+# The last list read or saved in this process: used by callers that pass no session (a worker
+# may lag behind an edit made in another worker until its next read with a session).
+_shop_words_cache: tuple[str, ...] = ()
+REVIEW_SOURCES = (EntitlementSource.ORDER, EntitlementSource.BUNDLE, EntitlementSource.MANUAL, EntitlementSource.GRANT)
 
 _INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")
@@ -60,8 +74,10 @@ _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 
 # ---------------------------------------------------------------------------------- shared rules
 
-def clean_text(value: object, *, max_len: int, min_len: int = 1, filter_words: bool = True) -> str:
-    """Validate and clean user text; DomainError text.too_long / text.empty / text.blocked."""
+def clean_text(value: object, *, max_len: int, min_len: int = 1, filter_words: bool = True,
+               session: Session | None = None) -> str:
+    """Validate and clean user text; DomainError text.too_long / text.empty / text.blocked.
+    With `session`, the owner's blocked words are read fresh from the shop settings."""
     if not isinstance(value, str):
         raise DomainError("error.bad_request")
     if len(value) > max_len * 2 + 64:  # 100 KB pastes stop here, before any regex work
@@ -73,15 +89,67 @@ def clean_text(value: object, *, max_len: int, min_len: int = 1, filter_words: b
         raise DomainError("text.too_long", max=max_len)
     if len(text) < min_len:
         raise DomainError("text.empty")
-    if filter_words and text and contains_blocked_word(text):
-        raise DomainError("text.blocked")
+    if filter_words and text:
+        extra = shop_blocked_words(session) if session is not None else _shop_words_cache
+        if contains_blocked_word(text, extra):
+            raise DomainError("text.blocked")
     return text
 
 
-def contains_blocked_word(text: str) -> bool:
-    folded = "".join(unicodedata.normalize("NFKC", text).lower().split())
-    return any(word and "".join(unicodedata.normalize("NFKC", word).lower().split()) in folded
-               for word in BLOCKED_WORDS)
+def _fold(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def contains_blocked_word(text: str, extra: tuple[str, ...] | list[str] = ()) -> bool:
+    folded = _fold(text)
+    return any(word and _fold(word) and _fold(word) in folded for word in (*BLOCKED_WORDS, *extra))
+
+
+def shop_blocked_words(session: Session) -> tuple[str, ...]:
+    """The owner's/staff's blocked words (shop setting), refreshing this process's cache."""
+    global _shop_words_cache
+    value = shop_settings.get_value(session, SHOP_WORDS_KEY).get("words")
+    words = tuple(w for w in value if isinstance(w, str) and w) if isinstance(value, list) else ()
+    _shop_words_cache = words
+    return words
+
+
+def parse_blocked_words(value: object) -> list[str]:
+    """One word per line (or separated by commas); blanks dropped, duplicates merged."""
+    if not isinstance(value, str) or len(value) > SHOP_WORDS_MAX * (SHOP_WORD_MAX + 2):
+        raise DomainError("moderation.words_invalid", max=SHOP_WORDS_MAX, length=SHOP_WORD_MAX)
+    words: list[str] = []
+    for part in re.split(r"[\n,，]", value):
+        word = _INVISIBLE.sub("", part).strip()
+        if not word:
+            continue
+        if len(word) > SHOP_WORD_MAX:
+            raise DomainError("moderation.words_invalid", max=SHOP_WORDS_MAX, length=SHOP_WORD_MAX)
+        if word not in words:
+            words.append(word)
+    if len(words) > SHOP_WORDS_MAX:
+        raise DomainError("moderation.words_invalid", max=SHOP_WORDS_MAX, length=SHOP_WORD_MAX)
+    return words
+
+
+def get_blocked_words(session: Session, *, actor_id: object) -> list[str]:
+    require_dashboard(session, actor_id, staff_only=True)
+    return list(shop_blocked_words(session))
+
+
+def set_blocked_words(session: Session, *, actor_id: object, text: object) -> list[str]:
+    """Owner/staff replace the shop's blocked-word list (audited)."""
+    global _shop_words_cache
+    actor = require_dashboard(session, actor_id, staff_only=True)
+    words = parse_blocked_words(text)
+    old = list(shop_blocked_words(session))
+    shop_settings.set_value(session, SHOP_WORDS_KEY, {"words": words}, actor_id=actor.user_id)
+    audit.record(session, actor_id=actor.user_id, action="moderation.blocked_words", target=SHOP_WORDS_KEY,
+                 detail={"added": [w for w in words if w not in old][:50],
+                         "removed": [w for w in old if w not in words][:50]})
+    session.commit()
+    _shop_words_cache = tuple(words)
+    return words
 
 
 def parse_bool(value: object) -> bool:
@@ -163,11 +231,28 @@ def _visible_comment(session: Session, comment_id: object) -> LessonComment:
     return comment
 
 
+@dataclass(frozen=True)
+class _ReadTarget:
+    lesson_id: int
+    course_id: int
+
+
+def _readable_lesson(session: Session, actor_id: object, lesson_id: object) -> tuple[User, _ReadTarget]:
+    """A lesson whose comments the actor may read: a course manager reads every lesson of their
+    courses (paid ones too, without an entitlement); anyone else needs access to the lesson."""
+    user = require_actor(session, actor_id)
+    lesson = session.get(Lesson, parse_id(lesson_id))
+    if lesson is not None and manages_course(session, user, lesson.course_id):
+        return user, _ReadTarget(lesson.id, lesson.course_id)
+    _, target = require_study(session, user.id, lesson_id)
+    return user, _ReadTarget(target.lesson_id, target.course_id)
+
+
 def add_comment(session: Session, *, actor_id: object, lesson_id: object, text: object,
                 parent_id: object = None) -> CommentView:
     """A comment on a lesson, or a reply (replies to a reply attach to its top-level comment)."""
     user, target = require_study(session, actor_id, lesson_id, full=True)
-    body = clean_text(text, max_len=COMMENT_MAX)
+    body = clean_text(text, max_len=COMMENT_MAX, session=session)
     parent = None
     if parent_id is not None:
         parent = _visible_comment(session, parent_id)
@@ -191,7 +276,7 @@ def add_comment(session: Session, *, actor_id: object, lesson_id: object, text: 
 def list_comments(session: Session, *, actor_id: object, lesson_id: object, before_id: object = None,
                   limit: object = 20) -> CommentPage:
     """Top-level comments of a lesson, newest first, each with its first replies (oldest first)."""
-    user, target = require_study(session, actor_id, lesson_id)
+    user, target = _readable_lesson(session, actor_id, lesson_id)
     size = parse_limit(limit)
     query = (select(LessonComment, User.nickname, User.avatar_path).join(User, User.id == LessonComment.user_id)
              .where(LessonComment.lesson_id == target.lesson_id, col(LessonComment.parent_id).is_(None),
@@ -224,7 +309,7 @@ def list_replies(session: Session, *, actor_id: object, comment_id: object, afte
     """Replies of a comment, oldest first, after `after_id`."""
     user = require_actor(session, actor_id)
     parent = _visible_comment(session, comment_id)
-    _, target = require_study(session, user.id, parent.lesson_id)
+    _, target = _readable_lesson(session, user.id, parent.lesson_id)
     query = (select(LessonComment, User.nickname, User.avatar_path).join(User, User.id == LessonComment.user_id)
              .where(LessonComment.parent_id == parent.id, LessonComment.status == "visible"))
     if after_id is not None:
@@ -377,9 +462,9 @@ def submit_review(session: Session, *, actor_id: object, course_id: object, rati
     user = require_actor(session, actor_id)
     cid = parse_id(course_id)
     stars = _parse_rating(rating)
-    text = clean_text(content, max_len=REVIEW_MAX, min_len=0)
+    text = clean_text(content, max_len=REVIEW_MAX, min_len=0, session=session)
     course = session.get(Course, cid)
-    if course is None or course.status != CourseStatus.PUBLISHED:
+    if course is None or not open_to_buyers(course.status):
         raise DomainError("error.not_found")
     if not is_buyer(session, user.id, cid):
         raise DomainError("review.buyers_only")
@@ -501,3 +586,138 @@ def recount_course_rating(session: Session, course_id: int) -> None:
                     .execution_options(synchronize_session=False))
     session.commit()
 
+
+
+# ---------------------------------------------------------------------------------- moderation (issue 5)
+
+MODERATION_STATUSES = ("all", "visible", "hidden")
+
+
+@dataclass(frozen=True)
+class ModComment:
+    id: int
+    course_id: int
+    course: str
+    lesson_id: int
+    lesson: str
+    author: str
+    body: str
+    status: str  # visible | hidden
+    is_reply: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModReview:
+    id: int
+    course_id: int
+    course: str
+    author: str
+    rating: int
+    content: str
+    owner_reply: str
+    status: str
+    created_at: datetime
+
+
+def _status_filter(status: object) -> tuple[str, ...]:
+    if status not in MODERATION_STATUSES:
+        raise DomainError("error.bad_request")
+    return ("visible", "hidden") if status == "all" else (str(status),)
+
+
+def moderation_comments(session: Session, *, actor_id: object, status: object = "all",
+                        limit: object = PAGE_MAX) -> list[ModComment]:
+    """Recent comments (paid lessons included) of the courses the actor manages, newest first.
+    Deleted comments are not listed."""
+    actor = require_dashboard(session, actor_id)
+    statuses = _status_filter(status)
+    scope = course_scope(session, actor)
+    query = (select(LessonComment, User.nickname, Course.title, Lesson.title)
+             .join(User, User.id == LessonComment.user_id).join(Course, Course.id == LessonComment.course_id)
+             .join(Lesson, Lesson.id == LessonComment.lesson_id)
+             .where(col(LessonComment.status).in_(statuses)))
+    if scope is not None:
+        if not scope:
+            return []
+        query = query.where(col(LessonComment.course_id).in_(scope))
+    rows = session.exec(query.order_by(col(LessonComment.id).desc()).limit(parse_limit(limit, PAGE_MAX))).all()
+    return [ModComment(c.id, c.course_id, course, c.lesson_id, lesson, nick or "", c.body, c.status,
+                       c.parent_id is not None, c.created_at) for c, nick, course, lesson in rows]
+
+
+def moderation_reviews(session: Session, *, actor_id: object, status: object = "all",
+                       limit: object = PAGE_MAX) -> list[ModReview]:
+    actor = require_dashboard(session, actor_id)
+    statuses = _status_filter(status)
+    scope = course_scope(session, actor)
+    query = (select(Review, User.nickname, Course.title).join(User, User.id == Review.user_id)
+             .join(Course, Course.id == Review.course_id).where(col(Review.status).in_(statuses)))
+    if scope is not None:
+        if not scope:
+            return []
+        query = query.where(col(Review.course_id).in_(scope))
+    rows = session.exec(query.order_by(col(Review.id).desc()).limit(parse_limit(limit, PAGE_MAX))).all()
+    return [ModReview(r.id, r.course_id, course, nick or "", r.rating, r.content, r.owner_reply, r.status,
+                      r.created_at) for r, nick, course in rows]
+
+
+COMMENT_ACTIONS = {"hide": ("visible", "hidden"), "unhide": ("hidden", "visible"), "delete": (None, "deleted")}
+
+
+def moderate_comment(session: Session, *, actor_id: object, comment_id: object, action: object) -> str:
+    """Hide, unhide or delete a comment of a course the actor manages (another instructor's
+    comment ids answer comment.not_found). Returns the new status; audited."""
+    if action not in COMMENT_ACTIONS:
+        raise DomainError("error.bad_request")
+    actor = require_dashboard(session, actor_id)
+    comment = session.get(LessonComment, parse_id(comment_id), populate_existing=True)
+    if comment is None or comment.status == "deleted":
+        raise DomainError("comment.not_found")
+    try:
+        require_course_manager(session, actor, comment.course_id)
+    except DomainError:
+        raise DomainError("comment.not_found") from None
+    old, new = COMMENT_ACTIONS[action]
+    old = old or comment.status
+    if comment.status != old:
+        return comment.status  # already done (a second click)
+    if not _set_comment_status(session, comment, old, new):
+        session.rollback()
+        raise DomainError("learning.busy")
+    audit.record(session, actor_id=actor.user_id, action=f"comment.{action}", target=f"comment:{comment.id}",
+                 detail={"course_id": comment.course_id, "lesson_id": comment.lesson_id})
+    session.commit()
+    return new
+
+
+def moderate_review(session: Session, *, actor_id: object, review_id: object, hidden: object) -> str:
+    """Hide or show again a review of a course the actor manages; the course's rating follows
+    (see `set_review_hidden`). Returns the new status; audited."""
+    want = parse_bool(hidden)
+    actor = require_dashboard(session, actor_id)
+    review = session.get(Review, parse_id(review_id), populate_existing=True)
+    if review is None:
+        raise DomainError("review.not_found")
+    try:
+        require_course_manager(session, actor, review.course_id)
+    except DomainError:
+        raise DomainError("review.not_found") from None
+    old, new = ("visible", "hidden") if want else ("hidden", "visible")
+    for _ in range(5):
+        review = session.get(Review, review.id, populate_existing=True)
+        if review.status != old:
+            return review.status
+        won = session.execute(update(Review).where(Review.id == review.id, Review.status == old,
+                                                   Review.rating == review.rating)
+                              .values(status=new).execution_options(synchronize_session=False)).rowcount == 1
+        if not won:
+            session.rollback()
+            continue
+        sign = -1 if want else 1
+        _bump_course_rating(session, review.course_id, sign * review.rating, sign)
+        audit.record(session, actor_id=actor.user_id, action="review.hide" if want else "review.unhide",
+                     target=f"review:{review.id}", detail={"course_id": review.course_id})
+        session.commit()
+        return new
+    raise DomainError("learning.busy")

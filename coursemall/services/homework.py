@@ -95,7 +95,7 @@ def submit_homework(session: Session, *, actor_id: object, lesson_id: object, te
                     images: object = None, public_dir: Path | None = None) -> SubmissionView:
     """Submit (or replace, until graded) the actor's homework for a lesson they may fully study."""
     user, target = require_study(session, actor_id, lesson_id, full=True)
-    body = clean_text(text, max_len=TEXT_MAX)
+    body = clean_text(text, max_len=TEXT_MAX, session=session)
     pngs = _parse_images(images)  # every image is checked before anything is written
     root = public_dir or get_settings().public_dir
     existing = session.exec(select(HomeworkSubmission).where(HomeworkSubmission.user_id == user.id,

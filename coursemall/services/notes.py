@@ -81,7 +81,7 @@ def add_note(session: Session, *, actor_id: object, lesson_id: object, at_second
     user, target = require_study(session, actor_id, lesson_id)
     at = rules.parse_seconds(at_seconds, upper=target.limit_seconds + rules.POSITION_TOLERANCE_SECONDS)
     is_public = (kind == "question") if public is None else parse_bool(public)
-    body = clean_text(text, max_len=NOTE_MAX)
+    body = clean_text(text, max_len=NOTE_MAX, session=session)
     note = LessonNote(lesson_id=target.lesson_id, course_id=target.course_id, user_id=user.id,
                       at_seconds=min(int(at), target.limit_seconds), kind=str(kind), body=body, is_public=is_public)
     session.add(note)

@@ -23,8 +23,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from coursemall.api.public import public_url
-from coursemall.domain.catalog import CourseStatus, LessonKind
+from coursemall.domain.catalog import OPEN_TO_BUYERS, LessonKind, open_to_buyers
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_id
 from coursemall.domain import progress as rules
@@ -55,14 +54,17 @@ class StudyTarget:
 
 
 def require_study(session: Session, actor_id: object, lesson_id: object, *,
-                  full: bool = False) -> tuple[User, StudyTarget]:
+                  full: bool = False, record: bool = False) -> tuple[User, StudyTarget]:
     """The signed-in actor and the lesson they may study (error.bad_request for a bad id,
-    error.not_found for an unknown/unpublished lesson, lesson.locked without access; with
-    `full=True` a free preview is not enough)."""
+    error.not_found for an unknown/unpublished lesson, lesson.locked without access or before its
+    drip release; with `full=True` a free preview is not enough). `record=True` (progress writes)
+    also refuses a course manager's "preview as a learner": previews keep no progress."""
     user = require_actor(session, actor_id)
     decision = check_lesson_access(session, actor_id=user.id, lesson_id=lesson_id)
     if decision.access is Access.LOCKED or (full and decision.access is not Access.FULL):
         raise DomainError("lesson.locked")
+    if record and decision.preview:
+        raise DomainError("lesson.preview_only")
     row = session.exec(select(Lesson.kind, Lesson.title, Lesson.duration_seconds)
                        .where(Lesson.id == decision.lesson_id)).one()
     kind, title, duration = row
@@ -156,7 +158,7 @@ def record_heartbeat(session: Session, *, actor_id: object, lesson_id: object, p
 
     Positions are seconds (int or finite float) within the lesson (+3 s tolerance); for a free
     preview within its free seconds. Rejected input changes nothing."""
-    user, target = require_study(session, actor_id, lesson_id)
+    user, target = require_study(session, actor_id, lesson_id, record=True)
     if target.kind not in MEDIA_KINDS:
         raise DomainError("error.bad_request")
     now = now or utcnow()
@@ -198,7 +200,7 @@ def record_heartbeat(session: Session, *, actor_id: object, lesson_id: object, p
 def record_article_read(session: Session, *, actor_id: object, lesson_id: object, percent: object,
                         now: datetime | None = None) -> HeartbeatResult:
     """Reading progress of an article (0–100 % scrolled). Complete when read to the end (100 %)."""
-    user, target = require_study(session, actor_id, lesson_id, full=True)
+    user, target = require_study(session, actor_id, lesson_id, full=True, record=True)
     if target.kind != LessonKind.ARTICLE:
         raise DomainError("error.bad_request")
     pct = rules.parse_percent(percent)
@@ -286,7 +288,7 @@ def get_course_progress(session: Session, *, actor_id: object, course_id: object
     user = require_actor(session, actor_id)
     cid = parse_id(course_id)
     course = session.get(Course, cid)
-    if course is None or course.status != CourseStatus.PUBLISHED:
+    if course is None or not open_to_buyers(course.status):
         raise DomainError("error.not_found")
     total = int(session.exec(select(func.count()).select_from(Lesson).where(Lesson.course_id == cid)).one())
     rows = session.exec(
@@ -312,7 +314,8 @@ class ResumeView:
 
 
 def resume_position(session: Session, *, actor_id: object, lesson_id: object) -> ResumeView:
-    user, target = require_study(session, actor_id, lesson_id)
+    """Where this learner resumes; DomainError (lesson.preview_only) for a manager's preview."""
+    user, target = require_study(session, actor_id, lesson_id, record=True)
     row = _load_row(session, user.id, target.lesson_id)
     if row is None:
         return ResumeView(target.lesson_id, 0, 0, False, 0, target.limit_seconds)
@@ -398,6 +401,8 @@ def _continue_target(outline: list[tuple], rows: dict[int, tuple]) -> tuple[int 
 def my_learning(session: Session, *, actor_id: object, now: datetime | None = None) -> MyLearningView:
     """The learner's centre: owned courses with progress and continue targets, recent lessons,
     minutes per day for the last 30 days, streaks."""
+    from coursemall.api.public import public_url  # lazy: importing the api package at start-up makes a cycle
+
     user = require_actor(session, actor_id)
     now = now or utcnow()
     today = rules.local_day(now)
@@ -405,7 +410,7 @@ def my_learning(session: Session, *, actor_id: object, now: datetime | None = No
                                                                col(Entitlement.revoked_at).is_(None))).all()
     owned = owned_course_ids(session, user.id, set(granted), now=now)
     courses = session.exec(select(Course).where(col(Course.id).in_(sorted(owned)),
-                                                Course.status == CourseStatus.PUBLISHED)).all() if owned else []
+                                                col(Course.status).in_(OPEN_TO_BUYERS))).all() if owned else []
     course_ids = [c.id for c in courses]
     outline: dict[int, list[tuple]] = defaultdict(list)
     if course_ids:
@@ -443,7 +448,7 @@ def my_learning(session: Session, *, actor_id: object, now: datetime | None = No
                LessonProgress.last_heartbeat_at)
         .join(Lesson, Lesson.id == LessonProgress.lesson_id)
         .join(Course, Course.id == Lesson.course_id)
-        .where(LessonProgress.user_id == user.id, Course.status == CourseStatus.PUBLISHED)
+        .where(LessonProgress.user_id == user.id, col(Course.status).in_(OPEN_TO_BUYERS))
         .order_by(col(LessonProgress.last_heartbeat_at).desc(), col(LessonProgress.id).desc())
         .limit(RECENT_LIMIT)).all()
     recent = tuple(RecentLessonView(lid, lt, kind, cid, ct, pos, pct, done is not None, seen)

@@ -83,9 +83,15 @@ class _TimedOAuth(WeChatOAuth):
         return super()._request(method, url_or_endpoint, **kwargs)
 
 
+def _credentials(settings: Settings) -> tuple[str, str]:
+    """(appid, AppSecret): the dashboard's payment settings over the environment's."""
+    from coursemall.payments.registry import wechat_oauth_credentials  # registry imports services
+
+    return wechat_oauth_credentials(settings)
+
+
 def is_configured(settings: Settings | None = None) -> bool:
-    settings = settings or get_settings()
-    return bool(settings.wechat_app_id and settings.wechat_app_secret)
+    return all(_credentials(settings or get_settings()))
 
 
 def callback_url(settings: Settings | None = None) -> str:
@@ -105,8 +111,8 @@ def authorize_url(state_token: str, redirect_uri: str) -> str:
         raise DomainError("wechat.oauth_unavailable")
     if not isinstance(state_token, str) or not _STATE_RE.match(state_token):
         raise DomainError("wechat.oauth_state_invalid")
-    oauth = _TimedOAuth(app_id=settings.wechat_app_id, secret=settings.wechat_app_secret,
-                        redirect_uri=redirect_uri, state=state_token)
+    app_id, secret = _credentials(settings)
+    oauth = _TimedOAuth(app_id=app_id, secret=secret, redirect_uri=redirect_uri, state=state_token)
     return oauth.authorize_url
 
 
@@ -187,7 +193,8 @@ def consume_state(session: Session, *, actor_id: object, state: object, now: flo
 # ---------------------------------------------------------------------------------- code → openid
 
 def _fetch_openid(code: str, settings: Settings) -> str:
-    oauth = _TimedOAuth(app_id=settings.wechat_app_id, secret=settings.wechat_app_secret,
+    app_id, secret = _credentials(settings)
+    oauth = _TimedOAuth(app_id=app_id, secret=secret,
                         redirect_uri=callback_url(settings), api_base=settings.wechat_oauth_base,
                         timeout=settings.pay_timeout_seconds)
     try:

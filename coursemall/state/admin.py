@@ -1,5 +1,6 @@
-"""Owner-area states: dashboard counts, orders, refund queue and policy, manual-payment queue,
-payment settings (manual transfer QR).
+"""Owner-area states: dashboard counts, orders (filters, search, paging, totals), refund queue and
+policy, manual-payment queue, payment settings (manual transfer QR). More staff states (order
+detail, learners, instructors) live in state/ops.py and derive from AdminBaseState.
 
 Every handler of every state here is a remote endpoint callable by anyone, so each one:
 1. carries `@staff_required` below `@rx.event` (owner/staff by the database role of the
@@ -13,6 +14,7 @@ Rows are sent to the browser as small dicts of strings (no ORM rows, no user ids
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlencode
 
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
@@ -20,7 +22,9 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.services import admin as admin_service
+from coursemall.domain.money import format_fen
 from coursemall.services import manual_pay, refunds
+from coursemall.services import ops as ops_service
 from coursemall.state.guards import staff_required
 from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pages and tests)
     CHINA_TZ,
@@ -42,7 +46,22 @@ from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pa
 
 
 class AdminBaseState(DashboardBaseState):
-    """The owner-area states of issue 3 (orders, refunds, manual payments, payment settings)."""
+    """The owner/staff-only states (every handler `@staff_required`; tests/state/test_admin_state.py
+    checks every Admin* state, including those in state/ops.py)."""
+
+
+def _routes():
+    """coursemall.pages.routes, imported on use: importing it at module level would run
+    coursemall/pages/__init__.py, whose pages import this module (a cycle)."""
+    from coursemall.pages import routes
+
+    return routes
+
+
+def export_url(kind: str, params: dict[str, str]) -> str:
+    """The CSV export link carrying the page's filters (api/exports.py validates them again)."""
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"/api/admin/export/{kind}.csv" + (f"?{query}" if query else "")
 
 
 class AdminHomeState(AdminBaseState):
@@ -70,30 +89,58 @@ class AdminHomeState(AdminBaseState):
 
 
 class AdminOrdersState(AdminBaseState):
-    """/admin/orders: recent orders, filtered by status."""
+    """/admin/orders: filter by status, channel and China-date range, search (order number,
+    learner e-mail/phone/nickname, course title), paging, totals of the filtered set, CSV link."""
 
     orders: list[dict[str, str]] = []
     status_filter: str = ""
+    channel_filter: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    q: str = ""
+    page: int = 1
+    pages: int = 1
+    count: int = 0
+    sum_total: str = "¥0.00"
+    sum_paid: str = "¥0.00"
+    sum_refunded: str = "¥0.00"
+    csv_url: str = "/api/admin/export/orders.csv"
+    form_key: int = 0
 
     def _clear_data(self) -> None:
         self.orders = []
+        self.count = 0
 
-    def _load(self, status: str) -> None:
+    def _filter_fields(self) -> dict[str, str]:
+        return {"status": self.status_filter, "channel": self.channel_filter, "date_from": self.date_from,
+                "date_to": self.date_to, "q": self.q}
+
+    def _load(self, fields: dict[str, str], page: int = 1) -> None:
         try:
-            rows = _in_session(admin_service.list_order_rows, actor_id=self._actor_id(),
-                               status=status or None)
+            filters = ops_service.parse_order_filter(fields)
+            result = _in_session(ops_service.search_orders, actor_id=self._actor_id(), filters=filters, page=page)
         except DomainError as exc:
             return self._service_error("list", exc)
         self._admit()
-        self.status_filter = status
-        self.orders = [{"order_no": r.order_no, "learner": r.learner, "total": r.total, "status": r.status,
-                        "channel": r.channel, "date": _fmt_time(r.created_at)} for r in rows]
+        self.status_filter, self.channel_filter = filters.status, filters.channel
+        self.date_from = filters.date_from.isoformat() if filters.date_from else ""
+        self.date_to = filters.date_to.isoformat() if filters.date_to else ""
+        self.q = filters.q
+        self.page, self.pages, self.count = result.page, result.pages, result.count
+        self.sum_total, self.sum_paid = format_fen(result.total_fen), format_fen(result.paid_fen)
+        self.sum_refunded = format_fen(result.refunded_fen)
+        self.csv_url = export_url("orders", self._filter_fields())
+        self.orders = [{"order_no": r.order_no, "href": _routes().admin_order_url(r.order_no), "learner": r.learner,
+                        "contact": r.contact, "titles": r.titles, "total": format_fen(r.total_fen),
+                        "status": r.status, "channel": r.channel, "date": _fmt_time(r.created_at)}
+                       for r in result.rows]
+        self.form_key += 1
 
     @rx.event
     @staff_required
     def load_orders(self):
         self._clear_messages()
-        self._load(self.status_filter if self.status_filter in ORDER_STATUSES else "")
+        self._load(self._filter_fields())
 
     @rx.event
     @staff_required
@@ -101,7 +148,28 @@ class AdminOrdersState(AdminBaseState):
         self._clear_messages()
         if not isinstance(status, str) or (status and status not in ORDER_STATUSES):
             return self._fail("list", "error.bad_request")
-        self._load(status)
+        self._load({**self._filter_fields(), "status": status})
+
+    @rx.event
+    @staff_required
+    def search_orders(self, form_data: dict):
+        """The filter form: status, channel, date_from, date_to (YYYY-MM-DD, China time), q."""
+        self._clear_messages()
+        if not isinstance(form_data, dict) or len(form_data) > 20:
+            return self._fail("list", "error.bad_request")
+        fields = {name: form_data.get(name, "") for name in ("status", "channel", "date_from", "date_to", "q")}
+        if any(not isinstance(v, str) or len(v) > MAX_FORM_FIELD for v in fields.values()):
+            return self._fail("list", "error.bad_request")
+        self._load(fields)
+
+    @rx.event
+    @staff_required
+    def goto_orders_page(self, page: int):
+        self._clear_messages()
+        number = parse_row_id(page)
+        if number is None or number > ops_service.MAX_PAGE:
+            return self._fail("list", "error.bad_request")
+        self._load(self._filter_fields(), number)
 
 
 class AdminRefundsState(AdminBaseState):

@@ -19,6 +19,7 @@ from coursemall.domain.search import MAX_QUERY_CHARS, parse_sort
 from coursemall.pages import routes
 from coursemall.services import catalog as catalog_service
 from coursemall.services.catalog import CourseCardDTO, SearchResultDTO
+from coursemall.state.analytics import track_page_view
 from coursemall.state.base import AppState
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class HomeState(CatalogBaseState):
         self.best_sellers = [card_vars(c) for c in home.best_sellers]
         self.bundles = [bundle_vars(b) for b in home.bundles]
         self.loaded = True
+        track_page_view(self, "list", [c.id for c in (*home.banners, *home.newest, *home.best_sellers)])
 
 
 class ListingState(CatalogBaseState):
@@ -152,6 +154,7 @@ class ListingState(CatalogBaseState):
 
     def _apply(self, result: SearchResultDTO, base: str) -> None:
         self.items = [card_vars(c) for c in result.items]
+        track_page_view(self, "list", [c.id for c in result.items])
         self.title_segments = [segment_vars(c.title_segments or ((c.title, False),)) for c in result.items]
         self.subtitle_segments = [segment_vars(c.subtitle_segments or ((c.subtitle, False),))
                                   for c in result.items]
@@ -314,7 +317,8 @@ class CourseState(CatalogBaseState):
             return
         try:
             with session_scope() as session:
-                d = catalog_service.get_course_detail(session, course_id=cid, actor_id=self._actor_id())
+                d = catalog_service.get_course_detail(session, course_id=cid, actor_id=self._actor_id(),
+                                                     mfa_verified=self._mfa_ok)
         except DomainError as exc:
             self.course_id = 0
             self.error = self._t("course.not_found" if exc.code == "error.not_found" else exc.code)
@@ -366,6 +370,7 @@ class CourseState(CatalogBaseState):
         first = next((ls for ch in d.chapters for ls in ch.lessons if ls.playable), None)
         self.first_lesson_href = routes.lesson_url(first.id) if first else ""
         self.loaded = True
+        track_page_view(self, "detail", [d.id])
 
 
 class LessonState(CatalogBaseState):

@@ -13,8 +13,6 @@ browser. User text is copied verbatim into vars and rendered with `rx.text` (nev
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -34,7 +32,8 @@ from coursemall.services._commerce import require_actor
 from coursemall.services.media_access import valid_id
 from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.base import AppState
-from coursemall.state.guards import GUARD_ATTR
+from coursemall.state.dashboard_base import DashboardBaseState
+from coursemall.state.guards import dashboard_required
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -110,48 +109,6 @@ async def read_uploads(files: object, *, max_files: int, limit: int) -> list[byt
         return out
 
     return await asyncio.to_thread(work)
-
-
-# ---------------------------------------------------------------------------------- guard
-
-def course_manager_role_of(state: Any) -> bool:
-    """True when the session's user (from the database) is owner/staff or an approved instructor
-    with at least one course. The services re-check the object (this submission's course)."""
-    actor_id = state._actor_id(fresh=True)
-    if actor_id is None:
-        return False
-    try:
-        with session_scope() as s:
-            user = require_actor(s, actor_id)
-            scope = community_service.managed_course_ids(s, user)
-    except DomainError:
-        return False
-    return scope is None or len(scope) > 0
-
-
-def course_manager_required(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Like `staff_required`, but also admits an approved instructor (who manages their own
-    courses). Place below `@rx.event`. On failure `_deny("admin.forbidden")`, handler not run."""
-    if inspect.iscoroutinefunction(fn):
-        @functools.wraps(fn)
-        async def async_wrapper(self, *args: Any, **kwargs: Any) -> Any:
-            if not course_manager_role_of(self):
-                self._deny("admin.forbidden")
-                return None
-            return await fn(self, *args, **kwargs)
-
-        wrapper: Callable[..., Any] = async_wrapper
-    else:
-        @functools.wraps(fn)
-        def sync_wrapper(self, *args: Any, **kwargs: Any) -> Any:
-            if not course_manager_role_of(self):
-                self._deny("admin.forbidden")
-                return None
-            return fn(self, *args, **kwargs)
-
-        wrapper = sync_wrapper
-    setattr(wrapper, GUARD_ATTR, "course_manager_required")
-    return wrapper
 
 
 # ---------------------------------------------------------------------------------- base
@@ -748,65 +705,60 @@ class HomeworkState(CommunityBaseState):
         return rx.clear_selected_files(HOMEWORK_UPLOAD)
 
 
-class HomeworkReviewState(CommunityBaseState):
+class HomeworkReviewState(DashboardBaseState):
     """/admin/homework: ungraded submissions of the courses the viewer manages; grade them.
-    Every handler carries `@course_manager_required`; the service checks the course again."""
+    Every handler carries `@dashboard_required` (owner/staff with TOTP, or an approved instructor);
+    the service checks each submission's course again."""
 
-    allowed: bool = False
-    loaded: bool = False
     show_graded: bool = False
     queue: list[dict[str, str]] = []
     queue_images: list[list[str]] = []
-    section: str = ""
 
-    def _deny(self, code: str) -> None:
+    def _clear_data(self) -> None:
         self.queue, self.queue_images = [], []
-        self.allowed = False
-        self.loaded = True
-        self._fail(code)
 
     def _reload(self, user_id: int | None) -> None:
         rows = _in_session(homework_service.review_queue, actor_id=user_id, graded=self.show_graded,
                            limit=community_service.PAGE_MAX)
         self.queue = [_submission_vars(v) for v in rows]
         self.queue_images = [list(v.image_urls) for v in rows]
-        self.allowed = True
-        self.loaded = True
+        self._admit()
 
-    def _service_error(self, exc: Exception) -> None:
-        if isinstance(exc, DomainError) and exc.code in ("error.forbidden", "error.sign_in_required"):
-            return self._deny("admin.forbidden")
-        self._failed(exc)
+    def _homework_error(self, exc: Exception) -> None:
+        if isinstance(exc, DomainError):
+            return self._service_error("queue", exc)
+        log.exception("homework review failed")
+        self._fail("queue", "error.generic")
 
     @rx.event
-    @course_manager_required
+    @dashboard_required
     def load_homework_queue(self, graded: bool = False):
-        self.error = self.success = ""
+        self._clear_messages()
         self.show_graded = graded if isinstance(graded, bool) else False
         try:
             self._reload(self._actor_id())
         except Exception as exc:  # noqa: BLE001
-            self._service_error(exc)
+            self._homework_error(exc)
 
     @rx.event
-    @course_manager_required
+    @dashboard_required
     def grade_homework(self, form_data: dict):
         if not isinstance(form_data, dict) or len(form_data) > MAX_FORM_KEYS:
-            return self._fail("error.bad_request")
+            return self._fail("queue", "error.bad_request")
         sid = valid_id(form_data.get("submission_id", ""))
         if sid is None:
-            return self._fail("error.bad_request")
+            return self._fail("queue", "error.bad_request")
         score = parse_score(form_data.get("score", ""))
         if score is None:
-            return self._fail("homework.bad_score")
+            return self._fail("queue", "homework.bad_score")
         feedback = form_text(form_data, "feedback", homework_service.FEEDBACK_MAX)
         if feedback is None:
-            return self._fail("error.bad_request")
+            return self._fail("queue", "error.bad_request")
         user_id = self._actor_id()
         try:
             _in_session(homework_service.grade_homework, actor_id=user_id, submission_id=sid, score=score,
                         feedback=feedback)
             self._reload(user_id)
         except Exception as exc:  # noqa: BLE001
-            return self._service_error(exc)
-        self._ok("admin.homework.graded", score=score)
+            return self._homework_error(exc)
+        self._ok("queue", "admin.homework.graded", score=score)

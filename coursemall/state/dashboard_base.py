@@ -111,6 +111,11 @@ class DashboardBaseState(AppState):
     is_owner: bool = False
     is_staff: bool = False  # owner or staff (else an instructor)
     mfa_needed: bool = False  # the last guarded call was refused for want of the TOTP step
+    # Vars declared here live on this shared ancestor, so every dashboard page of a tab sees the
+    # same flags. `admitted`/`denied` name the state whose page the last decision was for, so a
+    # page shows its body (or the refusal) only after its own load, never a previous page's.
+    admitted: str = ""
+    denied: str = ""
 
     _staff_role: str = ""  # owner | staff | instructor, set by the guards from the database
     _instructor_id: int = 0  # the approved instructor profile of the actor (0 = none)
@@ -123,6 +128,8 @@ class DashboardBaseState(AppState):
         self.allowed = False
         self.is_owner = self.is_staff = False
         self.mfa_needed = code == MFA_REQUIRED
+        self.admitted = ""
+        self.denied = type(self).get_full_name()
         self.loaded = True
         self.section = "page"
         self.error = self._t(code)
@@ -133,6 +140,8 @@ class DashboardBaseState(AppState):
         self.is_owner = self._staff_role == "owner"
         self.is_staff = self._staff_role in ("owner", "staff")
         self.mfa_needed = False
+        self.admitted = type(self).get_full_name()
+        self.denied = ""
         self.loaded = True
 
     def _fail(self, section: str, code: str, **params: object) -> None:

@@ -13,6 +13,8 @@ import asyncio
 import json
 import logging
 import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import reflex as rx
 
@@ -23,10 +25,10 @@ from coursemall.pages import routes
 from coursemall.services import certificates as certificate_service
 from coursemall.services import notes as notes_service
 from coursemall.services import progress as progress_service
-from coursemall.services.media_access import valid_id
-from coursemall.services.player import get_player_context
+from coursemall.services.media_access import mint_player_media, valid_id
+from coursemall.services.player import get_lesson_page, get_player_context
 from coursemall.state.base import AppState
-from coursemall.state.catalog import LessonState
+from coursemall.state.catalog import TRIAL_GUARD_JS, LessonState
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ MAX_PAYLOAD_CHARS = 400
 MAX_SECONDS = 24 * 3600 + 60
 SPEEDS = ("0.5", "0.75", "1", "1.25", "1.5", "2")
 NOTE_FORM_MAX = 4000
+SHOP_TZ = ZoneInfo("Asia/Shanghai")  # drip dates are shown in shop-local time
 
 # The player's client side: constant text (no user data), installed once per tab; `init` gets
 # integers only. It drives speed, resume/?t= seek, no-seek-ahead, autoplay-next, heartbeats,
@@ -42,11 +45,76 @@ PLAYER_JS = r"""(function(){
 if (window.__cmPlayer) return;
 var SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 2];
 var P = {cfg: null, seg: null, lastT: 0, lastSent: 0, n: 0, furthest: 0, readMax: 0, readSent: -1,
-         readSentAt: 0, observer: null};
+         readSentAt: 0, observer: null, switching: null, chosen: false};
 function media(){
   var m = document.getElementById('lesson-video') || document.getElementById('lesson-audio');
   if (!m || !P.cfg || m.getAttribute('data-lesson') !== String(P.cfg.lesson)) return null;
   return m;
+}
+// Sources: the server renders one signed URL per rendition as data-hd / data-sd / data-listen
+// attributes. The HD/SD choice is remembered (localStorage); listen mode lasts for the tab
+// (sessionStorage) so autoplay-next keeps listening. A switch keeps position, speed, play/pause.
+function listening(m){ return !!m.getAttribute('data-listen') && sessionStorage.getItem('cm-listen') === '1'; }
+function wantedQuality(m){
+  var q = localStorage.getItem('cm-quality');
+  return (q === 'hd' || q === 'sd') && m.getAttribute('data-' + q) ? q : '';
+}
+function wantedSrc(m){
+  if (listening(m)) return m.getAttribute('data-listen');
+  var q = wantedQuality(m);
+  return q ? m.getAttribute('data-' + q) : '';
+}
+function markSources(m){
+  var q = (m && !listening(m)) ? (wantedQuality(m) || (m.getAttribute('data-hd') ? 'hd' : '')) : '';
+  document.querySelectorAll('[data-quality]').forEach(function(b){
+    var on = b.getAttribute('data-quality') === q;
+    b.setAttribute('aria-pressed', on ? 'true' : 'false');
+    b.style.background = on ? 'var(--orange-9)' : ''; b.style.color = on ? 'white' : '';
+  });
+  var on = !!m && listening(m);
+  var t = document.getElementById('listen-toggle'); if (t) t.setAttribute('aria-pressed', on ? 'true' : 'false');
+  var o = document.getElementById('listen-overlay'); if (o) o.style.display = on ? 'flex' : 'none';
+}
+function useSrc(m, url){
+  if (!url || m.getAttribute('src') === url) { markSources(m); return; }
+  if (m.__cmStarted === P.cfg.token) {
+    // Already playing this lesson: save the span, then restore time/speed/state on the new source.
+    var playing = !m.paused && !m.ended;
+    if (playing) beat(m);
+    P.switching = {t: m.currentTime, playing: playing, rate: m.playbackRate};
+  }
+  m.setAttribute('src', url); m.load(); markSources(m);
+}
+// A failed source (typically its 10-minute token expired during a long lesson, or before the first
+// play): ask the server for fresh URLs once per 15 s, then carry on from the same second.
+function sourceName(m, url){
+  var names = ['listen', 'hd', 'sd', 'src'];
+  for (var i = 0; i < names.length; i++) { if (m.getAttribute('data-' + names[i]) === url) return names[i]; }
+  return '';
+}
+function refreshSources(m){
+  if (!P.cfg || (P.refreshedAt && Date.now() - P.refreshedAt < 15000)) return;
+  var old = m.getAttribute('src') || '', name = sourceName(m, old);
+  if (!name) return;
+  P.refreshedAt = Date.now();
+  var resume = {t: m.currentTime > 0 ? m.currentTime : P.lastT, playing: !m.paused || P.wasPlaying,
+                rate: m.playbackRate};
+  send('player-refresh', {lesson_id: P.cfg.lesson});
+  var tries = 50;
+  (function wait(){
+    var cur = media(); if (cur !== m) return;
+    var fresh = m.getAttribute('data-' + name);
+    if (fresh && fresh !== old) { P.switching = resume; m.setAttribute('src', fresh); m.load(); return; }
+    if (--tries > 0) setTimeout(wait, 200);
+  })();
+}
+function restoreAfterSwitch(m){
+  m.__cmStarted = P.cfg.token;
+  var s = P.switching; P.switching = null;
+  if (s.t > 0 && (!isFinite(m.duration) || s.t < m.duration)) m.currentTime = s.t;
+  m.defaultPlaybackRate = s.rate; m.playbackRate = s.rate;
+  P.lastT = m.currentTime; P.seg = null;
+  if (s.playing) { var p = m.play(); if (p && p.catch) p.catch(function(){}); }
 }
 function send(id, payload){
   var inp = document.getElementById(id); if (!inp) return;
@@ -92,10 +160,13 @@ function applyStart(m){
 function onEvent(e){
   var m = e.target; if (!m || (m.id !== 'lesson-video' && m.id !== 'lesson-audio')) return;
   if (m !== media()) return;
+  if (P.switching) { if (e.type === 'loadedmetadata') restoreAfterSwitch(m); return; }
   var t = m.currentTime;
   switch (e.type) {
     case 'loadedmetadata': applyStart(m); break;
+    case 'error': refreshSources(m); break;
     case 'play': case 'playing':
+      P.wasPlaying = true;
       applySpeed(m); if (P.seg === null) { P.seg = t; } P.lastT = t; break;
     case 'timeupdate':
       if (m.paused || m.seeking) break;
@@ -109,7 +180,7 @@ function onEvent(e){
       if (P.seg !== null && P.lastT > P.seg) beat(m);
       P.seg = null; break;
     case 'seeked': P.lastT = m.currentTime; P.seg = m.paused ? null : m.currentTime; break;
-    case 'pause': beat(m); break;
+    case 'pause': P.wasPlaying = false; beat(m); break;
     case 'ended':
       P.lastT = isFinite(m.duration) ? m.duration : t; beat(m);
       var next = document.getElementById('lesson-next');
@@ -117,16 +188,24 @@ function onEvent(e){
       break;
   }
 }
-['loadedmetadata','play','playing','timeupdate','seeking','seeked','pause','ended'].forEach(function(t){
+['loadedmetadata','play','playing','timeupdate','seeking','seeked','pause','ended','error'].forEach(function(t){
   document.addEventListener(t, onEvent, true);
 });
 document.addEventListener('click', function(e){
   var a = e.target && e.target.closest ? e.target.closest('a[href]') : null;
   if (a) { var pm = media(); if (pm && !pm.paused) beat(pm); return; }  // SPA navigation: save first
-  var b = e.target && e.target.closest ? e.target.closest('[data-speed],[data-seek],#note-open') : null;
+  var b = e.target && e.target.closest ? e.target.closest('[data-speed],[data-seek],[data-quality],#listen-toggle,#note-open') : null;
   if (!b) return;
   var m = media();
-  if (b.hasAttribute('data-speed')) {
+  if (b.hasAttribute('data-quality')) {
+    var q = b.getAttribute('data-quality'); if (q !== 'hd' && q !== 'sd') return;
+    localStorage.setItem('cm-quality', q); sessionStorage.removeItem('cm-listen');
+    if (m) useSrc(m, m.getAttribute('data-' + q));
+  } else if (b.id === 'listen-toggle') {
+    if (!m || !m.getAttribute('data-listen')) return;
+    if (listening(m)) sessionStorage.removeItem('cm-listen'); else sessionStorage.setItem('cm-listen', '1');
+    useSrc(m, wantedSrc(m) || m.getAttribute('data-hd') || m.getAttribute('data-sd') || m.getAttribute('data-src'));
+  } else if (b.hasAttribute('data-speed')) {
     var v = parseFloat(b.getAttribute('data-speed')); if (SPEEDS.indexOf(v) < 0) return;
     localStorage.setItem('cm-speed', String(v)); markSpeed(v);
     if (m) { m.defaultPlaybackRate = v; m.playbackRate = v; }
@@ -197,7 +276,10 @@ function watchArticleEnd(tries){
 }
 function settle(tries){
   var m = media();
-  if (m) { applySpeed(m); applyStart(m); if (m.__cmStarted === P.cfg.token) return; }
+  if (m) {
+    if (!P.chosen) { P.chosen = true; useSrc(m, wantedSrc(m)); }
+    applySpeed(m); applyStart(m); if (m.__cmStarted === P.cfg.token) return;
+  }
   if (tries > 0) setTimeout(function(){ settle(tries - 1); }, 100);
 }
 window.__cmPlayer = {
@@ -205,6 +287,7 @@ window.__cmPlayer = {
     P.cfg = {lesson: lesson, start: start, noSeek: !!noSeek, article: !!article, track: !!track,
              token: lesson + ':' + Date.now()};
     P.seg = null; P.lastT = start; P.lastSent = Date.now(); P.furthest = Math.max(furthest, 0);
+    P.switching = null; P.chosen = false; P.refreshedAt = 0; P.wasPlaying = false;
     P.readMax = 0; P.readSent = -1; P.readSentAt = 0;
     moveMarks(); markSpeed(savedSpeed());
     if (article) { setTimeout(readProgress, 300); watchArticleEnd(40); } else { settle(100); }
@@ -267,8 +350,15 @@ def _record_heartbeat(actor: int, data: dict):
     return None
 
 
+def unlock_text(moment: datetime, lang_t) -> str:
+    local = moment.astimezone(SHOP_TZ)
+    return lang_t("player.unlocks_on", date=local.strftime("%Y-%m-%d %H:%M"))
+
+
 class PlayerState(LessonState):
-    """The full player on top of LessonState (which loads the lesson and mints the media URL)."""
+    """The lesson player. `load_player` loads the lesson itself (LessonState's vars) through
+    services/player.get_lesson_page, so the media URLs are bound to this viewer's session and a
+    course manager's preview works; the outline, resume point, markers and watermark come with it."""
 
     chapters: list[dict[str, str]] = []
     outline: list[list[dict[str, str]]] = []
@@ -284,6 +374,13 @@ class PlayerState(LessonState):
     note_message: str = ""
     note_error: str = ""
     note_form_key: int = 0
+    # one signed URL per rendition ("" when absent); the player script switches between them
+    src_url: str = ""
+    hd_url: str = ""
+    sd_url: str = ""
+    listen_url: str = ""
+    preview_mode: bool = False  # a course manager's "preview as a learner" (no progress kept)
+    unlock_text: str = ""  # drip release: "unlocks on <date>"
 
     _duration_seconds: int = 0
 
@@ -303,42 +400,85 @@ class PlayerState(LessonState):
     def _reset_player(self) -> None:
         self.chapters, self.outline, self.markers = [], [], []
         self.course_percent = self.lesson_percent = 0
-        self.lesson_completed = self.can_track = self.entitled = False
+        self.lesson_completed = self.can_track = self.entitled = self.preview_mode = False
         self.certificate_href = self.overlay_name = self.overlay_code = ""
+        self.src_url = self.hd_url = self.sd_url = self.listen_url = self.unlock_text = ""
         self.note_message = self.note_error = ""
         self._duration_seconds = 0
 
-    @rx.event
-    def load_player(self):
-        """on_load after LessonState.load: outline, resume point, markers, watermark; starts the
-        player script."""
-        self._reset_player()
-        lid = self.lesson_id
-        if not lid or self.error:
-            return
-        actor = self._actor_id()
-        resume = None
-        markers = ()
+    def _show_lesson(self, page) -> None:
+        """LessonState's vars (inherited, so they live on the parent state) from the page DTO."""
+        self.lesson_id, self.course_id = page.lesson_id, page.course_id
+        self.course_title, self.course_href = page.course_title, routes.course_url(page.course_id)
+        self.title, self.kind, self.duration = page.title, page.kind, page.duration_text
+        self.access, self.free_seconds = page.access, page.free_seconds
+        self.partial_text = self._t("lesson.partial_note", duration=format_duration(page.free_seconds)) \
+            if page.free_seconds else ""
+        self.article_html = page.article_html
+        self.prev_href = routes.lesson_url(page.prev_lesson_id) if page.prev_lesson_id else ""
+        self.next_href = routes.lesson_url(page.next_lesson_id) if page.next_lesson_id else ""
+        self.preview_mode = page.preview
+        self.unlock_text = unlock_text(page.unlocks_at, self._t) if page.unlocks_at else ""
+        self.media_url = page.media.sources[0].url if page.media else ""
+        self._set_sources(page.media)
+        self.loaded = True
+
+    def _set_sources(self, media) -> None:
+        urls = {src.name: src.url for src in media.sources} if media else {}
+        self.src_url, self.hd_url, self.sd_url = urls.get("src", ""), urls.get("hd", ""), urls.get("sd", "")
+        self.listen_url = media.listen.url if media and media.listen else ""
+
+    def _load_lesson(self, actor: int | None):
+        """(page, context, resume, markers) or None after setting `error`."""
+        lid = self._route_id("lesson_id")
+        if lid is None:
+            self.error = self._t("lesson.not_found")
+            return None
+        mfa = bool(actor) and self._mfa_ok
         try:
             with session_scope() as session:
-                ctx = get_player_context(session, actor_id=actor, lesson_id=lid)
-                if actor is not None and self.access != "locked":
+                page = get_lesson_page(session, actor_id=actor, lesson_id=lid, mfa_verified=mfa,
+                                       session_token_hash=self._session_hash if actor else "")
+                ctx = get_player_context(session, actor_id=actor, lesson_id=lid, mfa_verified=mfa)
+                resume, markers = None, ()
+                if actor is not None and page.access != "locked" and not page.preview:
                     resume = progress_service.resume_position(session, actor_id=actor, lesson_id=lid)
-                    if self.kind != "article":
+                    if page.kind != "article":
                         markers = notes_service.list_markers(session, actor_id=actor, lesson_id=lid)
         except DomainError as exc:
-            log.info("player context refused: %s", exc.code)
+            self.error = self._t("lesson.not_found" if exc.code in ("error.not_found", "error.bad_request")
+                                 else exc.code)
+            return None
+        except Exception:  # noqa: BLE001 - shown as a message, logged
+            log.exception("player load failed")
+            self.error = self._t("error.generic")
+            return None
+        return page, ctx, resume, markers
+
+    @rx.event
+    def load_player(self):
+        """on_load: the lesson, its signed sources, outline, resume point, markers, watermark;
+        starts the player script."""
+        self._reset_player()
+        self.error = ""
+        self.media_url = self.article_html = ""
+        actor = self._actor_id()
+        loaded = self._load_lesson(actor)
+        if loaded is None:
+            self.lesson_id = 0
             return
-        except Exception:  # noqa: BLE001 - the lesson still shows; logged
-            log.exception("player context failed")
-            return
+        page, ctx, resume, markers = loaded
+        self._show_lesson(page)
+        lid = page.lesson_id
         self._duration_seconds = ctx.duration_seconds
         self.chapters = [{"id": str(ch.id), "title": ch.title} for ch in ctx.chapters]
         self.outline = [[{"id": str(ls.id), "href": routes.lesson_url(ls.id), "title": ls.title, "kind": ls.kind,
                           "duration": ls.duration_text, "done": "1" if ls.completed else "",
-                          "current": "1" if ls.current else ""} for ls in ch.lessons] for ch in ctx.chapters]
+                          "current": "1" if ls.current else "",
+                          "unlocks": ls.unlocks_at.astimezone(SHOP_TZ).strftime("%m-%d") if ls.unlocks_at else ""}
+                         for ls in ch.lessons] for ch in ctx.chapters]
         self.course_percent = ctx.course_percent
-        self.entitled = ctx.entitled
+        self.entitled = ctx.entitled or page.preview
         self.lesson_completed = ctx.lesson_completed
         self.certificate_href = routes.certificate_url(ctx.certificate_code) if ctx.certificate_code else ""
         if self.access != "locked":
@@ -358,7 +498,8 @@ class PlayerState(LessonState):
         init = "window.__cmPlayer.init(%d, %d, %d, %d, %d, %d);" % (
             lid, int(start), int(furthest), 1 if no_seek else 0, 1 if self.kind == "article" else 0,
             1 if self.can_track else 0)
-        return rx.call_script(PLAYER_JS + "\n" + init)
+        guard = TRIAL_GUARD_JS + "\n" if self.free_seconds else ""
+        return rx.call_script(guard + PLAYER_JS + "\n" + init)
 
     @rx.event
     async def heartbeat(self, payload: str):
@@ -374,6 +515,28 @@ class PlayerState(LessonState):
         result = await asyncio.to_thread(_record_heartbeat, actor, data)
         if result is not None:
             self._apply_progress(data["lesson_id"], result)
+
+    @rx.event
+    def refresh_media(self, payload: str):
+        """From the player script when a source failed (its short-lived token expired): fresh
+        session-bound URLs for the current lesson, after the same access check. The element keeps
+        its key (media_url is unchanged); the script swaps the new URL in at the same second."""
+        data = parse_payload(payload, ("lesson_id",))
+        if data is None or data["lesson_id"] != self.lesson_id or self.access == "locked":
+            return
+        actor = self._actor_id()
+        try:
+            with session_scope() as session:
+                media = mint_player_media(session, actor_id=actor, lesson_id=self.lesson_id,
+                                          session_token_hash=self._session_hash if actor else "",
+                                          mfa_verified=bool(actor) and self._mfa_ok)
+        except DomainError as exc:
+            log.info("media refresh refused: %s", exc.code)  # access is gone: the player stays stopped
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("media refresh failed")
+            return
+        self._set_sources(media)
 
     @rx.event
     def article_read(self, payload: str):

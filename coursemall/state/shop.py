@@ -48,6 +48,7 @@ from coursemall.services import refunds as refunds_service
 from coursemall.services import wechat_oauth
 from coursemall.settings import get_settings
 from coursemall.state.feedback import FeedbackMixin
+from coursemall.state.analytics import track_checkout_view
 from coursemall.state.base import AppState
 
 log = logging.getLogger(__name__)
@@ -400,6 +401,7 @@ class OrderState(_ShopMixin, AppState):
             self._reset()
             self.not_found, self.loaded = True, True
             return self._failed(exc)
+        track_checkout_view(self, order_no)  # analytics funnel (pending orders only; never fails)
         if self._returned_from_oauth(order_no):
             self._wxpay_continued = order_no  # once: a reload of this URL does not pay again
             return await self._start_payment(user_id, order_no, Channel.WECHAT.value, allow_oauth=False)

@@ -1,7 +1,7 @@
 """The learning journey on a phone (issue 4, point 8): buy a course in the sandbox, play a video
 at 1.5×, leave at about 0:40, reload and resume there; read an article to the end; progress on
 /learning grows; media requests as a non-buyer, with an expired token and with another learner's
-token all get 403."""
+token all get 403; so does the buyer's own URL copied into another browser (session binding)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 E2E_SECRET = "e2e-secret-key-" + "k" * 40  # tests/e2e/server.py shop_env
 ORDER_URL = re.compile(r"/order/(CM[0-9A-Za-z]+)$")
-MEDIA_TOKEN = re.compile(r"/api/media/(\d+)\.(\d+)\.(\d+)\.(\d+)\.")
+MEDIA_TOKEN = re.compile(r"/api/media/(\d+)\.(\d+)\.(\d+)\.(src|hd|sd)\.([A-Za-z0-9_-]{22})\.(\d+)\.")
 
 
 def _course_with_video_and_article(shop_db):
@@ -81,11 +81,21 @@ def _course_percent_on_learning(page, course_id: int) -> int:
     return int(card.locator(".learning-percent").inner_text().rstrip("%").strip())
 
 
-def _mint(user_id: int, lesson_id: int, asset_id: int, *, ttl: int = 300, now: float | None = None) -> str:
-    from coursemall.media.tokens import media_url, mint_token
+def _session_hash(context) -> str:
+    from coursemall.services import sessions
 
+    (token,) = [c["value"] for c in context.cookies() if c["name"] == sessions.SESSION_COOKIE]
+    return sessions.token_hash(token)
+
+
+def _mint(user_id: int, lesson_id: int, asset_id: int, *, ttl: int = 300, now: float | None = None,
+          session_hash: str = "") -> str:
+    """A genuine token (the shop's key), bound to `session_hash` when given."""
+    from coursemall.media.tokens import ANONYMOUS_BINDING, media_url, mint_token, session_binding
+
+    binding = session_binding(session_hash, key=E2E_SECRET) if session_hash else ANONYMOUS_BINDING
     return media_url(mint_token(user_id=user_id, lesson_id=lesson_id, asset_id=asset_id, ttl=ttl, now=now,
-                                key=E2E_SECRET))
+                                binding=binding, key=E2E_SECRET))
 
 
 def test_learn_a_bought_course(page, shop_db, browser, live_server):
@@ -187,13 +197,19 @@ def test_learn_a_bought_course(page, shop_db, browser, live_server):
         expect(other.locator("#lesson-locked")).to_be_visible()
         assert other.locator("video[src*='/api/media/']").count() == 0
         anonymous = _mint(0, video_id, asset_id)
-        another_learners = _mint(other_id, video_id, asset_id)
-        expired = _mint(user_id, video_id, asset_id, ttl=60, now=time.time() - 3600)
+        # genuine tokens bound to the requesting browser's own session: refused for other reasons
+        another_learners = _mint(other_id, video_id, asset_id, session_hash=_session_hash(other_ctx))
+        expired = _mint(user_id, video_id, asset_id, ttl=60, now=time.time() - 3600,
+                        session_hash=_session_hash(page.context))
         forged = src[:-4] + ("AAAA" if not src.endswith("AAAA") else "BBBB")
         for label, url in (("non-buyer", another_learners), ("anonymous", anonymous), ("expired", expired),
                            ("forged", forged), ("junk token", "/api/media/not-a-token")):
             resp = other.request.get(url, headers={"Range": "bytes=0-99"})
             assert resp.status == 403, (label, resp.status)
             assert resp.body() == b"forbidden", label  # no media bytes
+        # the buyer's expired token is refused in the buyer's own browser too (not just elsewhere)
+        assert page.request.get(expired, headers={"Range": "bytes=0-99"}).status == 403
+        # and the buyer's working URL, copied into the other learner's browser, is refused
+        assert other.request.get(src, headers={"Range": "bytes=0-99"}).status == 403
     finally:
         other_ctx.close()

@@ -1,6 +1,10 @@
 """The owner's queues on a phone: refund policy (manual review and back), a refund rejected from
 the review queue, and a learner's manual transfer confirmed from the confirm queue (access granted).
 
+The owner signs in with the password and then passes the TOTP step in the dashboard's inline gate
+(the demo owner's authenticator seed is coursemall.demo.security.DEMO_OWNER_TOTP_SECRET; the code is
+computed with pyotp, as an authenticator app would).
+
 Orders, refunds and proofs are created through the services directly, against the running shop's
 database and data dir (tests/e2e/server.py), so the journey only exercises the owner's side.
 The refund policy is left on automatic approval (the default other journeys rely on).
@@ -10,12 +14,15 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import urllib.error
 import urllib.request
 import uuid
 
+import pyotp
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
@@ -61,17 +68,63 @@ def shop_services(live_server, monkeypatch):
         get_settings.cache_clear()
 
 
-def sign_in_owner(page) -> None:
+def owner_totp_code(engine) -> str:
+    """The demo owner's code for now, or for the next time step when this step was already spent
+    by an earlier test (the server accepts one step either side, each step once)."""
+    from coursemall.demo.security import DEMO_OWNER_TOTP_SECRET
+    from coursemall.models import User
+
+    totp = pyotp.TOTP(DEMO_OWNER_TOTP_SECRET)
+    with Session(engine) as s:
+        last = s.exec(select(User.totp_last_step).where(User.email == OWNER)).one()
+    current = int(time.time()) // totp.interval
+    if last >= current + 1:  # both usable steps spent: wait for the next one
+        time.sleep((last + 1) * totp.interval - time.time() + 0.5)
+        current = int(time.time()) // totp.interval
+    return totp.generate_otp(max(current, last + 1))
+
+
+def sign_in_owner(page, engine, wrong_code_first: bool = False) -> None:
+    """Password sign-in, then the TOTP step in the gate of the first dashboard page."""
+    from coursemall.demo.security import ensure_demo_owner_totp
+    from coursemall.models import User
+
+    with Session(engine, expire_on_commit=False) as s:  # the seed does this; idempotent
+        ensure_demo_owner_totp(s, s.exec(select(User).where(User.email == OWNER)).one())
+        s.commit()
     page.goto("/login")
     page.locator("#login-account").fill(OWNER)
     page.locator("#login-password").fill(OWNER_PASSWORD)
     page.locator("#login-submit").click()
     expect(page.locator("#nav-profile")).to_be_visible()
+    page.goto("/admin")
+    wait_ready(page)
+    expect(page.locator("#mfa-gate")).to_be_visible()  # password alone does not open the dashboard
+    expect(page.locator("#admin-nav-home")).to_have_count(0)
+    if wrong_code_first:
+        code = owner_totp_code(engine)
+        page.locator("#mfa-gate-code").fill("000000" if code != "000000" else "111111")
+        page.locator("#mfa-gate-submit").click()
+        expect(page.locator("#mfa-gate-error")).to_be_visible()
+        expect(page.locator("#admin-nav-home")).to_have_count(0)
+    page.locator("#mfa-gate-code").fill(owner_totp_code(engine))
+    page.locator("#mfa-gate-submit").click()
+    expect(page.locator("#admin-nav-home")).to_be_visible()  # the page reloaded, verified
+    expect(page.locator("#mfa-gate")).to_have_count(0)
 
 
 def open_refunds(page) -> None:
     page.goto("/admin/refunds")
     wait_ready(page)
+    expect(page.locator("#policy-save")).to_be_visible()
+    # The dashboard flags (`allowed`) are shared by every dashboard page of a tab, so after another
+    # dashboard page this body shows before load_refunds ends; the load then remounts the policy
+    # form (form_key). Wait for that remount, so typing is not wiped by it.
+    handle = page.locator("#policy-days").element_handle()
+    try:
+        page.wait_for_function("el => !el.isConnected", arg=handle, timeout=3000)
+    except PlaywrightTimeoutError:
+        pass  # first dashboard page of the tab: the body appeared with the loaded values
     expect(page.locator("#policy-save")).to_be_visible()
 
 
@@ -104,7 +157,7 @@ def test_refund_policy_and_review_queue(page, shop_services):
     from coursemall.services import checkout, payments, refunds
     from tests.payments.factories import make_user
 
-    sign_in_owner(page)
+    sign_in_owner(page, shop_services, wrong_code_first=True)
     try:
         open_refunds(page)
         expect(page.locator("#policy-auto")).to_have_attribute("data-state", "checked")  # the default
@@ -181,7 +234,7 @@ def test_manual_transfer_confirmed_from_the_queue(page, shop_services, live_serv
     proof = f"/api/admin/manual-proof/{mp.id}"
     assert _status_without_cookie(live_server + proof) == 403  # private
 
-    sign_in_owner(page)
+    sign_in_owner(page, shop_services)
     page.goto("/admin/manual-payments")
     wait_ready(page)
     card = page.locator(".admin-manual-row", has_text=order.out_trade_no)
@@ -200,6 +253,57 @@ def test_manual_transfer_confirmed_from_the_queue(page, shop_services, live_serv
                                               instructions=before.instructions)
 
 
+def test_new_staff_member_enrols_totp_and_opens_the_dashboard(page, shop_services):
+    """A staff account without an authenticator: the dashboard sends it to /admin/security, the QR
+    and the key enrol an app (the code is computed from the key shown, as the app would), ten
+    recovery codes are shown once, and "continue" leads back to the page that asked."""
+    from coursemall.models import User
+    from coursemall.services import accounts
+
+    email, password = f"e2e-staff-{uuid.uuid4().hex[:8]}@example.com", "staff-pass-2026"
+    with Session(shop_services, expire_on_commit=False) as s:
+        view = accounts.register_user(s, account=email, password=password, nickname="新员工")
+        user = s.get(User, view.id)
+        user.role = "staff"
+        s.add(user)
+        s.commit()
+    page.goto("/login")
+    page.locator("#login-account").fill(email)
+    page.locator("#login-password").fill(password)
+    page.locator("#login-submit").click()
+    expect(page.locator("#nav-profile")).to_be_visible()
+    page.goto("/admin/orders")
+    wait_ready(page)
+    expect(page.locator("#mfa-gate")).to_be_visible()
+    expect(page.locator("#admin-order-status")).to_have_count(0)
+    page.locator("#mfa-go").click()
+    expect(page.locator("#mfa-enrol-start")).to_be_visible()
+    assert "next=%2Fadmin%2Forders" in page.url
+    expect(page.locator("#mfa-status")).to_have_text("未开启两步验证")
+    page.locator("#mfa-enrol-start").click()
+    qr = page.locator("#mfa-qr")
+    expect(qr).to_be_visible()
+    page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=qr.element_handle())
+    key = page.locator("#mfa-key").inner_text().strip()
+    assert len(key) == 32
+    page.locator("#mfa-enrol-code").fill("000000" if pyotp.TOTP(key).now() != "000000" else "111111")
+    page.locator("#mfa-enrol-confirm").click()
+    expect(page.locator("#form-error")).to_be_visible()
+    page.locator("#mfa-enrol-code").fill(pyotp.TOTP(key).now())
+    page.locator("#mfa-enrol-confirm").click()
+    expect(page.locator(".mfa-recovery-code")).to_have_count(10)
+    expect(page.locator("#mfa-status")).to_have_text("已开启两步验证")
+    if SCREENSHOT_DIR:
+        page.screenshot(path=os.path.join(SCREENSHOT_DIR, "admin-security-phone.png"), full_page=True)
+    page.locator("#mfa-codes-done").click()
+    expect(page.locator(".mfa-recovery-code")).to_have_count(0)
+    page.locator("#mfa-continue").click()
+    expect(page.locator("#admin-order-status")).to_be_visible()
+    with Session(shop_services) as s:
+        stored = s.exec(select(User.totp_secret).where(User.email == email)).one()
+        assert stored.startswith("enc1:") and key not in stored
+
+
 def test_anonymous_visitor_sees_no_admin_data(page, live_server):
     page.goto("/admin/refunds")
     wait_ready(page)
@@ -212,7 +316,7 @@ def test_dashboard_orders_filter_and_qr_upload(page, shop_services):
 
     with Session(shop_services) as s:
         before = manual_pay.get_manual_settings(s)
-    sign_in_owner(page)
+    sign_in_owner(page, shop_services)
     page.goto("/admin")
     wait_ready(page)
     expect(page.locator("#admin-count-refunds")).to_have_text("0")  # the earlier request was rejected

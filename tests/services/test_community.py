@@ -191,3 +191,93 @@ def test_concurrent_review_edits_keep_rating_sum(db_engine, session, w):
         t.join()
     assert set(errors) <= {"learning.busy"}
     assert rating_cols(session, w.course) == visible_totals(session, w.course)
+
+
+# ---------------------------------------------------------------------------------- moderation (issue 5)
+
+def _audit_actions(session) -> list[str]:
+    from coursemall.models import AuditLog
+
+    return list(session.exec(select(AuditLog.action).order_by(AuditLog.id)).all())
+
+
+def test_managers_read_paid_lesson_comments_without_buying(session, w):
+    community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="付费课的评论")
+    for manager in (w.owner, w.staff, w.teacher):
+        page = community.list_comments(session, actor_id=manager, lesson_id=w.paid)
+        assert [c.body for c in page.items] == ["付费课的评论"] and page.items[0].can_delete
+    for outsider in (w.other_teacher, w.stranger):  # another instructor is not entitled either
+        with pytest.raises(DomainError, match="lesson.locked"):
+            community.list_comments(session, actor_id=outsider, lesson_id=w.paid)
+
+
+def test_moderation_feed_is_scoped_to_the_actors_courses(session, w):
+    mine = community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="李老师的课")
+    feed_teacher = community.moderation_comments(session, actor_id=w.teacher)
+    assert [c.id for c in feed_teacher] == [mine.id] and feed_teacher[0].lesson
+    assert community.moderation_comments(session, actor_id=w.other_teacher) == []
+    assert [c.id for c in community.moderation_comments(session, actor_id=w.staff)] == [mine.id]
+    for who in (w.buyer, w.stranger, None):
+        with pytest.raises(DomainError, match="error.forbidden"):
+            community.moderation_comments(session, actor_id=who)
+    with pytest.raises(DomainError, match="error.bad_request"):
+        community.moderation_comments(session, actor_id=w.owner, status="deleted")
+    reviews = community.moderation_reviews(session, actor_id=w.other_teacher)
+    assert all(r.course_id != w.course for r in reviews)
+
+
+def test_instructor_b_cannot_moderate_a_by_id(session, w):
+    comment = community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="别动我")
+    community.submit_review(session, actor_id=w.buyer, course_id=w.course, rating=4, content="好")
+    review_id = session.exec(select(Review.id).where(Review.user_id == w.buyer, Review.course_id == w.course)).one()
+    before = rating_cols(session, w.course)
+    for action in ("hide", "delete", "unhide"):
+        with pytest.raises(DomainError, match="comment.not_found"):
+            community.moderate_comment(session, actor_id=w.other_teacher, comment_id=comment.id, action=action)
+    with pytest.raises(DomainError, match="review.not_found"):
+        community.moderate_review(session, actor_id=w.other_teacher, review_id=review_id, hidden=True)
+    with pytest.raises(DomainError, match="error.forbidden"):
+        community.moderate_comment(session, actor_id=w.buyer2, comment_id=comment.id, action="hide")
+    with pytest.raises(DomainError, match="error.bad_request"):
+        community.moderate_comment(session, actor_id=w.teacher, comment_id=comment.id, action="drop")
+    session.expire_all()
+    assert session.get(LessonComment, comment.id).status == "visible" and rating_cols(session, w.course) == before
+    assert _audit_actions(session) == []
+
+    # the course's own instructor: hide, unhide, delete; the review's rating follows
+    assert community.moderate_comment(session, actor_id=w.teacher, comment_id=comment.id, action="hide") == "hidden"
+    assert community.moderate_comment(session, actor_id=w.teacher, comment_id=comment.id, action="hide") == "hidden"
+    assert [c.status for c in community.moderation_comments(session, actor_id=w.teacher, status="hidden")] == [
+        "hidden"]
+    assert community.moderate_comment(session, actor_id=w.teacher, comment_id=comment.id, action="unhide") == "visible"
+    assert community.moderate_review(session, actor_id=w.teacher, review_id=review_id, hidden=True) == "hidden"
+    assert rating_cols(session, w.course) == visible_totals(session, w.course)
+    assert community.moderate_review(session, actor_id=w.owner, review_id=review_id, hidden=False) == "visible"
+    assert rating_cols(session, w.course) == before == visible_totals(session, w.course)
+    assert community.moderate_comment(session, actor_id=w.staff, comment_id=comment.id, action="delete") == "deleted"
+    with pytest.raises(DomainError, match="comment.not_found"):
+        community.moderate_comment(session, actor_id=w.staff, comment_id=comment.id, action="unhide")
+    assert _audit_actions(session) == ["comment.hide", "comment.unhide", "review.hide", "review.unhide",
+                                       "comment.delete"]
+
+
+def test_shop_blocked_words(session, w, monkeypatch):
+    monkeypatch.setattr(community, "_shop_words_cache", ())  # restored afterwards, whatever happens
+    with pytest.raises(DomainError, match="error.forbidden"):
+        community.set_blocked_words(session, actor_id=w.teacher, text="优惠券")
+    for bad in ("长" * 31, ["优惠券"], None, "\n".join(f"w{i}" for i in range(201))):
+        with pytest.raises(DomainError):
+            community.set_blocked_words(session, actor_id=w.staff, text=bad)
+    assert community.get_blocked_words(session, actor_id=w.owner) == []
+    words = community.set_blocked_words(session, actor_id=w.staff, text=" 优惠券 \n\n返现，优惠券\n")
+    assert words == ["优惠券", "返现"]
+    with pytest.raises(DomainError, match="text.blocked"):
+        community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="领 优 惠 券")
+    with pytest.raises(DomainError, match="text.blocked"):  # the built-in list still applies
+        community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="找人代写")
+    with pytest.raises(DomainError, match="text.blocked"):
+        community.submit_review(session, actor_id=w.buyer, course_id=w.course, rating=5, content="好评返现")
+    assert session.exec(select(func.count()).select_from(LessonComment)).one() == 0
+    assert _audit_actions(session) == ["moderation.blocked_words"]
+    community.set_blocked_words(session, actor_id=w.owner, text="")
+    assert community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="领优惠券").body == "领优惠券"

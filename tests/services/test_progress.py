@@ -199,3 +199,34 @@ def test_refund_policy_sees_real_progress(session):
     assert (review.status, review.policy_outcome) == ("requested", "review")
     auto = refunds.request_refund(session, actor_id=idle.id, order_no=order_idle, reason="买错了")
     assert (auto.status, auto.policy_outcome) == ("succeeded", "auto_approve")
+
+
+# ---------------------------------------------------------------------------------- demo history
+
+def test_demo_study_history_fills_my_learning_and_is_idempotent(session):
+    from coursemall.demo.accounts import DEMO_LEARNERS
+    from coursemall.demo.study import ensure_demo_study
+    from coursemall.models import Entitlement, User
+    from coursemall.services.media_access import utcnow
+    from tests.services.catalog_fixture import build_catalog
+
+    cat = build_catalog(session, media_prefix="demo")
+    learners = []
+    for account in DEMO_LEARNERS:
+        user = User(email=account.email, nickname=account.nickname, watermark_code=account.email[:8])
+        session.add(user)
+        session.flush()
+        session.add(Entitlement(user_id=user.id, course_id=cat.ids["phone"], source="manual", source_ref="demo"))
+        learners.append(user.id)
+    session.commit()
+    first = ensure_demo_study(session)
+    session.commit()
+    assert first["study_progress_rows"] > 0 and first["study_days"] >= 3 * 15
+    assert ensure_demo_study(session) == {"study_progress_rows": 0, "study_days": 0}  # idempotent
+    for user_id in learners:
+        view = progress.my_learning(session, actor_id=user_id, now=utcnow())
+        (course,) = view.courses
+        assert 0 < course.percent < 100  # studied, never finished by the seed
+        assert course.continue_lesson_id is not None
+        assert sum(d.minutes for d in view.daily) > 60 and view.streak_current >= 4
+        assert view.recent  # "recently studied" has rows

@@ -23,7 +23,6 @@ from coursemall.state.community import (
     HomeworkState,
     LessonCommentsState,
     ReviewState,
-    course_manager_required,
 )
 from coursemall.state.guards import guard_of
 from tests.services.learning_fixture import make_world, png_bytes
@@ -53,9 +52,8 @@ def test_review_queue_handlers_carry_the_guard():
     for name, handler in HomeworkReviewState.event_handlers.items():
         if name == "setvar":
             continue
-        assert guard_of(handler.fn) == "course_manager_required", name
+        assert guard_of(handler.fn) == "dashboard_required", name
         assert hasattr(handler.fn, "__wrapped__")
-    assert guard_of(course_manager_required(lambda self: None)) == "course_manager_required"
 
 
 @pytest.fixture
@@ -402,6 +400,17 @@ async def test_homework_submit_and_learner_cannot_grade(engine, w):
 
     await call(st, "load_homework")
     assert (st.status, st.score, st.feedback) == ("graded", "88", "构图不错")
+
+    # the owner needs the TOTP step on this device, like on every dashboard page
+    o = make_state(HomeworkReviewState, w.cookies[w.owner], "/admin/homework")
+    await call(o, "load_homework_queue", True)
+    assert o.mfa_needed and not o.allowed and o.queue == [] and o.error == "进入管理后台需要两步验证（身份验证器 App 的 6 位动态码）"
+    with Session(engine) as s:
+        token = sessions.create_session(s, user_id=w.owner, mfa_verified=True)
+        s.commit()
+    o = make_state(HomeworkReviewState, f"cm_lang=zh_CN; cm_session={token}", "/admin/homework")
+    await call(o, "load_homework_queue", True)
+    assert o.allowed and o.is_owner and [r["id"] for r in o.queue] == [str(sub_id)]
     await call(st, "submit_homework", [])
     assert st.error == "作业已批改，不能再修改"
 

@@ -28,7 +28,7 @@ def call(state, name, *args):
     return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 EXPECTED = {
-    PlayerState: {"load_player", "heartbeat", "article_read", "save_note"},
+    PlayerState: {"load_player", "heartbeat", "article_read", "save_note", "refresh_media"},
     LearningState: {"load_learning"},
     CertificateState: {"load_certificate"},
 }
@@ -249,3 +249,166 @@ def test_no_seek_ahead_policy_reaches_the_player_until_the_lesson_is_done(cat, m
     as_user(monkeypatch, None)
     s = player_for(cat["lesson_trial"])
     assert f"init({cat['lesson_trial']}, 0, 0, 0, 0, 0)" in _script_text(call(s, "load_player"))
+
+
+# ------------------------------------------------------------------ renditions, drip, manager preview
+
+def _set(engine, model, row_id, **values):
+    with Session(engine) as s:
+        row = s.get(model, row_id)
+        for k, v in values.items():
+            setattr(row, k, v)
+        s.add(row)
+        s.commit()
+
+
+def _signed_in_player(lesson_id, session_hash="b" * 64, mfa=False):
+    s = player_for(lesson_id)
+    s._session_hash, s._mfa_ok = session_hash, mfa
+    return s
+
+
+def test_player_gets_one_session_bound_url_per_rendition(cat, monkeypatch):
+    from coursemall.media.tokens import session_binding, verify_token
+    from coursemall.models import MediaAsset
+
+    _set(cat["engine"], MediaAsset, cat["asset_paid"],
+         renditions={"hd": "x/hd.mp4", "sd": "x/sd.mp4", "audio": "x/a.m4a", "poster": "p.jpg"})
+    as_user(monkeypatch, cat["buyer"])
+    s = _signed_in_player(cat["lesson_paid"])
+    call(s, "load_player")
+    assert s.hd_url and s.sd_url and s.listen_url and s.src_url == ""
+    assert s.media_url == s.hd_url  # HD first; the script applies a remembered SD choice
+    claims = [verify_token(u.rsplit("/", 1)[1]) for u in (s.hd_url, s.sd_url, s.listen_url)]
+    assert [c.rendition for c in claims] == ["hd", "sd", "audio"]
+    assert {c.binding for c in claims} == {session_binding("b" * 64)}
+    assert {c.user_id for c in claims} == {cat["buyer"]}
+
+
+def test_player_without_renditions_plays_the_original(cat, monkeypatch):
+    as_user(monkeypatch, cat["buyer"])
+    s = _signed_in_player(cat["lesson_paid"])
+    call(s, "load_player")
+    assert s.media_url == s.src_url != "" and s.hd_url == s.sd_url == s.listen_url == ""
+
+
+def test_drip_locked_lesson_says_when_it_opens_and_mints_nothing(cat, monkeypatch):
+    from datetime import datetime, timezone
+
+    from coursemall.models import Lesson
+
+    _set(cat["engine"], Lesson, cat["lesson_paid"], release_at=datetime(2099, 5, 1, 2, 0, tzinfo=timezone.utc))
+    as_user(monkeypatch, cat["buyer"])
+    s = _signed_in_player(cat["lesson_paid"])
+    assert call(s, "load_player") is None  # no player script for a locked lesson
+    assert s.access == "locked" and s.media_url == "" and s.hd_url == "" and not s.can_track
+    assert s.unlock_text == "本节将于 2099-05-01 10:00 解锁"  # shop-local time (UTC+8)
+    marks = {ls["id"]: ls["unlocks"] for ch in s.outline for ls in ch}
+    assert marks[str(cat["lesson_paid"])] == "05-01" and marks[str(cat["lesson_trial"])] == ""
+    call(s, "heartbeat", beat(cat["lesson_paid"], 10, 0, 10))
+    assert rows(cat["engine"], LessonProgress) == []
+
+
+def test_drip_after_days_counts_from_the_buyers_grant(cat, monkeypatch):
+    from datetime import timedelta
+
+    from coursemall.models import Entitlement, Lesson, utcnow
+
+    _set(cat["engine"], Lesson, cat["lesson_paid"], release_after_days=7)
+    as_user(monkeypatch, cat["buyer"])
+    s = _signed_in_player(cat["lesson_paid"])
+    call(s, "load_player")
+    assert s.access == "locked" and s.unlock_text.startswith("本节将于")
+    with Session(cat["engine"]) as db:
+        ent = db.exec(select(Entitlement).where(Entitlement.user_id == cat["buyer"],
+                                                Entitlement.expires_at.is_(None))).one()
+        ent.granted_at = utcnow() - timedelta(days=8)
+        db.add(ent)
+        db.commit()
+    s = _signed_in_player(cat["lesson_paid"])
+    call(s, "load_player")
+    assert s.access == "full" and s.unlock_text == "" and s.media_url and s.can_track
+
+
+def _manager(engine, role: str, instructor_of: int | None = None) -> int:
+    from coursemall.models import Course, Instructor, User
+
+    with Session(engine) as db:
+        user = User(nickname=f"{role}-m", role=role, watermark_code=f"WM{role}")
+        db.add(user)
+        db.flush()
+        if instructor_of is not None:
+            inst = db.get(Instructor, db.get(Course, instructor_of).instructor_id)
+            inst.user_id = user.id
+            db.add(inst)
+        db.commit()
+        return user.id
+
+
+def test_instructor_previews_an_unpublished_course_without_keeping_progress(cat, monkeypatch):
+    from coursemall.models import Course
+
+    _set(cat["engine"], Course, cat["phone"], status="draft")
+    teacher = _manager(cat["engine"], "learner", instructor_of=cat["phone"])
+    as_user(monkeypatch, teacher)
+    s = _signed_in_player(cat["lesson_paid"])
+    assert call(s, "load_player") is not None
+    assert s.error == "" and s.access == "full" and s.preview_mode and s.media_url
+    assert not s.can_track  # no heartbeats from a preview
+    call(s, "heartbeat", beat(cat["lesson_paid"], 10, 0, 10))
+    s2 = _signed_in_player(cat["lesson_article"])
+    call(s2, "load_player")
+    call(s2, "article_read", json.dumps({"lesson_id": cat["lesson_article"], "percent": 100}))
+    assert rows(cat["engine"], LessonProgress) == [] and rows(cat["engine"], StudyDay) == []
+    # a learner (or a stranger) still cannot see the draft course
+    as_user(monkeypatch, cat["buyer"])
+    s3 = _signed_in_player(cat["lesson_paid"])
+    call(s3, "load_player")
+    assert s3.error and s3.media_url == "" and not s3.preview_mode
+
+
+def test_owner_preview_needs_a_totp_verified_session(cat, monkeypatch):
+    owner = _manager(cat["engine"], "owner")
+    as_user(monkeypatch, owner)
+    s = _signed_in_player(cat["lesson_paid"], mfa=False)  # published, not bought
+    call(s, "load_player")
+    assert s.access == "locked" and s.media_url == "" and not s.preview_mode
+    s = _signed_in_player(cat["lesson_paid"], mfa=True)
+    call(s, "load_player")
+    assert s.access == "full" and s.preview_mode and s.media_url and not s.can_track
+
+
+def test_another_instructor_gets_no_preview(cat, monkeypatch):
+    other = _manager(cat["engine"], "learner", instructor_of=cat["pandas"])
+    as_user(monkeypatch, other)
+    s = _signed_in_player(cat["lesson_paid"])
+    call(s, "load_player")
+    assert s.access == "locked" and not s.preview_mode and s.media_url == ""
+
+
+def test_refresh_media_mints_fresh_urls_only_for_the_current_lesson_with_access(cat, monkeypatch):
+    from coursemall.media.tokens import verify_token
+    from coursemall.models import Entitlement, utcnow
+
+    as_user(monkeypatch, cat["buyer"])
+    s = _signed_in_player(cat["lesson_paid"])
+    call(s, "load_player")
+    element_key = s.media_url
+    for junk in (None, 5, {}, "x" * 5000, json.dumps({"lesson_id": cat["lesson_trial"]}),
+                 json.dumps({"lesson_id": "1; drop"}), json.dumps({"lesson": 1})):
+        s.src_url = ""
+        call(s, "refresh_media", junk)
+        assert s.src_url == ""  # nothing minted for junk or another lesson
+    call(s, "refresh_media", json.dumps({"lesson_id": cat["lesson_paid"]}))
+    claim = verify_token(s.src_url.rsplit("/", 1)[1])
+    assert claim.lesson_id == cat["lesson_paid"] and claim.user_id == cat["buyer"]
+    assert s.media_url == element_key  # the <video> keeps its key; the script swaps the source
+    # after a refund the refresh mints nothing (and leaves the old, now refused, URL in place)
+    with Session(cat["engine"]) as db:
+        for ent in db.exec(select(Entitlement).where(Entitlement.user_id == cat["buyer"])).all():
+            ent.revoked_at = utcnow()
+            db.add(ent)
+        db.commit()
+    before = s.src_url
+    call(s, "refresh_media", json.dumps({"lesson_id": cat["lesson_paid"]}))
+    assert s.src_url == before
