@@ -4,8 +4,8 @@
   seed      create the owner account and, in demo mode, the demo shop (idempotent)
   banner    print where the shop runs and the demo sign-ins
   backup    write a backup archive (database + media): backup [--out FILE]
-  restore   restore a backup archive into the configured data folder: restore FILE
-  export    export orders, learners and courses as JSON/CSV: export [--out DIR]
+  restore   restore a backup archive into the configured data folder: restore FILE [--force]
+  export    export orders, learners and courses as JSON/CSV: export [--out DIR] [--format json|csv]
 """
 
 from __future__ import annotations

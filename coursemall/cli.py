@@ -68,9 +68,18 @@ ARG_COMMANDS = {"backup": _data_command("backup"), "restore": _data_command("res
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m coursemall")
-    parser.add_argument("command", choices=sorted({*COMMANDS, *ARG_COMMANDS}))
+    parser = argparse.ArgumentParser(prog="python -m coursemall", add_help=False)
+    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("command", nargs="?", choices=sorted({*COMMANDS, *ARG_COMMANDS}))
     args, rest = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0 if args.help else 2
+    if args.help:
+        rest = [*rest, "--help"]  # per-command help (backup/restore/export parse their own)
+        if args.command in COMMANDS:
+            parser.print_help()
+            return 0
     try:
         get_settings()
     except SettingsError as exc:

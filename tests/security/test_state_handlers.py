@@ -49,10 +49,10 @@ EXPECTED: dict[str, set[str]] = {
     "MyOrdersState": {"load_orders"},
     "MessageCenterState": {"load_messages", "read_all"},
     # player and learning
-    "PlayerState": {"article_read", "heartbeat", "load_player", "save_note"},
+    "PlayerState": {"article_read", "heartbeat", "load_player", "refresh_media", "save_note"},
     "LearningState": {"load_learning"},
     "CertificateState": {"load_certificate"},
-    # community (homework grading also carries @course_manager_required)
+    # community (homework grading carries @dashboard_required)
     "CommunityBaseState": set(),
     "LessonCommentsState": {"delete_comment", "hide_comment", "load_comments", "load_more_comments",
                             "load_replies", "open_reply", "post_comment", "post_reply", "toggle_like"},
@@ -64,10 +64,46 @@ EXPECTED: dict[str, set[str]] = {
     # owner area (every handler also carries @staff_required; see tests/state/test_admin_state.py)
     "AdminBaseState": set(),
     "AdminHomeState": {"load_admin_home"},
-    "AdminOrdersState": {"filter_orders", "load_orders"},
+    "AdminOrdersState": {"filter_orders", "goto_orders_page", "load_orders", "search_orders"},
     "AdminRefundsState": {"approve_refund", "load_refunds", "reject_refund", "save_policy"},
     "AdminManualState": {"confirm_manual", "load_manual", "reject_manual"},
     "AdminPaymentSettingsState": {"load_payment_settings", "save_payment_settings", "upload_qr"},
+    # dashboard (issue 5): every handler carries a guard from coursemall.state.guards (checked by
+    # tests/security/test_dashboard_access.py, which also calls each one as the wrong people)
+    "DashboardBaseState": set(),
+    "DashboardHomeState": {"load_dashboard_home"},
+    "AnalyticsState": {"apply_range", "load_analytics", "pick_lesson", "pick_preset", "save_fees"},
+    "ShopSettingsState": {"load_shop_settings", "move_block", "pick_template", "remove_logo", "reset_template",
+                          "save_brand", "save_featured", "save_payment_channels", "save_policy_text",
+                          "save_template", "toggle_block", "upload_logo"},
+    "SecurityState": {"cancel_enrol", "confirm_enrol", "hide_codes", "load_security", "regenerate_codes",
+                      "start_enrol", "verify_device"},
+    "MfaGateState": {"load_gate", "submit_gate"},
+    "StaffState": {"demote_staff", "load_staff", "promote_staff", "reset_staff_mfa"},
+    "AuditState": {"filter_audit", "load_audit", "next_audit_page", "prev_audit_page"},
+    "AdminOrderDetailState": {"load_order_detail", "refund_order"},
+    "AdminLearnersState": {"goto_learners_page", "load_learners", "search_learners"},
+    "AdminLearnerState": {"grant_access", "load_learner", "revoke_access"},
+    "AdminInstructorsState": {"approve_application", "load_instructors", "reject_application",
+                              "save_instructor_profile", "save_share"},
+    "InstructorProfileState": {"load_my_profile", "save_my_profile"},
+    "ModerationState": {"delete_comment", "filter_moderation", "hide_comment", "hide_review", "load_moderation",
+                        "save_blocked_words", "unhide_comment", "unhide_review"},
+    "CmsPageState": set(),
+    "CmsCoursesState": {"create_course", "filter_courses", "load_courses", "search_courses"},
+    "CmsCourseState": {"add_chapter", "add_lesson", "archive_course", "delete_chapter", "delete_lesson",
+                       "load_course", "move_chapter", "move_lesson", "publish_course", "rename_chapter",
+                       "save_course", "unpublish_course", "upload_cover"},
+    "CmsLessonState": {"load_lesson", "move_to_chapter", "save_lesson"},
+    "MediaAdminBaseState": set(),
+    "LessonMediaState": {"load_lesson_media", "refresh_lesson_media", "retry_lesson_job"},
+    "MediaJobsState": {"filter_media_jobs", "load_media_jobs", "refresh_media_jobs", "retry_media_job"},
+    "LeakState": {"ask_action", "cancel_action", "confirm_action", "load_leak", "trace"},
+    # storefront parts of issue 5 (public, read-only or the learner's own application)
+    "BrandState": {"load_brand"},
+    "HomeLayoutState": {"load_home_layout"},
+    "PolicyState": {"load_policy"},
+    "TeachApplyState": {"load_teach", "submit_application"},
 }
 
 # Words that must never name a frontend var (those are sent to the browser on every change).
