@@ -50,7 +50,10 @@ def cas_order_status(session: Session, order_id: int, old: str, new: str, **valu
 
 def own_order(session: Session, actor_id: int, order_no: str) -> Order:
     """The actor's order by number; another user's order is 'not found' (no existence leak)."""
-    order = session.exec(select(Order).where(Order.out_trade_no == order_no)).first()
+    # populate_existing: status changes are compare-and-set UPDATEs that bypass the identity map,
+    # so an Order already loaded in this session may hold an old status.
+    order = session.exec(select(Order).where(Order.out_trade_no == order_no)
+                         .execution_options(populate_existing=True)).first()
     if order is None or order.user_id != actor_id:
         raise DomainError("order.not_found")
     return order

@@ -523,25 +523,11 @@ def reply_review(session: Session, *, actor_id: object, review_id: object, text:
 
 
 def set_review_hidden(session: Session, *, actor_id: object, review_id: object, hidden: object) -> None:
-    """Hide (or show again) a review; the course's rating sum and count follow atomically."""
-    want = parse_bool(hidden)
+    """Hide (or show again) a review from the course page: `moderate_review`, with the course
+    page's answers (a non-manager is 'forbidden' there, not 'not found')."""
     user = require_actor(session, actor_id)
-    for _ in range(5):
-        review = _managed_review(session, user, review_id)
-        old, new = ("visible", "hidden") if want else ("hidden", "visible")
-        if review.status != old:
-            return
-        won = session.execute(update(Review).where(Review.id == review.id, Review.status == old,
-                                                   Review.rating == review.rating)
-                              .values(status=new).execution_options(synchronize_session=False)).rowcount == 1
-        if not won:
-            session.rollback()
-            continue
-        sign = -1 if want else 1
-        _bump_course_rating(session, review.course_id, sign * review.rating, sign)
-        session.commit()
-        return
-    raise DomainError("learning.busy")
+    _managed_review(session, user, review_id)
+    moderate_review(session, actor_id=user.id, review_id=review_id, hidden=hidden)
 
 
 def get_my_review(session: Session, *, actor_id: object, course_id: object) -> ReviewView | None:

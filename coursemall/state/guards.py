@@ -75,12 +75,17 @@ def _admit(state: Any, actor: DashboardActor) -> None:
             setattr(state, name, value)
 
 
-def _make_guard(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+Check = Callable[[Any], tuple[DashboardActor | None, str]]
+
+
+def make_guard(kind: str, check: Check) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A handler decorator named `kind`: runs `check(state)` -> (actor, refusal code) first;
+    refused calls get `state._deny(code)` and the handler does not run."""
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def async_wrapper(self, *args: Any, **kwargs: Any) -> Any:
-                actor, code = check_dashboard(self, kind)
+                actor, code = check(self)
                 if actor is None:
                     _deny(self, code)
                     return None
@@ -91,7 +96,7 @@ def _make_guard(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
         else:
             @functools.wraps(fn)
             def sync_wrapper(self, *args: Any, **kwargs: Any) -> Any:
-                actor, code = check_dashboard(self, kind)
+                actor, code = check(self)
                 if actor is None:
                     _deny(self, code)
                     return None
@@ -103,6 +108,10 @@ def _make_guard(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
         return wrapper
 
     return decorator
+
+
+def _make_guard(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return make_guard(kind, lambda state: check_dashboard(state, kind))
 
 
 staff_required = _make_guard("staff_required")

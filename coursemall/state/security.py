@@ -15,8 +15,6 @@ The pending seed of an enrolment lives in a backend var, encrypted; recovery cod
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -37,7 +35,7 @@ from coursemall.state.dashboard_base import (
     form_field,
     parse_row_id,
 )
-from coursemall.state.guards import FORBIDDEN, GUARD_ATTR, _admit, owner_required
+from coursemall.state.guards import FORBIDDEN, make_guard, owner_required
 
 DASHBOARD_USER = "dashboard_user_required"
 # coursemall.pages.routes cannot be imported here: importing it runs coursemall/pages/__init__.py,
@@ -58,33 +56,13 @@ def _signed_in_dashboard_user(state: Any) -> DashboardActor | None:
         return dashboard_actor(s, actor_id)
 
 
-def dashboard_user_required(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Like guards.dashboard_required, but without the TOTP step (this is where it happens).
-    Place below `@rx.event`. On failure `_deny("admin.forbidden")` and the handler does not run."""
-    if inspect.iscoroutinefunction(fn):
-        @functools.wraps(fn)
-        async def async_wrapper(self, *args: Any, **kwargs: Any) -> Any:
-            actor = _signed_in_dashboard_user(self)
-            if actor is None:
-                self._deny(FORBIDDEN)
-                return None
-            _admit(self, actor)
-            return await fn(self, *args, **kwargs)
+def _dashboard_user_check(state: Any) -> tuple[DashboardActor | None, str]:
+    actor = _signed_in_dashboard_user(state)
+    return (actor, "") if actor is not None else (None, FORBIDDEN)
 
-        wrapper: Callable[..., Any] = async_wrapper
-    else:
-        @functools.wraps(fn)
-        def sync_wrapper(self, *args: Any, **kwargs: Any) -> Any:
-            actor = _signed_in_dashboard_user(self)
-            if actor is None:
-                self._deny(FORBIDDEN)
-                return None
-            _admit(self, actor)
-            return fn(self, *args, **kwargs)
 
-        wrapper = sync_wrapper
-    setattr(wrapper, GUARD_ATTR, DASHBOARD_USER)
-    return wrapper
+# Like guards.dashboard_required, but without the TOTP step (this is where it happens).
+dashboard_user_required = make_guard(DASHBOARD_USER, _dashboard_user_check)
 
 
 def _code_field(form_data: object) -> str | None:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from collections.abc import Callable
+from typing import Any
+
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
@@ -378,18 +381,25 @@ class ShopSettingsState(DashboardBaseState):
         self._ok("pay", "shopset.pay.saved")
 
     # ---- templates ---------------------------------------------------------------------------
-    @rx.event
-    @owner_required
-    def pick_template(self, key: str):
+    def _template_action(self, service: Callable[..., Any], key: object, ok_code: str = "") -> None:
+        """Show template `key` after `service` (view or reset); a fresh form either way."""
         if not isinstance(key, str) or key not in messages_service.template_keys():
             return self._fail("tpl", "shopset.tpl.unknown")
         try:
-            view = _in_session(messages_service.template_view, actor_id=self._actor_id(), key=key)
+            view = _in_session(service, actor_id=self._actor_id(), key=key)
         except DomainError as exc:
             return self._service_error("tpl", exc)
         self._show_template(view)
         self.form_key += 1
-        self._clear_messages()
+        if ok_code:
+            self._ok("tpl", ok_code)
+        else:
+            self._clear_messages()
+
+    @rx.event
+    @owner_required
+    def pick_template(self, key: str):
+        return self._template_action(messages_service.template_view, key)
 
     @rx.event
     @owner_required
@@ -416,12 +426,4 @@ class ShopSettingsState(DashboardBaseState):
     @rx.event
     @owner_required
     def reset_template(self, key: str):
-        if not isinstance(key, str) or key not in messages_service.template_keys():
-            return self._fail("tpl", "shopset.tpl.unknown")
-        try:
-            view = _in_session(messages_service.reset_template, actor_id=self._actor_id(), key=key)
-        except DomainError as exc:
-            return self._service_error("tpl", exc)
-        self._show_template(view)
-        self.form_key += 1
-        self._ok("tpl", "shopset.tpl.reset_done")
+        return self._template_action(messages_service.reset_template, key, "shopset.tpl.reset_done")
