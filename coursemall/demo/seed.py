@@ -67,8 +67,10 @@ def seed_all(engine: Engine | None = None, settings: Settings | None = None) -> 
 
 def _seed_demo_extras(engine: Engine, settings: Settings) -> dict:
     """Demo-only additions of issue 4/5: the owner's known TOTP seed (printed in the banner),
-    HD/SD/audio renditions of the demo videos, and a month of study history for the learners."""
+    HD/SD/audio renditions of the demo videos, a month of study history for the learners and a
+    month of sales (with funnel page views) for the dashboard."""
     from coursemall.demo.renditions import ensure_demo_renditions
+    from coursemall.demo.sales import ensure_demo_sales
     from coursemall.demo.security import ensure_demo_owner_totp
     from coursemall.demo.study import ensure_demo_study
 
@@ -80,6 +82,8 @@ def _seed_demo_extras(engine: Engine, settings: Settings) -> dict:
         out["demo_renditions"] = ensure_demo_renditions(session, settings.media_dir, settings.public_dir)
     with session_scope(engine) as session:
         out["demo_study"] = ensure_demo_study(session)
+    with session_scope(engine) as session:
+        out.update(ensure_demo_sales(session, new_watermark_code))
     return out
 
 

@@ -154,8 +154,11 @@ def test_profile_nickname_and_avatar(page, phone):
     page.goto("/me")
     wait_ready(page)
     nickname = "改名后" + uuid.uuid4().hex[:4]
+    # the profile loads after the page shows: type only once the stored nickname is in the field
+    expect(page.locator("#profile-nickname")).to_have_value("改名前")
     page.locator("#profile-nickname").fill(nickname)
     page.locator("#profile-save").click()
+    expect(page.locator("#form-success")).to_be_visible()  # saved on the server before the reload
     page.reload()
     expect(page.locator("#profile-nickname")).to_have_value(nickname)
 

@@ -31,6 +31,8 @@ from coursemall.models import (
     Instructor,
     Lesson,
     MediaAsset,
+    Order,
+    Payment,
     Review,
     Tag,
     User,
@@ -246,7 +248,25 @@ def test_demo_learners_and_instructor_accounts(seeded):
     grants = _all(engine, Entitlement)
     learner1 = users["learner1@coursemall.local"]
     assert 2 <= sum(g.user_id == learner1.id for g in grants) <= 3
-    assert all(g.source == "manual" and g.source_ref == "demo" for g in grants)
+    assert all((g.source == "manual" and g.source_ref == "demo")  # the demo learners' courses
+               or (g.source == "order" and g.source_ref.startswith("DEMO"))  # demo sales (dashboard)
+               for g in grants)
+
+
+def test_demo_sales_are_paid_orders_with_payment_and_grant(seeded):
+    """The month of demo sales looks exactly like what the payment pipeline leaves behind."""
+    engine, _summary = seeded
+    orders = [o for o in _all(engine, Order) if o.out_trade_no.startswith("DEMO")]
+    assert len(orders) >= 20
+    payments = {p.order_id: p for p in _all(engine, Payment)}
+    grants = {(g.user_id, g.source_ref) for g in _all(engine, Entitlement)}
+    for order in orders:
+        assert order.status == "paid" and order.paid_at is not None and order.total_fen > 0
+        assert payments[order.id].amount_fen == order.total_fen
+        assert (order.user_id, order.out_trade_no) in grants
+    buyers = {u.id: u for u in _all(engine, User) if u.email and u.email.startswith("demo-buyer")}
+    assert {o.user_id for o in orders} <= set(buyers)
+    assert not any(verify_password(u.password_hash, "") for u in buyers.values())  # cannot sign in
 
 
 def test_reviews_are_by_owners_and_ratings_are_consistent(seeded):
