@@ -35,12 +35,11 @@ from sqlmodel import Session, col, select
 from coursemall.api.public import public_url
 from coursemall.domain.catalog import CourseStatus, EntitlementSource, open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import STAFF_ROLES, parse_id
+from coursemall.domain.orders import parse_id
 from coursemall.models import (
     CommentLike,
     Course,
     Entitlement,
-    Instructor,
     Lesson,
     LessonComment,
     Review,
@@ -49,7 +48,7 @@ from coursemall.models import (
 )
 from coursemall.services import audit, shop_settings
 from coursemall.services._commerce import require_actor
-from coursemall.services.permissions import course_scope, require_course_manager, require_dashboard
+from coursemall.services.permissions import course_scope, dashboard_actor, require_course_manager, require_dashboard
 from coursemall.services.progress import require_study
 
 COMMENT_MAX = 1000
@@ -164,22 +163,17 @@ def parse_limit(value: object, default: int = 20) -> int:
     return value
 
 
+def managed_course_ids(session: Session, user: User) -> list[int] | None:
+    """None = every course (owner/staff); otherwise the ids of the instructor's courses
+    (the role rules of services/permissions; [] for learners)."""
+    actor = dashboard_actor(session, user.id)
+    return [] if actor is None else course_scope(session, actor)
+
+
 def manages_course(session: Session, user: User, course_id: int) -> bool:
     """Owner/staff (role from the database) or the approved instructor of this course."""
-    if user.role in STAFF_ROLES:
-        return True
-    row = session.exec(select(Course.id).join(Instructor, Instructor.id == Course.instructor_id)
-                       .where(Course.id == course_id, Instructor.user_id == user.id,
-                              Instructor.status == "approved")).first()
-    return row is not None
-
-
-def managed_course_ids(session: Session, user: User) -> list[int] | None:
-    """None = every course (owner/staff); otherwise the ids of the instructor's courses."""
-    if user.role in STAFF_ROLES:
-        return None
-    return list(session.exec(select(Course.id).join(Instructor, Instructor.id == Course.instructor_id)
-                             .where(Instructor.user_id == user.id, Instructor.status == "approved")).all())
+    scope = managed_course_ids(session, user)
+    return scope is None or course_id in scope
 
 
 # ---------------------------------------------------------------------------------- comments

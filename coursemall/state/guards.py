@@ -56,12 +56,6 @@ def check_dashboard(state: Any, kind: str = "dashboard_required") -> tuple[Dashb
     return actor, ""
 
 
-def staff_role_of(state: Any) -> str | None:
-    """'owner' / 'staff' when the session's user is active, TOTP-verified staff, else None."""
-    actor, _code = check_dashboard(state, "staff_required")
-    return actor.role if actor else None
-
-
 def _deny(state: Any, code: str) -> None:
     deny = getattr(state, "_deny", None)
     if callable(deny):
