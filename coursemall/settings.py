@@ -54,6 +54,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_UPLOAD_MAX_BYTES", "4294967296", "Largest media upload accepted by the dashboard (bytes; uploaded in chunks)."),
     ("COURSEMALL_MEDIA_WORKER", "1", "1 = this process also runs the transcoding job loop (safe with several workers); 0 = not."),
     ("COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", "7200", "Longest one transcoding step may run before the job fails with a timeout."),
+    ("COURSEMALL_TRUSTED_PROXY_HOPS", "0", "Reverse proxies in front of the app that append to X-Forwarded-For (0 = clients connect directly: the socket peer is the client IP; N = take the N-th address from the right). Used for rate limits, sign-in records and payments."),
     ("COURSEMALL_REMINDER_DAYS", "7", "Send a \"continue learning\" message to learners who have not studied a bought course for this many days (0 = off)."),
 ]
 
@@ -108,6 +109,8 @@ class Settings:
     media_worker: bool = True
     transcode_timeout_seconds: int = 7200
     reminder_days: int = 7
+    # reverse proxies that append to X-Forwarded-For (coursemall/client_ip.py)
+    trusted_proxy_hops: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -184,6 +187,7 @@ def load_settings(env: dict | None = None) -> Settings:
         media_worker=env.get("COURSEMALL_MEDIA_WORKER", "1") == "1",
         transcode_timeout_seconds=_int(env, "COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", 10, 86400),
         reminder_days=_int(env, "COURSEMALL_REMINDER_DAYS", 0, 365),
+        trusted_proxy_hops=_int(env, "COURSEMALL_TRUSTED_PROXY_HOPS", 0, 10),
         **_payment_settings(env),
     )
 

@@ -3,8 +3,14 @@
 Identity lives in backend vars (`_user_id`); the session token never reaches a frontend var.
 The viewer is resolved from the HttpOnly `cm_session` cookie of the websocket handshake
 (`self.router.headers.cookie`, which Reflex 0.10.1 keeps server-side), looked up by its SHA-256
-in the server-side session store. The result is cached on the state for CHECK_SECONDS; a changed
-cookie, `fresh=True` or a sign-out on this state re-checks at once.
+in the server-side session store.
+
+Every `_actor_id()` re-checks that session, so a freeze, "sign out everywhere" or a password
+change (which revokes the other sessions) stops an open websocket's very next event: there is no
+cached identity for anything that writes. The check is one query on the UNIQUE `token_hash`
+index joined to `users` by primary key (and at most one `last_seen_at` update per 5 minutes);
+the player's heartbeat (every 10 s per learner) pays exactly that. Only the header's read-only
+`load_viewer` may reuse a check younger than CHECK_SECONDS (`_actor_id(fresh=False)`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import time
 
 import reflex as rx
 
+from coursemall.client_ip import headers_client_ip
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.i18n import DEFAULT_LANG, normalize_lang, t
@@ -20,7 +27,7 @@ from coursemall.services import accounts, sessions
 from coursemall.services.media_access import valid_id
 from coursemall.services.messages import unread_count
 
-CHECK_SECONDS = 30.0
+CHECK_SECONDS = 15.0  # reads only (the header's viewer); writes always re-check
 
 
 def parse_cookie(header: object, name: str) -> str:
@@ -69,7 +76,9 @@ class AppState(rx.State):
         return valid_id(self._route_param(name))
 
     def _client_ip(self) -> str:
-        return (self.router.session.client_ip or "")[:64]
+        """The visitor's address (COURSEMALL_TRUSTED_PROXY_HOPS decides whether X-Forwarded-For
+        counts), for rate limits, sign-in records and payment requests."""
+        return headers_client_ip(self.router.headers.raw_headers, self.router.session.client_ip)
 
     def _user_agent(self) -> str:
         return (self.router.headers.user_agent or "")[:255]
@@ -82,8 +91,9 @@ class AppState(rx.State):
         self._mfa_ok = False
         self._checked_at = 0.0
 
-    def _actor_id(self, fresh: bool = False) -> int | None:
-        """The signed-in user's id, re-checked against the server-side session store."""
+    def _actor_id(self, fresh: bool = True) -> int | None:
+        """The signed-in user's id, re-checked against the server-side session store.
+        `fresh=False` is for read-only loaders only: it may reuse a check up to CHECK_SECONDS old."""
         h = self._cookie_token_hash()
         if not h:
             self._forget_session()
@@ -122,7 +132,7 @@ class AppState(rx.State):
     @rx.event
     def load_viewer(self):
         """on_load of every page: fill the header's viewer vars from the session cookie."""
-        user_id = self._actor_id()
+        user_id = self._actor_id(fresh=False)
         if user_id is None:
             if self.signed_in:
                 self._clear_viewer()
