@@ -52,7 +52,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -104,7 +104,7 @@ def rules() -> dict[str, Rule]:
         "post.note": Rule("post", (Window(20, 60), Window(500, DAY))),
         "post.checkin": Rule("post", (Window(3, 60), Window(20, DAY))),
         "post.homework": Rule("post", (Window(5, 60), Window(30, DAY))),
-        "post.review": Rule("post", (Window(5, 60), Window(30, DAY))),
+        "post.review": Rule("post", (Window(10, 60), Window(30, DAY))),
     }
 
 
@@ -168,10 +168,22 @@ def take(session: Session, *checks: tuple[str, str], now: datetime | None = None
         if not _increment(session, bucket, start, window):
             _give_back(session, counted)
             session.commit()
-            raise wait_error(rule.family, start + window.seconds - now_s)
+            raise wait_error(rule.family, _longest_wait(session, slots, now_s))
         counted.append((bucket, start))
     session.commit()
     return Taken(tuple(counted))
+
+
+def _longest_wait(session: Session, slots, now_s: int) -> int:
+    """Seconds until every full window among `slots` has ended (the real wait to show)."""
+    table = RateCounter.__table__
+    wait = 1
+    for bucket, start, window, _rule in slots:
+        count = session.exec(select(table.c.count).where(table.c.bucket == bucket,
+                                                         table.c.window_start == start)).scalar()
+        if count is not None and count >= window.limit:
+            wait = max(wait, start + window.seconds - now_s)
+    return wait
 
 
 def refund(session: Session, taken: Taken) -> None:
