@@ -73,7 +73,9 @@ def test_reflex_and_our_helper_agree(monkeypatch, n):
     monkeypatch.setattr(reflex_config.get_config(), "trusted_proxy_hops", n, raising=False)
     scope = {"client": ("10.0.0.3", 1234),
              "headers": [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.9, 10.0.0.2")]}
-    data = rx.App._build_static_router_data(None, "sid", {"asgi.scope": scope})
+    from reflex.app import EventNamespace
+
+    data = EventNamespace._build_static_router_data(None, "sid", {"asgi.scope": scope})
     assert data["ip"] == client_ip("10.0.0.3", "6.6.6.6, 203.0.113.9, 10.0.0.2", n)
 
 
@@ -125,3 +127,41 @@ def test_api_route_records_the_socket_peer_without_proxy(engine, hops):
 def test_api_route_records_the_proxys_client_with_one_hop(engine, hops):
     hops(1)
     assert _session_ip_after_sign_in(engine, "1.1.1.1, 203.0.113.9") == "203.0.113.9"
+
+
+async def test_rotating_a_spoofed_header_does_not_escape_the_limiter(engine, hops):
+    """hops=0: a bot sending a new X-Forwarded-For each time is still one address to the limiter."""
+    from tests.state.test_auth_state import call
+
+    hops(0)
+    errors = []
+    for i in range(21):
+        st = _code_state("198.51.100.7", f"10.0.{i}.1")
+        await call(st, "set_account", f"spoof{i}@example.com")
+        await call(st, "send_code")
+        errors.append(st.error)
+    assert errors[:20] == [""] * 20 and "验证码请求过于频繁" in errors[20]
+
+
+async def test_behind_a_proxy_each_client_has_its_own_budget(engine, hops):
+    from tests.state.test_auth_state import call
+
+    hops(1)
+    for i in range(25):  # one proxy peer, 25 real clients
+        st = _code_state("10.0.0.2", f"6.6.6.6, 203.0.113.{i}")
+        await call(st, "set_account", f"proxied{i}@example.com")
+        await call(st, "send_code")
+        assert st.error == ""
+
+
+def _code_state(peer: str, xff: str):
+    from coursemall.state.auth import CodeSignInState
+
+    root = rx.State(_reflex_internal_init=True)
+    root.router = RouterData.from_router_data({
+        "headers": {"cookie": "", "user-agent": "UA", "asgi-scope-client": peer, "x-forwarded-for": xff},
+        "ip": peer, "pathname": "/login/code"})
+    state = root
+    for name in CodeSignInState.get_full_name().split(".")[1:]:
+        state = state.substates[name]
+    return state
