@@ -52,22 +52,38 @@ def _is_page(message: MutableMapping[str, Any]) -> bool:
     return False
 
 
+def _has_header(message: MutableMapping[str, Any], name: bytes) -> bool:
+    return any(key.lower() == name for key, _ in message.get("headers", ()))
+
+
 class BrowserCookieMiddleware:
-    """ASGI middleware: hands out the `cm_browser` secret with page responses (see module doc)."""
+    """ASGI middleware: hands out the `cm_browser` secret with page responses (see module doc).
+
+    Page responses also get `Cache-Control: no-cache` (unless they set their own), so a browser
+    revalidates a page instead of showing a heuristically cached copy: the revalidation passes
+    here and a browser whose cookie was cleared gets a new secret before it signs in. A response
+    that sets the cookie is `private`, so no shared cache hands one secret to several browsers.
+    """
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
         if (scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD")
-                or scope.get("path", "").startswith(_SKIP_PREFIXES) or _has_secret(scope)):
+                or scope.get("path", "").startswith(_SKIP_PREFIXES)):
             await self.app(scope, receive, send)
             return
+        needs_secret = not _has_secret(scope)
 
-        async def send_with_cookie(message) -> None:
+        async def send_page(message) -> None:
             if message["type"] == "http.response.start" and _is_page(message):
                 message = dict(message)
-                message["headers"] = [*message.get("headers", ()), (b"set-cookie", cookie_header(new_secret()))]
+                headers = list(message.get("headers", ()))
+                if needs_secret:
+                    headers.append((b"set-cookie", cookie_header(new_secret())))
+                if not _has_header(message, b"cache-control"):
+                    headers.append((b"cache-control", b"private, no-cache" if needs_secret else b"no-cache"))
+                message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+        await self.app(scope, receive, send_page)

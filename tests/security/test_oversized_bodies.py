@@ -25,6 +25,7 @@ from coursemall.api.body_limit import BodyLimitMiddleware, body_cap, upload_cap
 from coursemall.services import checkins, homework
 from coursemall.services.uploads import CHUNK_MAX
 from coursemall.settings import get_settings
+from tests.e2e.fixtures import live_server  # noqa: F401  (shared, one server per process)
 
 MiB = 1024 * 1024
 

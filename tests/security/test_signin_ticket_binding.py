@@ -140,8 +140,9 @@ def test_pages_hand_out_the_browser_secret():
     assert cookie.startswith("cm_browser=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     secret = cookie.split(";")[0].split("=", 1)[1]
     assert sessions.looks_like_token(secret)
+    assert first.headers["cache-control"] == "private, no-cache"  # never shared by a cache
     again = client.get("/course/1")  # the client now sends it back
-    assert "set-cookie" not in again.headers
+    assert "set-cookie" not in again.headers and again.headers["cache-control"] == "no-cache"
     fresh = TestClient(app)
     assert "set-cookie" not in fresh.get("/api/health").headers
     assert "set-cookie" not in fresh.get("/app.js").headers
