@@ -9,12 +9,14 @@ Every `_actor_id()` re-checks that session, so a freeze, "sign out everywhere" o
 change (which revokes the other sessions) stops an open websocket's very next event: there is no
 cached identity for anything that writes. The check is one query on the UNIQUE `token_hash`
 index joined to `users` by primary key (and at most one `last_seen_at` update per 5 minutes);
-the player's heartbeat (every 10 s per learner) pays exactly that. Only the header's read-only
+the player's heartbeat (every 10 s per learner) pays exactly that, in a worker thread
+(`_actor_id_off_loop`) so the event loop never waits for the database. Only the header's read-only
 `load_viewer` may reuse a check younger than CHECK_SECONDS (`_actor_id(fresh=False)`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import reflex as rx
@@ -39,6 +41,11 @@ def parse_cookie(header: object, name: str) -> str:
         if sep and key.strip() == name:
             return value.strip().strip('"')
     return ""
+
+
+def _lookup_session(token_hash_hex: str) -> sessions.ResolvedSession | None:
+    with session_scope() as s:
+        return sessions.resolve_session(s, token_hash_hex=token_hash_hex)
 
 
 class AppState(rx.State):
@@ -98,12 +105,20 @@ class AppState(rx.State):
         if not h:
             self._forget_session()
             return None
-        now = time.monotonic()
-        if (not fresh and h == self._session_hash and self._user_id is not None
-                and now - self._checked_at < CHECK_SECONDS):
+        if not fresh and h == self._session_hash and self._user_id is not None \
+                and time.monotonic() - self._checked_at < CHECK_SECONDS:
             return self._user_id
-        with session_scope() as s:
-            resolved = sessions.resolve_session(s, token_hash_hex=h)
+        return self._remember_session(h, _lookup_session(h))
+
+    async def _actor_id_off_loop(self) -> int | None:
+        """`_actor_id()` with the lookup in a worker thread, for hot handlers (the heartbeat)."""
+        h = self._cookie_token_hash()
+        if not h:
+            self._forget_session()
+            return None
+        return self._remember_session(h, await asyncio.to_thread(_lookup_session, h))
+
+    def _remember_session(self, h: str, resolved: sessions.ResolvedSession | None) -> int | None:
         if resolved is None:
             self._forget_session()
             return None
@@ -111,7 +126,7 @@ class AppState(rx.State):
         self._session_id = resolved.session_id
         self._mfa_ok = resolved.mfa_verified
         self._session_hash = h
-        self._checked_at = now
+        self._checked_at = time.monotonic()
         return self._user_id
 
     def _clear_viewer(self) -> None:

@@ -139,3 +139,13 @@ async def test_header_read_may_reuse_a_recent_check(engine, w):
         s.commit()
     await call(tab, "post_comment", {"text": "写操作总是重新检查"})
     assert tab.error == SIGN_IN_FIRST and _comments(engine) == 0
+
+
+async def test_heartbeat_check_runs_off_the_event_loop_and_sees_revocation(engine, w):
+    """The player's heartbeat (every 10 s) uses the same check in a worker thread."""
+    tab = lesson_state(w, w.buyer)
+    assert await tab._actor_id_off_loop() == w.buyer
+    with Session(engine) as s:
+        sessions.revoke_all_sessions(s, user_id=w.buyer)
+        s.commit()
+    assert await tab._actor_id_off_loop() is None and tab._user_id is None
