@@ -242,14 +242,17 @@ def test_live_server_refuses_huge_uploads(live_server):
     roots = [server.ROOT / "uploaded_files"]  # Reflex's upload dir
     if data_dir is not None:
         roots += [data_dir / "public", data_dir / "media"]
+    from coursemall.state.auth import ProfileState
+
+    handler = f"{ProfileState.get_full_name()}.upload_avatar"  # a real upload handler: Reflex reads the body
     before = _file_count(*roots)
     started = time.monotonic()
     head = ("POST /_upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
-            "Reflex-Client-Token: t\r\nReflex-Event-Handler: state.profile_state.upload_avatar\r\n"
+            f"Reflex-Client-Token: t\r\nReflex-Event-Handler: {handler}\r\n"
             f"Content-Length: {5 * 1024**3}\r\n\r\n")
     assert _raw_request(live_server, head, [b"x" * 65536]) == 413
     head = ("POST /_upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
-            "Reflex-Client-Token: t\r\nReflex-Event-Handler: state.profile_state.upload_avatar\r\n"
+            f"Reflex-Client-Token: t\r\nReflex-Event-Handler: {handler}\r\n"
             "Transfer-Encoding: chunked\r\n\r\n")
     assert _raw_request(live_server, head, multipart(upload_cap() + 8 * MiB), chunked=True) == 413
     head = ("PUT /api/uploads/nokey?offset=0 HTTP/1.1\r\nHost: localhost\r\n"
