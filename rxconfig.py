@@ -22,6 +22,8 @@ config = rx.Config(
     # Only the shop's own origin may open the event websocket or call the API from a browser.
     cors_allowed_origins=[_settings.public_base_url],
     db_url=_settings.db_url,
+    # Reverse proxies that append to X-Forwarded-For; 0 = the socket peer is the client.
+    trusted_proxy_hops=_settings.trusted_proxy_hops,
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="orange", radius="large"))],
     disable_plugins=[SitemapPlugin],
 )

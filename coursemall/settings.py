@@ -29,8 +29,8 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_MEDIA_TOKEN_TTL", "600", "Seconds a signed media URL stays valid."),
     ("COURSEMALL_CODE_SENDER", "outbox", "How one-time codes are sent: `outbox` (demo: shown on /outbox and the console) or `smtp`."),
     ("COURSEMALL_SMTP_URL", "", "smtp://user:pass@host:port for e-mail codes when CODE_SENDER=smtp."),
-    ("COURSEMALL_LOGIN_MAX_FAILS", "5", "Failed sign-ins allowed per account and per IP within the window before blocking."),
-    ("COURSEMALL_LOGIN_WINDOW_SECONDS", "900", "Window for the sign-in rate limit."),
+    ("COURSEMALL_LOGIN_MAX_FAILS", "5", "Password guesses allowed from one IP on one account per window for browsers that never signed in to it (twice that per account from all such browsers, four times per IP; the waits grow up to a day). A browser that signed in before keeps its own budget, so nobody can lock the owner out."),
+    ("COURSEMALL_LOGIN_WINDOW_SECONDS", "900", "First window of the sign-in back-off (seconds)."),
     ("COURSEMALL_SESSION_DAYS", "30", "Days a sign-in session lasts."),
     ("COURSEMALL_AVATAR_MAX_BYTES", "5242880", "Largest accepted avatar upload in bytes."),
     ("COURSEMALL_DEMO", "1", "1 = seed demo content and show the demo outbox; 0 in production."),
@@ -54,6 +54,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_UPLOAD_MAX_BYTES", "4294967296", "Largest media upload accepted by the dashboard (bytes; uploaded in chunks)."),
     ("COURSEMALL_MEDIA_WORKER", "1", "1 = this process also runs the transcoding job loop (safe with several workers); 0 = not."),
     ("COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", "7200", "Longest one transcoding step may run before the job fails with a timeout."),
+    ("COURSEMALL_TRUSTED_PROXY_HOPS", "0", "Reverse proxies in front of the app that append to X-Forwarded-For (0 = clients connect directly: the socket peer is the client IP; N = take the N-th address from the right). Used for rate limits, sign-in records and payments."),
     ("COURSEMALL_REMINDER_DAYS", "7", "Send a \"continue learning\" message to learners who have not studied a bought course for this many days (0 = off)."),
 ]
 
@@ -108,6 +109,8 @@ class Settings:
     media_worker: bool = True
     transcode_timeout_seconds: int = 7200
     reminder_days: int = 7
+    # reverse proxies that append to X-Forwarded-For (coursemall/client_ip.py)
+    trusted_proxy_hops: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -184,6 +187,7 @@ def load_settings(env: dict | None = None) -> Settings:
         media_worker=env.get("COURSEMALL_MEDIA_WORKER", "1") == "1",
         transcode_timeout_seconds=_int(env, "COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", 10, 86400),
         reminder_days=_int(env, "COURSEMALL_REMINDER_DAYS", 0, 365),
+        trusted_proxy_hops=_int(env, "COURSEMALL_TRUSTED_PROXY_HOPS", 0, 10),
         **_payment_settings(env),
     )
 

@@ -1,8 +1,15 @@
 """Session cookie routes.
 
 GET /api/auth/complete?ticket=...&next=/path  redeems a single-use login ticket minted by a
-    sign-in event handler, opens a server-side session and sets the HttpOnly `cm_session` cookie,
+    sign-in event handler, opens a server-side session and sets the HttpOnly `cm_session` cookie
+    (and the `cm_device` cookie that marks this browser as a known device of the account),
     then 303-redirects to `next` (same-site relative paths only).
+    The ticket is only redeemed when the request carries the `cm_browser` secret of the browser
+    that signed in (services/sessions.py); another browser is sent back to the sign-in page with
+    a message and gets no session.
+GET /api/auth/browser?next=/path               gives a browser that has none its `cm_browser` secret
+    (api/browser_cookie.py) and redirects to `next`; the sign-in forms use it when the websocket
+    handshake carried no secret.
 GET /api/auth/signout                          clears the cookie (the event handler has already
     revoked the session server-side) and redirects home.
 """
@@ -14,9 +21,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from coursemall.api import browser_cookie
+from coursemall.client_ip import request_client_ip
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
-from coursemall.services import sessions
+from coursemall.services import rate_limit, sessions
 from coursemall.settings import get_settings
 
 SIGN_IN_PATH = "/login"
@@ -44,26 +53,40 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _redeem(ticket: str, user_agent: str, ip: str) -> str:
+def _redeem(ticket: str, browser_secret: str, user_agent: str, ip: str) -> tuple[str, int]:
     with session_scope() as s:
-        token, _user_id = sessions.redeem_login_ticket(s, ticket=ticket, user_agent=user_agent,
-                                                       ip=ip)
-        return token
+        return sessions.redeem_login_ticket(s, ticket=ticket, browser_secret=browser_secret,
+                                            user_agent=user_agent, ip=ip)
 
 
 async def complete(request: Request) -> Response:
     ticket = request.query_params.get("ticket", "")
     target = safe_next(request.query_params.get("next"), DEFAULT_NEXT)
     try:
-        token = await run_in_threadpool(
-            _redeem, ticket, request.headers.get("user-agent", "")[:255],
-            request.client.host if request.client else "")
-    except DomainError:
-        return _no_store(RedirectResponse(f"{SIGN_IN_PATH}?error=ticket", status_code=303))
+        token, user_id = await run_in_threadpool(
+            _redeem, ticket, request.cookies.get(sessions.BROWSER_COOKIE, ""),
+            request.headers.get("user-agent", "")[:255], request_client_ip(request))
+    except DomainError as exc:
+        reason = "other_browser" if exc.code == "auth.ticket_other_browser" else "ticket"
+        return _no_store(RedirectResponse(f"{SIGN_IN_PATH}?error={reason}", status_code=303))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(sessions.SESSION_COOKIE, token,
                         max_age=get_settings().session_days * 86400, path="/", httponly=True,
                         samesite="lax", secure=_cookie_secure())
+    # This browser is now a known device of the account: its sign-ins keep their own attempt
+    # budget whatever others try (services/rate_limit.py).
+    current = request.cookies.get(rate_limit.DEVICE_COOKIE, "")
+    device = rate_limit.device_cookie_for(user_id, current)
+    if device != current:
+        response.set_cookie(rate_limit.DEVICE_COOKIE, device, max_age=rate_limit.DEVICE_MAX_AGE, path="/",
+                            httponly=True, samesite="lax", secure=_cookie_secure())
+    return _no_store(response)
+
+
+async def browser(request: Request) -> Response:
+    response = RedirectResponse(safe_next(request.query_params.get("next"), SIGN_IN_PATH), status_code=303)
+    if not sessions.looks_like_token(request.cookies.get(sessions.BROWSER_COOKIE, "")):
+        response.raw_headers.append((b"set-cookie", browser_cookie.cookie_header(browser_cookie.new_secret())))
     return _no_store(response)
 
 
@@ -76,5 +99,6 @@ async def signout(_request: Request) -> Response:
 
 ROUTES = [
     Route("/api/auth/complete", complete, methods=["GET"]),
+    Route("/api/auth/browser", browser, methods=["GET"]),
     Route("/api/auth/signout", signout, methods=["GET"]),
 ]

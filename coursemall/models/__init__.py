@@ -26,7 +26,9 @@ from coursemall.models.media_pipeline import *  # noqa: F401,F403
 from coursemall.models.analytics import *  # noqa: F401,F403
 from coursemall.models.shop import *  # noqa: F401,F403
 from coursemall.models.instructors import *  # noqa: F401,F403
+from coursemall.models.limits import *  # noqa: F401,F403
 from coursemall.models import analytics as _an, instructors as _ins, media_pipeline as _mp, security as _sec, shop as _shop
+from coursemall.models import limits as _lim
 
 __all__ = [
     "UtcDateTime",
@@ -53,4 +55,4 @@ __all__ = [
     "LessonProgress", "StudyDay", "LessonComment", "CommentLike", "LessonNote", "CheckIn",
     "HomeworkSubmission", "Certificate",
 ]
-__all__ += [*_sec.__all__, *_mp.__all__, *_an.__all__, *_shop.__all__, *_ins.__all__]
+__all__ += [*_sec.__all__, *_mp.__all__, *_an.__all__, *_shop.__all__, *_ins.__all__, *_lim.__all__]

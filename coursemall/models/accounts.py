@@ -104,7 +104,8 @@ class LoginTicket(SQLModel, table=True):
 
     The handler verifies credentials over the websocket, where no cookie can be set; the browser
     then navigates to /api/auth/complete?ticket=..., which redeems the ticket (compare-and-set on
-    `used_at`) and sets the HttpOnly session cookie. Only the SHA-256 of the ticket is stored.
+    `used_at`, only with the same browser secret) and sets the HttpOnly session cookie. Only the
+    SHA-256 of the ticket and of the browser secret are stored.
     """
 
     __tablename__ = "login_tickets"
@@ -112,6 +113,8 @@ class LoginTicket(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     ticket_hash: str = Field(max_length=64, unique=True)
+    # SHA-256 of the `cm_browser` secret of the browser that signed in: only it can redeem
+    browser_hash: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -155,10 +155,12 @@ def create_user(session: Session, *, password: str, nickname: str, email: str | 
 
 
 def register_user(session: Session, *, account: object, password: object,
-                  nickname: object) -> UserView:
+                  nickname: object, ip: str = "") -> UserView:
+    """Sign up (limited per IP and per account address, counted before the password is hashed)."""
     acct = normalize_account(account)
     pw = check_new_password(password)
     nick = check_nickname(nickname)
+    rate_limit.take(session, ("register.ip", ip), ("register.account", acct.value))
     return create_user(session, password=pw, nickname=nick,
                        email=acct.value if acct.kind == "email" else None,
                        phone=acct.value if acct.kind == "phone" else None)
@@ -183,14 +185,18 @@ def _fail(session: Session, *, identifier: str, ip: str, code: str, **params: ob
 
 
 def sign_in_with_password(session: Session, *, account: object, password: object,
-                          ip: str = "") -> UserView:
+                          ip: str = "", device: object = "") -> UserView:
+    """`device` is the browser's `cm_device` cookie: a browser that signed in to this account
+    before keeps its own attempt budget, whatever others try (services/rate_limit.py)."""
     acct = normalize_account(account)
     pw = _sign_in_password(password)
-    rate_limit.check_login_allowed(session, identifier=acct.value, ip=ip)
     user = _user_by_account(session, acct)
+    taken = rate_limit.begin_sign_in(session, account=acct.value, user_id=user.id if user else None,
+                                     ip=ip, device=device)
     ok = verify_password(user.password_hash if user else "", pw)  # dummy verify if no user
     if not ok or user is None or not user.is_active:
         _fail(session, identifier=acct.value, ip=ip, code="auth.bad_credentials")
+    rate_limit.refund(session, taken)
     rate_limit.record_login_attempt(session, identifier=acct.value, ip=ip, success=True)
     return _view(user)
 
@@ -208,10 +214,11 @@ class CodeRequest:
     cooldown_seconds: int
 
 
-def request_code(session: Session, *, account: object, purpose: str,
+def request_code(session: Session, *, account: object, purpose: str, ip: str = "",
                  sender: CodeSender | None = None, now: datetime | None = None) -> CodeRequest:
     """Issue a 6-digit code. The answer is the same whether or not the account exists: a code row
-    is always stored (so the resend cooldown behaves alike) but only sent to real accounts."""
+    is always stored (so the resend cooldown behaves alike) but only sent to real accounts.
+    Besides the resend cooldown, codes are limited per IP and per target address."""
     if purpose not in PURPOSES:
         raise DomainError("error.bad_request")
     acct = normalize_account(account)
@@ -223,6 +230,7 @@ def request_code(session: Session, *, account: object, purpose: str,
     ).first()
     if last is not None and (wait := CODE_RESEND_SECONDS - int((now - last).total_seconds())) > 0:
         raise DomainError("auth.code_cooldown", seconds=wait)
+    rate_limit.take(session, ("code.ip", ip), ("code.target", f"{purpose}:{acct.value}"), now=now)
     session.exec(update(OneTimeCode)
                  .where(OneTimeCode.target == acct.value, OneTimeCode.purpose == purpose,
                         OneTimeCode.used_at.is_(None))
@@ -278,7 +286,7 @@ def sign_in_with_code(session: Session, *, account: object, code: object, ip: st
                       now: datetime | None = None) -> UserView:
     acct = normalize_account(account)
     now = now or utcnow()
-    rate_limit.check_login_allowed(session, identifier=acct.value, ip=ip, now=now)
+    rate_limit.take(session, ("signin.code_ip", ip), now=now)
     _consume_code(session, target=acct.value, purpose="login", code=code, ip=ip, now=now)
     user = _user_by_account(session, acct)
     if user is None or not user.is_active:  # a code for an unknown account registers nothing
@@ -294,7 +302,7 @@ def reset_password_with_code(session: Session, *, account: object, code: object,
     acct = normalize_account(account)
     pw = check_new_password(new_password)
     now = now or utcnow()
-    rate_limit.check_login_allowed(session, identifier=acct.value, ip=ip, now=now)
+    rate_limit.take(session, ("reset.ip", ip), ("reset.account", acct.value), now=now)
     _consume_code(session, target=acct.value, purpose="reset", code=code, ip=ip, now=now)
     user = _user_by_account(session, acct)
     if user is None or not user.is_active:
@@ -339,9 +347,10 @@ def change_password(session: Session, *, user_id: int, old_password: object, new
     if not isinstance(old_password, str) or not 1 <= len(old_password) <= 1024:
         raise DomainError("auth.old_password_wrong")
     identifier = user.email or user.phone or f"user:{user.id}"
-    rate_limit.check_login_allowed(session, identifier=identifier, ip=ip)
+    taken = rate_limit.take(session, ("password.change", str(user.id)))
     if not verify_password(user.password_hash, old_password):
         _fail(session, identifier=identifier, ip=ip, code="auth.old_password_wrong")
+    rate_limit.refund(session, taken)
     user.password_hash = hash_password(new)
     user.updated_at = utcnow()
     session.add(user)

@@ -24,6 +24,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_id
 from coursemall.media.images import clean_photo, save_public_image
 from coursemall.models import CheckIn, Course, User, utcnow
+from coursemall.services import rate_limit
 from coursemall.services._commerce import require_actor
 from coursemall.services.community import clean_text, manages_course, parse_limit
 from coursemall.services.media_access import has_active_entitlement
@@ -96,6 +97,7 @@ def check_in(session: Session, *, actor_id: object, course_id: object, text: obj
                                              CheckIn.day == day)).first():
         raise DomainError("checkin.already_today")
     png = clean_upload(photo) if photo is not None else None
+    rate_limit.take(session, ("post.checkin", str(user.id)), now=now)
     root = public_dir or get_settings().public_dir
     name = ""
     if png is not None:

@@ -46,7 +46,7 @@ from coursemall.models import (
     User,
     utcnow,
 )
-from coursemall.services import audit, shop_settings
+from coursemall.services import audit, rate_limit, shop_settings
 from coursemall.services._commerce import require_actor
 from coursemall.services.permissions import course_scope, dashboard_actor, require_course_manager, require_dashboard
 from coursemall.services.progress import require_study
@@ -254,6 +254,7 @@ def add_comment(session: Session, *, actor_id: object, lesson_id: object, text: 
             raise DomainError("comment.not_found")
         if parent.parent_id is not None:
             parent = _visible_comment(session, parent.parent_id)
+    rate_limit.take(session, ("post.comment", str(user.id)))
     comment = LessonComment(lesson_id=target.lesson_id, course_id=target.course_id, user_id=user.id,
                             parent_id=parent.id if parent else None, body=body)
     session.add(comment)
@@ -462,6 +463,7 @@ def submit_review(session: Session, *, actor_id: object, course_id: object, rati
         raise DomainError("error.not_found")
     if not is_buyer(session, user.id, cid):
         raise DomainError("review.buyers_only")
+    rate_limit.take(session, ("post.review", str(user.id)))
     for _ in range(5):
         existing = session.exec(select(Review).where(Review.course_id == cid, Review.user_id == user.id)
                                 .execution_options(populate_existing=True)).first()

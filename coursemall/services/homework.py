@@ -26,6 +26,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_id
 from coursemall.media.images import save_public_image
 from coursemall.models import Course, HomeworkSubmission, Lesson, User, utcnow
+from coursemall.services import rate_limit
 from coursemall.services._commerce import require_actor
 from coursemall.services.checkins import clean_upload
 from coursemall.services.community import clean_text, managed_course_ids, manages_course, parse_bool, parse_limit
@@ -103,6 +104,7 @@ def submit_homework(session: Session, *, actor_id: object, lesson_id: object, te
                             .execution_options(populate_existing=True)).first()
     if existing is not None and existing.status != "submitted":
         raise DomainError("homework.already_graded")
+    rate_limit.take(session, ("post.homework", str(user.id)))
     names = [f"{IMAGE_DIR}/{secrets.token_hex(16)}.png" for _ in pngs]
     for name, png in zip(names, pngs):
         save_public_image(root, name, png)

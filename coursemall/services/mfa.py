@@ -127,8 +127,9 @@ def _failed(session: Session, user_id: int, ip: str, code: str, now: datetime) -
     return DomainError(code)
 
 
-def _check_rate(session: Session, user_id: int, ip: str, now: datetime) -> None:
-    rate_limit.check_login_allowed(session, identifier=_rate_identifier(user_id), ip=ip, now=now)
+def _check_rate(session: Session, user_id: int, now: datetime) -> rate_limit.Taken:
+    """Count this code attempt before checking it (given back when the code was right)."""
+    return rate_limit.take(session, ("mfa.user", str(user_id)), now=now)
 
 
 def _spend_step(session: Session, user_id: int, step: int) -> bool:
@@ -190,7 +191,7 @@ def confirm_enrolment(session: Session, *, actor_id: object, secret: object, cod
         raise DomainError("mfa.verify_first")
     if not isinstance(secret, str) or not _SECRET_RE.match(secret):
         raise DomainError("mfa.enrol_expired")
-    _check_rate(session, user.id, ip, now)
+    taken = _check_rate(session, user.id, now)
     digits = parse_totp_code(code)
     step = _matching_step(secret, digits, now) if digits else None
     if step is None:
@@ -200,6 +201,7 @@ def confirm_enrolment(session: Session, *, actor_id: object, secret: object, cod
                  .values(totp_secret=crypto.encrypt(secret), totp_last_step=step, updated_at=now)
                  .execution_options(synchronize_session=False))
     codes = _new_recovery_codes(session, user.id)
+    rate_limit.refund(session, taken)
     rate_limit.record_login_attempt(session, identifier=_rate_identifier(user.id), ip=ip, success=True, now=now)
     _mark_verified(session, session_id, user.id, now)
     audit.record(session, actor_id=user.id, action="mfa.enrol", target=f"user:{user.id}",
@@ -215,12 +217,13 @@ def verify(session: Session, *, actor_id: object, code: object, session_id: obje
     _actor, user = _actor_user(session, actor_id)
     if not is_enrolled(user):
         raise DomainError("mfa.not_enrolled")
-    _check_rate(session, user.id, ip, now)
+    taken = _check_rate(session, user.id, now)
     digits = parse_totp_code(code)
     if digits is not None:
         kind = _verify_totp(session, user, digits, ip, now)
     else:
         kind = _verify_recovery(session, user, code, ip, now)
+    rate_limit.refund(session, taken)
     rate_limit.record_login_attempt(session, identifier=_rate_identifier(user.id), ip=ip, success=True, now=now)
     _mark_verified(session, session_id, user.id, now)
     return kind

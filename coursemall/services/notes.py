@@ -21,6 +21,7 @@ from coursemall.domain import progress as rules
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_id
 from coursemall.models import Course, Lesson, LessonNote, User, utcnow
+from coursemall.services import rate_limit
 from coursemall.services._commerce import require_actor
 from coursemall.services.community import (
     clean_text,
@@ -82,6 +83,7 @@ def add_note(session: Session, *, actor_id: object, lesson_id: object, at_second
     at = rules.parse_seconds(at_seconds, upper=target.limit_seconds + rules.POSITION_TOLERANCE_SECONDS)
     is_public = (kind == "question") if public is None else parse_bool(public)
     body = clean_text(text, max_len=NOTE_MAX, session=session)
+    rate_limit.take(session, ("post.note", str(user.id)))
     note = LessonNote(lesson_id=target.lesson_id, course_id=target.course_id, user_id=user.id,
                       at_seconds=min(int(at), target.limit_seconds), kind=str(kind), body=body, is_public=is_public)
     session.add(note)

@@ -3,6 +3,13 @@
 The browser holds a random token in an HttpOnly cookie; only its SHA-256 is stored. Tickets are
 the hand-off from a sign-in event handler (websocket, cannot set cookies) to the
 /api/auth/complete route (HTTP, sets the cookie); they live 60 seconds and work once.
+
+A ticket is bound to the browser that asked for it: every browser holds a random secret in the
+HttpOnly `cm_browser` cookie (set with the first page it loads, `api/browser_cookie.py`); the
+sign-in handler reads it from the websocket handshake and stores its SHA-256 on the ticket, and
+/api/auth/complete only redeems the ticket when the request presents the same secret. A ticket
+minted in an attacker's browser and pushed into a victim's (sign-in CSRF: the victim would act
+as the attacker) is refused, and so is a ticket that leaked through a log or a Referer.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from coursemall.models.base import utcnow
 from coursemall.settings import get_settings
 
 SESSION_COOKIE = "cm_session"
+BROWSER_COOKIE = "cm_browser"
 TICKET_TTL_SECONDS = 60
 LAST_SEEN_EVERY = timedelta(minutes=5)
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -54,30 +62,45 @@ class SessionView:
 
 # ---- tickets ---------------------------------------------------------------------------------
 
-def create_login_ticket(session: Session, *, user_id: int, now: datetime | None = None) -> str:
+def browser_hash_of(browser_secret: object) -> str:
+    """The SHA-256 of a well-formed `cm_browser` secret, '' for anything else."""
+    return token_hash(browser_secret) if looks_like_token(browser_secret) else ""
+
+
+def create_login_ticket(session: Session, *, user_id: int, browser_hash: str,
+                        now: datetime | None = None) -> str:
+    """Mint a ticket only the browser whose secret hashes to `browser_hash` can redeem."""
+    if not isinstance(browser_hash, str) or len(browser_hash) != 64:
+        raise DomainError("auth.browser_unknown")
     now = now or utcnow()
     ticket = secrets.token_urlsafe(32)
-    session.add(LoginTicket(user_id=user_id, ticket_hash=token_hash(ticket), created_at=now,
-                            expires_at=now + timedelta(seconds=TICKET_TTL_SECONDS)))
+    session.add(LoginTicket(user_id=user_id, ticket_hash=token_hash(ticket), browser_hash=browser_hash,
+                            created_at=now, expires_at=now + timedelta(seconds=TICKET_TTL_SECONDS)))
     session.flush()
     return ticket
 
 
-def redeem_login_ticket(session: Session, *, ticket: str, user_agent: str = "", ip: str = "",
+def redeem_login_ticket(session: Session, *, ticket: str, browser_secret: object = "",
+                        user_agent: str = "", ip: str = "",
                         now: datetime | None = None) -> tuple[str, int]:
-    """Spend a ticket (works once, compare-and-set) and open a session: (raw token, user id)."""
+    """Spend a ticket (works once, compare-and-set) in the browser that minted it and open a
+    session: (raw token, user id). Another browser gets 'auth.ticket_other_browser' and the ticket
+    stays unspent (its owner may still complete it within the minute)."""
     if not looks_like_token(ticket):
         raise DomainError("auth.ticket_invalid")
     now = now or utcnow()
     h = token_hash(ticket)
+    browser = browser_hash_of(browser_secret)
     result = session.exec(
         update(LoginTicket)
-        .where(LoginTicket.ticket_hash == h, LoginTicket.used_at.is_(None),
-               LoginTicket.expires_at > now)
+        .where(LoginTicket.ticket_hash == h, LoginTicket.browser_hash == browser, LoginTicket.browser_hash != "",
+               LoginTicket.used_at.is_(None), LoginTicket.expires_at > now)
         .values(used_at=now)
     )
     if result.rowcount != 1:
-        raise DomainError("auth.ticket_invalid")
+        live = session.exec(select(LoginTicket.id).where(
+            LoginTicket.ticket_hash == h, LoginTicket.used_at.is_(None), LoginTicket.expires_at > now)).first()
+        raise DomainError("auth.ticket_other_browser" if live is not None else "auth.ticket_invalid")
     user_id = session.exec(select(LoginTicket.user_id).where(LoginTicket.ticket_hash == h)).one()
     user = session.get(User, user_id)
     if user is None or not user.is_active:

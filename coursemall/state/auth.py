@@ -21,11 +21,11 @@ from coursemall.api.auth import DEFAULT_NEXT, SIGN_IN_PATH, safe_next
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.media import images
-from coursemall.services import accounts, sessions
+from coursemall.services import accounts, rate_limit, sessions
 from coursemall.services import sender as sender_service
 from coursemall.settings import get_settings
 from coursemall.state.feedback import FeedbackMixin
-from coursemall.state.base import AppState
+from coursemall.state.base import AppState, parse_cookie
 
 T = TypeVar("T")
 MAX_FIELD = 1024  # longest string any account form field may carry
@@ -56,11 +56,16 @@ def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
         return fn(s, **kwargs)
 
 
-def _ticket_after(fn: Callable[..., accounts.UserView], **kwargs: Any) -> str:
-    """Run a sign-in service and mint the login ticket in the same unit of work."""
+def _ticket_after(fn: Callable[..., accounts.UserView], *, browser_hash: str, **kwargs: Any) -> str:
+    """Run a sign-in service and mint the login ticket (bound to this browser) in the same unit
+    of work."""
     with session_scope() as s:
         user = fn(s, **kwargs)
-        return sessions.create_login_ticket(s, user_id=user.id)
+        return sessions.create_login_ticket(s, user_id=user.id, browser_hash=browser_hash)
+
+
+_QUERY_ERRORS = {"ticket": "auth.ticket_invalid", "other_browser": "auth.ticket_other_browser",
+                 "browser": "auth.browser_reloaded"}
 
 
 class _FormMixin(FeedbackMixin, mixin=True):
@@ -68,6 +73,24 @@ class _FormMixin(FeedbackMixin, mixin=True):
 
     def _next_path(self) -> str:
         return safe_next(self.router.url.query_parameters.get("next"), DEFAULT_NEXT)
+
+    def _browser_hash(self) -> str:
+        """SHA-256 of this browser's `cm_browser` secret from the websocket handshake ('' if none)."""
+        return sessions.browser_hash_of(parse_cookie(self.router.headers.cookie, sessions.BROWSER_COOKIE))
+
+    def _fetch_browser_secret(self) -> rx.event.EventSpec:
+        """Reload this page through /api/auth/browser, which gives the browser its secret; the
+        form then asks the user to submit again (nothing was checked or counted yet)."""
+        params = {k: v for k, v in self.router.url.query_parameters.items() if k != "error"}
+        params["error"] = "browser"
+        back = f"{self.router.url.path or SIGN_IN_PATH}?{urlencode(params)}"
+        return _navigate("/api/auth/browser?" + urlencode({"next": back}))
+
+    def _show_query_error(self) -> None:
+        """The message a redirect back to this form asked for (?error=...)."""
+        code = _QUERY_ERRORS.get(self.router.url.query_parameters.get("error", ""))
+        if code:
+            self.error = self._t(code)
 
 
 class SignInState(_FormMixin, AppState):
@@ -81,10 +104,14 @@ class SignInState(_FormMixin, AppState):
             return self._fail("auth.account_invalid")
         if not password:
             return self._fail("auth.password_required")
+        browser = self._browser_hash()
+        if not browser:
+            return self._fetch_browser_secret()
         try:
             ticket = await asyncio.to_thread(
-                _ticket_after, accounts.sign_in_with_password, account=account, password=password,
-                ip=self._client_ip())
+                _ticket_after, accounts.sign_in_with_password, browser_hash=browser, account=account,
+                password=password, ip=self._client_ip(),
+                device=parse_cookie(self.router.headers.cookie, rate_limit.DEVICE_COOKIE))
         except DomainError as exc:
             return self._fail(exc.code, **exc.params)
         self.error = ""
@@ -94,8 +121,7 @@ class SignInState(_FormMixin, AppState):
     def clear_message(self):
         self.error = ""
         self.success = ""
-        if self.router.url.query_parameters.get("error") == "ticket":
-            self.error = self._t("auth.ticket_invalid")
+        self._show_query_error()
 
 
 class RegisterState(_FormMixin, AppState):
@@ -113,10 +139,13 @@ class RegisterState(_FormMixin, AppState):
         if password is None:
             return self._fail("auth.password_length", min=accounts.PASSWORD_MIN,
                               max=accounts.PASSWORD_MAX)
+        browser = self._browser_hash()
+        if not browser:
+            return self._fetch_browser_secret()
         try:
-            ticket = await asyncio.to_thread(_ticket_after, accounts.register_user,
+            ticket = await asyncio.to_thread(_ticket_after, accounts.register_user, browser_hash=browser,
                                              account=account, password=password,
-                                             nickname=nickname)
+                                             nickname=nickname, ip=self._client_ip())
         except DomainError as exc:
             return self._fail(exc.code, **exc.params)
         self.error = ""
@@ -126,6 +155,7 @@ class RegisterState(_FormMixin, AppState):
     def clear_message(self):
         self.error = ""
         self.success = ""
+        self._show_query_error()
 
 
 class _CodeFormMixin(_FormMixin, mixin=True):
@@ -147,7 +177,7 @@ class _CodeFormMixin(_FormMixin, mixin=True):
     async def send_code(self):
         try:
             await asyncio.to_thread(_in_session, accounts.request_code, account=self.account,
-                                    purpose=self._code_purpose())
+                                    purpose=self._code_purpose(), ip=self._client_ip())
         except DomainError as exc:
             return self._fail(exc.code, **exc.params)
         self._ok("auth.code_sent")
@@ -156,6 +186,7 @@ class _CodeFormMixin(_FormMixin, mixin=True):
     def clear_message(self):
         self.error = ""
         self.success = ""
+        self._show_query_error()
 
 
 class CodeSignInState(_CodeFormMixin, AppState):
@@ -172,8 +203,11 @@ class CodeSignInState(_CodeFormMixin, AppState):
             self.account = account
         if code is None or not code.strip().isdigit() or len(code.strip()) != 6:
             return self._fail("auth.code_format")
+        browser = self._browser_hash()
+        if not browser:
+            return self._fetch_browser_secret()
         try:
-            ticket = await asyncio.to_thread(_ticket_after, accounts.sign_in_with_code,
+            ticket = await asyncio.to_thread(_ticket_after, accounts.sign_in_with_code, browser_hash=browser,
                                              account=self.account, code=code,
                                              ip=self._client_ip())
         except DomainError as exc:

@@ -3,16 +3,25 @@
 Identity lives in backend vars (`_user_id`); the session token never reaches a frontend var.
 The viewer is resolved from the HttpOnly `cm_session` cookie of the websocket handshake
 (`self.router.headers.cookie`, which Reflex 0.10.1 keeps server-side), looked up by its SHA-256
-in the server-side session store. The result is cached on the state for CHECK_SECONDS; a changed
-cookie, `fresh=True` or a sign-out on this state re-checks at once.
+in the server-side session store.
+
+Every `_actor_id()` re-checks that session, so a freeze, "sign out everywhere" or a password
+change (which revokes the other sessions) stops an open websocket's very next event: there is no
+cached identity for anything that writes. The check is one query on the UNIQUE `token_hash`
+index joined to `users` by primary key (and at most one `last_seen_at` update per 5 minutes);
+the player's heartbeat (every 10 s per learner) pays exactly that, in a worker thread
+(`_actor_id_off_loop`) so the event loop never waits for the database. Only the header's read-only
+`load_viewer` may reuse a check younger than CHECK_SECONDS (`_actor_id(fresh=False)`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import reflex as rx
 
+from coursemall.client_ip import headers_client_ip
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.i18n import DEFAULT_LANG, normalize_lang, t
@@ -20,7 +29,7 @@ from coursemall.services import accounts, sessions
 from coursemall.services.media_access import valid_id
 from coursemall.services.messages import unread_count
 
-CHECK_SECONDS = 30.0
+CHECK_SECONDS = 15.0  # reads only (the header's viewer); writes always re-check
 
 
 def parse_cookie(header: object, name: str) -> str:
@@ -32,6 +41,11 @@ def parse_cookie(header: object, name: str) -> str:
         if sep and key.strip() == name:
             return value.strip().strip('"')
     return ""
+
+
+def _lookup_session(token_hash_hex: str) -> sessions.ResolvedSession | None:
+    with session_scope() as s:
+        return sessions.resolve_session(s, token_hash_hex=token_hash_hex)
 
 
 class AppState(rx.State):
@@ -69,7 +83,9 @@ class AppState(rx.State):
         return valid_id(self._route_param(name))
 
     def _client_ip(self) -> str:
-        return (self.router.session.client_ip or "")[:64]
+        """The visitor's address (COURSEMALL_TRUSTED_PROXY_HOPS decides whether X-Forwarded-For
+        counts), for rate limits, sign-in records and payment requests."""
+        return headers_client_ip(self.router.headers.raw_headers, self.router.session.client_ip)
 
     def _user_agent(self) -> str:
         return (self.router.headers.user_agent or "")[:255]
@@ -82,18 +98,27 @@ class AppState(rx.State):
         self._mfa_ok = False
         self._checked_at = 0.0
 
-    def _actor_id(self, fresh: bool = False) -> int | None:
-        """The signed-in user's id, re-checked against the server-side session store."""
+    def _actor_id(self, fresh: bool = True) -> int | None:
+        """The signed-in user's id, re-checked against the server-side session store.
+        `fresh=False` is for read-only loaders only: it may reuse a check up to CHECK_SECONDS old."""
         h = self._cookie_token_hash()
         if not h:
             self._forget_session()
             return None
-        now = time.monotonic()
-        if (not fresh and h == self._session_hash and self._user_id is not None
-                and now - self._checked_at < CHECK_SECONDS):
+        if not fresh and h == self._session_hash and self._user_id is not None \
+                and time.monotonic() - self._checked_at < CHECK_SECONDS:
             return self._user_id
-        with session_scope() as s:
-            resolved = sessions.resolve_session(s, token_hash_hex=h)
+        return self._remember_session(h, _lookup_session(h))
+
+    async def _actor_id_off_loop(self) -> int | None:
+        """`_actor_id()` with the lookup in a worker thread, for hot handlers (the heartbeat)."""
+        h = self._cookie_token_hash()
+        if not h:
+            self._forget_session()
+            return None
+        return self._remember_session(h, await asyncio.to_thread(_lookup_session, h))
+
+    def _remember_session(self, h: str, resolved: sessions.ResolvedSession | None) -> int | None:
         if resolved is None:
             self._forget_session()
             return None
@@ -101,7 +126,7 @@ class AppState(rx.State):
         self._session_id = resolved.session_id
         self._mfa_ok = resolved.mfa_verified
         self._session_hash = h
-        self._checked_at = now
+        self._checked_at = time.monotonic()
         return self._user_id
 
     def _clear_viewer(self) -> None:
@@ -122,7 +147,7 @@ class AppState(rx.State):
     @rx.event
     def load_viewer(self):
         """on_load of every page: fill the header's viewer vars from the session cookie."""
-        user_id = self._actor_id()
+        user_id = self._actor_id(fresh=False)
         if user_id is None:
             if self.signed_in:
                 self._clear_viewer()

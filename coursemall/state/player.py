@@ -509,7 +509,7 @@ class PlayerState(LessonState):
         data = parse_payload(payload, ("lesson_id", "position", "from", "to"))
         if data is None:
             return
-        actor = self._actor_id()
+        actor = await self._actor_id_off_loop()  # a fresh session check: one indexed query
         if actor is None:
             return
         result = await asyncio.to_thread(_record_heartbeat, actor, data)

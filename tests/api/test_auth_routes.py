@@ -22,12 +22,16 @@ def env(sqlite_engine, monkeypatch):
         s.commit()
     client = TestClient(Starlette(routes=auth_api.ROUTES), base_url="http://localhost:3000",
                         follow_redirects=False)
+    client.cookies.set(sessions.BROWSER_COOKIE, BROWSER)  # the browser that signed in
     return client, sqlite_engine, user
+
+
+BROWSER = "b" * 43
 
 
 def _ticket(engine, user_id) -> str:
     with Session(engine) as s:
-        ticket = sessions.create_login_ticket(s, user_id=user_id)
+        ticket = sessions.create_login_ticket(s, user_id=user_id, browser_hash=sessions.token_hash(BROWSER))
         s.commit()
         return ticket
 
@@ -42,8 +46,9 @@ def test_complete_sets_httponly_lax_cookie_and_redirects(env):
                                                  "next": "/course/3?x=1"},
                    headers={"user-agent": "Mozilla/5.0 (iPhone) Safari/605"})
     assert r.status_code == 303 and r.headers["location"] == "/course/3?x=1"
-    (cookie,) = _set_cookie_headers(r)
+    cookie, device = _set_cookie_headers(r)
     assert cookie.startswith("cm_session=")
+    assert device.startswith(f"cm_device={user.id}.") and "httponly" in device.lower()
     lowered = cookie.lower()
     assert "httponly" in lowered and "samesite=lax" in lowered and "path=/" in lowered
     assert "secure" not in lowered  # http public URL in tests

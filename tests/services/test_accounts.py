@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 from coursemall.domain.errors import DomainError
 from coursemall.models.accounts import LoginAttempt, OutboxMessage, User, UserSession
 from coursemall.models.base import utcnow
-from coursemall.services import accounts, sessions
+from coursemall.services import accounts, rate_limit, sessions
 from coursemall.services.sender import OutboxSender, list_outbox
 
 PW = "correct-horse-1"
@@ -98,21 +98,24 @@ def test_password_sign_in(session):
     assert len(fails) == 2, "failed attempts must survive the caller's rollback"
 
 
-def test_rate_limit_per_account(session):
+def test_guessing_is_limited_per_ip_on_an_account(session):
+    """Untrusted devices: LOGIN_MAX_FAILS guesses per IP per account, then a wait; the owner on
+    another network still gets in (no account lockout)."""
     _register(session)
     for _ in range(5):
-        with pytest.raises(DomainError):
+        with pytest.raises(DomainError) as err:
             accounts.sign_in_with_password(session, account="amy@example.com", password="bad-pw",
                                            ip="10.0.0.1")
-    with pytest.raises(DomainError) as err:  # even the right password is refused now
+        assert err.value.code == "auth.bad_credentials"
+    with pytest.raises(DomainError) as err:  # even the right password waits on this IP now
         accounts.sign_in_with_password(session, account="amy@example.com", password=PW,
-                                       ip="10.0.0.2")
-    assert err.value.code == "auth.too_many_attempts"
-    assert 1 <= err.value.params["minutes"] <= 15
+                                       ip="10.0.0.1")
+    assert err.value.code == "limit.signin_minutes" and 1 <= err.value.params["n"] <= 15
+    assert accounts.sign_in_with_password(session, account="amy@example.com", password=PW,
+                                          ip="10.0.0.2")
     # the window passes: the old failures no longer count
-    session.exec(LoginAttempt.__table__.update().values(created_at=utcnow() - timedelta(hours=1)))
-    session.commit()
-    assert accounts.sign_in_with_password(session, account="amy@example.com", password=PW)
+    later = utcnow() + timedelta(minutes=16)
+    assert rate_limit.take(session, ("signin.ip_account", "10.0.0.1|amy@example.com"), now=later)
 
 
 def test_rate_limit_per_ip(session):
@@ -127,7 +130,7 @@ def test_rate_limit_per_ip(session):
     with pytest.raises(DomainError) as err:
         accounts.sign_in_with_password(session, account="amy@example.com", password=PW,
                                        ip="10.9.9.9")
-    assert err.value.code == "auth.too_many_attempts"
+    assert err.value.code == "limit.signin_minutes"
     # another address is not affected
     assert accounts.sign_in_with_password(session, account="amy@example.com", password=PW,
                                           ip="10.9.9.10")

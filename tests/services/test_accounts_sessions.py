@@ -14,6 +14,10 @@ from coursemall.models.base import utcnow
 from coursemall.services import accounts, sessions
 
 
+BROWSER = "browser-secret-" + "s" * 30
+BROWSER_HASH = sessions.token_hash(BROWSER)
+
+
 @pytest.fixture
 def user(session):
     view = accounts.register_user(session, account="sam@example.com", password="pass-word-1",
@@ -68,14 +72,15 @@ def test_sign_out_everywhere_and_list(session, user):
 
 
 def test_ticket_single_use(session, user):
-    ticket = sessions.create_login_ticket(session, user_id=user.id)
+    ticket = sessions.create_login_ticket(session, user_id=user.id, browser_hash=BROWSER_HASH)
     session.commit()
-    token, uid = sessions.redeem_login_ticket(session, ticket=ticket, user_agent="UA", ip="::1")
+    token, uid = sessions.redeem_login_ticket(session, ticket=ticket, browser_secret=BROWSER,
+                                             user_agent="UA", ip="::1")
     session.commit()
     assert uid == user.id and sessions.resolve_session(
         session, token_hash_hex=sessions.token_hash(token)).user_id == user.id
     with pytest.raises(DomainError) as err:
-        sessions.redeem_login_ticket(session, ticket=ticket)
+        sessions.redeem_login_ticket(session, ticket=ticket, browser_secret=BROWSER)
     assert err.value.code == "auth.ticket_invalid"
 
 
@@ -86,15 +91,15 @@ def test_ticket_garbage_refused(session, bad):
 
 
 def test_ticket_expires(session, user):
-    ticket = sessions.create_login_ticket(session, user_id=user.id,
+    ticket = sessions.create_login_ticket(session, user_id=user.id, browser_hash=BROWSER_HASH,
                                           now=utcnow() - timedelta(seconds=61))
     session.commit()
     with pytest.raises(DomainError):
-        sessions.redeem_login_ticket(session, ticket=ticket)
+        sessions.redeem_login_ticket(session, ticket=ticket, browser_secret=BROWSER)
 
 
 def test_ticket_redeemed_concurrently_works_once(db_engine, session, user):
-    ticket = sessions.create_login_ticket(session, user_id=user.id)
+    ticket = sessions.create_login_ticket(session, user_id=user.id, browser_hash=BROWSER_HASH)
     session.commit()
     barrier = threading.Barrier(2)
     results: list[str] = []
@@ -103,7 +108,7 @@ def test_ticket_redeemed_concurrently_works_once(db_engine, session, user):
         with Session(db_engine) as s:
             barrier.wait()
             try:
-                sessions.redeem_login_ticket(s, ticket=ticket)
+                sessions.redeem_login_ticket(s, ticket=ticket, browser_secret=BROWSER)
                 s.commit()
                 results.append("ok")
             except DomainError:

@@ -34,7 +34,12 @@ def engine(sqlite_engine, monkeypatch):
     return sqlite_engine
 
 
-def make_state(cls, cookie: str = "", ip: str = "127.0.0.1"):
+BROWSER = "browser-" + "b" * 40  # every test browser holds its `cm_browser` secret
+
+
+def make_state(cls, cookie: str = "", ip: str = "127.0.0.1", browser: str | None = BROWSER):
+    if browser:
+        cookie = f"{cookie}; cm_browser={browser}" if cookie else f"cm_browser={browser}"
     root = rx.State(_reflex_internal_init=True)
     root.router = RouterData.from_router_data({
         "headers": {"cookie": cookie, "user-agent": "Mozilla/5.0 (iPhone) Safari/605",

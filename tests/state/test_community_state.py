@@ -224,7 +224,10 @@ async def test_other_users_comment_cannot_be_deleted_or_hidden(engine, w):
         assert s.get(LessonComment, second).status == "hidden"
 
 
-async def test_load_more_pages_older_comments(engine, w):
+async def test_load_more_pages_older_comments(engine, w, monkeypatch):
+    from coursemall.services import rate_limit
+
+    monkeypatch.setattr(rate_limit, "take", lambda *a, **k: rate_limit.Taken())  # paging, not limits
     with Session(engine) as s:
         for n in range(25):
             community.add_comment(s, actor_id=w.buyer, lesson_id=w.paid, text=f"评论 {n}")

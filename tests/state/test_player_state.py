@@ -64,7 +64,11 @@ def cat(sqlite_engine, monkeypatch):
 
 
 def as_user(monkeypatch, user_id):
+    async def off_loop(self):
+        return user_id
+
     monkeypatch.setattr(PlayerState, "_actor_id", lambda self, fresh=False: user_id)
+    monkeypatch.setattr(PlayerState, "_actor_id_off_loop", off_loop)
     monkeypatch.setattr(LearningState, "_actor_id", lambda self, fresh=False: user_id)
 
 

@@ -1,0 +1,25 @@
+"""Abuse limits: request sizes, rate limits and sign-in back-off."""
+
+MESSAGES = {
+    "request.too_large_mb": ("请求内容过大（最多 {size} MB）", "Request too large (at most {size} MB)"),
+    "request.too_large_kb": ("请求内容过大（最多 {size} KB）", "Request too large (at most {size} KB)"),
+    "limit.signin_seconds": ("尝试次数过多，请 {n} 秒后再试", "Too many attempts, try again in {n} seconds"),
+    "limit.signin_minutes": ("尝试次数过多，请 {n} 分钟后再试", "Too many attempts, try again in {n} minutes"),
+    "limit.signin_hours": ("尝试次数过多，请 {n} 小时后再试", "Too many attempts, try again in {n} hours"),
+    "limit.code_seconds": ("验证码请求过于频繁，请 {n} 秒后再试", "Too many code requests, try again in {n} seconds"),
+    "limit.code_minutes": ("验证码请求过于频繁，请 {n} 分钟后再试", "Too many code requests, try again in {n} minutes"),
+    "limit.code_hours": ("验证码请求过于频繁，请 {n} 小时后再试", "Too many code requests, try again in {n} hours"),
+    "limit.register_seconds": ("注册过于频繁，请 {n} 秒后再试", "Too many sign-ups from here, try again in {n} seconds"),
+    "limit.register_minutes": ("注册过于频繁，请 {n} 分钟后再试", "Too many sign-ups from here, try again in {n} minutes"),
+    "limit.register_hours": ("注册过于频繁，请 {n} 小时后再试", "Too many sign-ups from here, try again in {n} hours"),
+    "limit.reset_seconds": ("重置密码的尝试过多，请 {n} 秒后再试", "Too many password resets, try again in {n} seconds"),
+    "limit.reset_minutes": ("重置密码的尝试过多，请 {n} 分钟后再试", "Too many password resets, try again in {n} minutes"),
+    "limit.reset_hours": ("重置密码的尝试过多，请 {n} 小时后再试", "Too many password resets, try again in {n} hours"),
+    "limit.post_seconds": ("发布太频繁了，请 {n} 秒后再试", "You are posting too often, try again in {n} seconds"),
+    "limit.post_minutes": ("发布太频繁了，请 {n} 分钟后再试", "You are posting too often, try again in {n} minutes"),
+    "limit.post_hours": ("发布太频繁了，请 {n} 小时后再试", "You are posting too often, try again in {n} hours"),
+    "auth.browser_unknown": ("无法识别此浏览器，请刷新页面后重试", "This browser could not be recognised; reload the page and try again"),
+    "auth.browser_reloaded": ("为了账号安全，页面已刷新，请再提交一次", "The page was reloaded to protect your account; please submit again"),
+    "auth.ticket_other_browser": ("此登录是在另一个浏览器中发起的，已拒绝。请在当前浏览器中重新登录",
+                                  "This sign-in was started in another browser and was refused. Please sign in here"),
+}
