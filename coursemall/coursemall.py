@@ -9,6 +9,7 @@ from coursemall.api import build_api
 from coursemall.jobs.learning import learning_jobs_loop
 from coursemall.jobs.media import media_jobs_loop
 from coursemall.jobs.orders import order_jobs_loop
+from coursemall.jobs.setup import setup_notice
 
 app = rx.App(
     api_transformer=build_api(),
@@ -17,3 +18,4 @@ app = rx.App(
 app.register_lifespan_task(order_jobs_loop)
 app.register_lifespan_task(media_jobs_loop)
 app.register_lifespan_task(learning_jobs_loop)
+app.register_lifespan_task(setup_notice)

@@ -54,11 +54,15 @@ class SessionView:
 
 # ---- tickets ---------------------------------------------------------------------------------
 
-def create_login_ticket(session: Session, *, user_id: int, now: datetime | None = None) -> str:
+def create_login_ticket(session: Session, *, user_id: int, now: datetime | None = None,
+                        mfa_verified: bool = False) -> str:
+    """`mfa_verified` only right after this user passed a TOTP check (the shop's setup): the
+    session the ticket opens then counts as verified."""
     now = now or utcnow()
     ticket = secrets.token_urlsafe(32)
     session.add(LoginTicket(user_id=user_id, ticket_hash=token_hash(ticket), created_at=now,
-                            expires_at=now + timedelta(seconds=TICKET_TTL_SECONDS)))
+                            expires_at=now + timedelta(seconds=TICKET_TTL_SECONDS),
+                            mfa_verified=mfa_verified))
     session.flush()
     return ticket
 
@@ -78,11 +82,14 @@ def redeem_login_ticket(session: Session, *, ticket: str, user_agent: str = "", 
     )
     if result.rowcount != 1:
         raise DomainError("auth.ticket_invalid")
-    user_id = session.exec(select(LoginTicket.user_id).where(LoginTicket.ticket_hash == h)).one()
+    user_id, verified = session.exec(select(LoginTicket.user_id, LoginTicket.mfa_verified)
+                                     .where(LoginTicket.ticket_hash == h)).one()
     user = session.get(User, user_id)
     if user is None or not user.is_active:
         raise DomainError("auth.ticket_invalid")
-    return create_session(session, user_id=user_id, user_agent=user_agent, ip=ip, now=now), user_id
+    token = create_session(session, user_id=user_id, user_agent=user_agent, ip=ip, now=now,
+                           mfa_verified=bool(verified))
+    return token, user_id
 
 
 # ---- sessions --------------------------------------------------------------------------------
