@@ -106,14 +106,21 @@ def mint_setup_token(session: Session, *, settings: Settings | None = None, now:
     (the demo is open from the start)."""
     settings = settings or get_settings()
     now = now or utcnow()
-    if shop_is_open(session, settings):
-        raise DomainError("setup.already_done")
+    # the write comes first, so on SQLite the transaction holds the write lock before it reads
     session.exec(update(SetupToken).where(SetupToken.used_at.is_(None), SetupToken.revoked_at.is_(None))
                  .values(revoked_at=now).execution_options(synchronize_session=False))
+    if shop_is_open(session, settings):
+        _refuse(session, "setup.already_done")
     token = secrets.token_urlsafe(32)
     session.add(SetupToken(token_hash=_hash(token), created_at=now, expires_at=now + ttl))
     session.flush()
     return SetupLink(url=setup_url(settings, token), expires_at=now + ttl)
+
+
+def _refuse(session: Session, code: str, **params: object) -> None:
+    """Undo this unit of work (e.g. a token just spent) and refuse with `code`."""
+    session.rollback()
+    raise DomainError(code, **params)
 
 
 def _token_refusal(session: Session, token: object, now: datetime) -> str | None:
@@ -216,24 +223,33 @@ def _save_owner(session: Session, owner: PreparedOwner, now: datetime) -> int:
 def complete_setup(session: Session, *, token: object, owner: object, secret: object, code: object,
                    ip: str = "", now: datetime | None = None) -> SetupResult:
     """Open the shop: spend the link, save the owner with the proven authenticator, record the
-    setup. One transaction; on any refusal nothing is written (the caller rolls back)."""
+    setup, in one transaction. Any refusal rolls it back: nothing is written. Call it on a fresh
+    unit of work: the token is spent by the first statement (compare-and-set), so on SQLite the
+    write lock is taken before anything is read and a concurrent loser gets a clean refusal."""
     now = now or utcnow()
     if not isinstance(owner, PreparedOwner) or not owner.password_hash.startswith("$argon2"):
         raise DomainError("setup.start_again")
-    check_setup_token(session, token=token, now=now)
-    legacy = _owner_without_totp(session)
-    _check_email(session, owner.email, owner_id=legacy.id if legacy else None)
-    _accounts().check_nickname(owner.nickname)
     step = mfa.proven_step(secret, code, now)
-    if not _spend_token(session, token, now):  # another browser completed it a moment ago
-        raise DomainError(_token_refusal(session, token, now) or "setup.token_used")
+    if not sessions.looks_like_token(token):
+        raise DomainError("setup.token_invalid")
+    if not _spend_token(session, token, now):  # unknown, used, replaced, expired, or another browser won
+        refusal = _token_refusal(session, token, now) or "setup.token_used"
+        _refuse(session, refusal)
+    if shop_is_open(session):
+        _refuse(session, "setup.already_done")
+    legacy = _owner_without_totp(session)
+    try:
+        _check_email(session, owner.email, owner_id=legacy.id if legacy else None)
+        _accounts().check_nickname(owner.nickname)
+    except DomainError as exc:
+        _refuse(session, exc.code, **exc.params)
     try:
         owner_id = _save_owner(session, owner, now)
         session.add(ShopSetup(id=1, owner_id=owner_id, completed_at=now))
         session.flush()
     except IntegrityError:  # a concurrent setup (another link) won, or the e-mail was just taken
         session.rollback()
-        raise DomainError("setup.already_done" if shop_is_open(session) else "auth.email_taken") from None
+        _refuse(session, "setup.already_done" if shop_is_open(session) else "auth.email_taken")
     codes = mfa.store_enrolment(session, user_id=owner_id, secret=secret, step=step, now=now)
     audit.record(session, actor_id=owner_id, action="setup.complete", target=f"user:{owner_id}",
                  detail={"took_over": legacy is not None}, ip=ip)
