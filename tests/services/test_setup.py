@@ -410,3 +410,15 @@ def test_the_dashboard_api_routes_are_closed_until_setup(session, production):
     assert dashboard_actor_for_token(session, cookie, kind="staff_required") is None
     _open_shop(session)
     assert dashboard_actor_for_token(session, cookie, kind="staff_required").is_staff
+
+
+def test_staff_powers_in_the_commerce_services_are_closed_until_setup(session, production):
+    from coursemall.services import refunds
+
+    staff = make_user(session, role="staff")
+    with pytest.raises(DomainError, match="setup.dashboard_closed"):
+        manual_pay.list_manual_queue(session, actor_id=staff.id)
+    with pytest.raises(DomainError, match="setup.dashboard_closed"):
+        refunds.list_refund_queue(session, actor_id=staff.id)
+    _open_shop(session)
+    assert manual_pay.list_manual_queue(session, actor_id=staff.id) == []
