@@ -62,12 +62,15 @@ def _production_banner(s) -> None:
     from coursemall.services import golive, setup
 
     with session_scope() as session:
-        if setup.shop_is_open(session, s):
-            print(" The shop is open. The owner signs in with e-mail, password and authenticator.")
-            link = expiry = None
-        else:
-            expiry = setup.live_link_expiry(session)
-            link = None if expiry else setup.mint_setup_token(session, settings=s)
+        is_open = setup.shop_is_open(session, s)
+        expiry = None if is_open else setup.live_link_expiry(session)
+    link = None
+    if is_open:
+        print(" The shop is open. The owner signs in with e-mail, password and authenticator.")
+    elif expiry is None:
+        with session_scope() as session:  # its own unit of work: the write comes first
+            link = setup.mint_setup_token(session, settings=s)
+    with session_scope() as session:
         findings = golive.collect_findings(session, s)
     if link is not None:
         print(" The shop is NOT OPEN yet. Open this one-time setup link to create the owner account")
