@@ -272,8 +272,10 @@ def copy_checkout(repo: Path, app_dir: Path) -> None:
             shutil.copy2(src, app_dir / name)
     web = repo / ".web"
     if (web / "node_modules").is_dir():
-        shutil.copytree(web, app_dir / ".web", symlinks=True,
-                        ignore=shutil.ignore_patterns("build", ".react-router", "backend.zip"))
+        def skip_outputs(folder: str, names: list[str]) -> set[str]:  # the old build, top level only
+            return {"build", ".react-router"} & set(names) if Path(folder) == web else set()
+
+        shutil.copytree(web, app_dir / ".web", symlinks=True, ignore=skip_outputs)
 
 
 def fresh_shop_env(port: int, data_dir: Path) -> dict[str, str]:
@@ -295,6 +297,8 @@ def start_fresh_shop(repo: Path = ROOT, *, port: int | None = None) -> FreshShop
     root = repo / "data" / "e2e-fresh"
     app_dir, data_dir = root / "app", root / "data"
     port = free_port(port or int(os.environ.get("COURSEMALL_E2E_PORT", "3107")) + 1)
+    if root.exists():  # a previous run's copy, data and log
+        shutil.rmtree(root)
     copy_checkout(repo, app_dir)
     data_dir.mkdir(parents=True)
     log = root / "server.log"
