@@ -1,4 +1,6 @@
 # CourseMall: `make run` starts the demo shop, `make test` runs every test. Both set up everything.
+# `make serve` starts a production shop from the environment's settings (COURSEMALL_DEMO is off by
+# default): closed until the owner opens the one-time setup link it prints.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -9,7 +11,7 @@ export REFLEX_BUN_PATH := $(abspath $(BUN))
 export REFLEX_TELEMETRY_ENABLED := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test db fonts browser services bench clean
+.PHONY: setup run serve test db fonts browser services bench clean
 
 setup: $(VENV)/.installed $(BUN) fonts
 
@@ -37,7 +39,15 @@ db: setup
 	$(PY) -m coursemall migrate
 	$(PY) -m coursemall seed
 
+# The demo is switched on explicitly (for these targets and their prerequisites, e.g. db's seed).
+run test bench: export COURSEMALL_DEMO := 1
+
 run: db
+	$(PY) -m coursemall banner
+	$(VENV)/bin/reflex run --env prod --single-port
+
+# Production: migrate, seed (no demo content), print the setup link / state, then serve.
+serve: db
 	$(PY) -m coursemall banner
 	$(VENV)/bin/reflex run --env prod --single-port
 

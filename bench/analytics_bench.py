@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("COURSEMALL_DATA_DIR", tempfile.mkdtemp(prefix="cm-bench-"))
+os.environ.setdefault("COURSEMALL_DEMO", "1")  # measured on the demo shop (production is the default)
 
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402

@@ -162,7 +162,7 @@ async def _load(url: str, bodies: list[tuple[bytes, dict]] | None, n: int, deadl
 
 def _serve(db_url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "COURSEMALL_DB_URL": db_url, "COURSEMALL_DATA_DIR": data_dir,
+    env = {**os.environ, "COURSEMALL_DB_URL": db_url, "COURSEMALL_DATA_DIR": data_dir, "COURSEMALL_DEMO": "1",
            "COURSEMALL_SECRET_KEY": SECRET, "COURSEMALL_PAY_CHANNELS": "sandbox", "PYTHONPATH": str(ROOT)}
     granian = str(Path(sys.executable).parent / "granian")
     proc = subprocess.Popen([granian, "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
@@ -183,6 +183,7 @@ def _serve(db_url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
 
 def run_one(label: str, db_url: str, data_dir: str) -> list[tuple]:
     os.environ["COURSEMALL_SECRET_KEY"] = SECRET
+    os.environ["COURSEMALL_DEMO"] = "1"  # the sandbox channel exists only in the demo
     from coursemall.payments.sandbox import SandboxChannel
 
     orders = _seed(db_url, N)

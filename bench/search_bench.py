@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("COURSEMALL_DATA_DIR", tempfile.mkdtemp(prefix="cm-bench-"))
+os.environ.setdefault("COURSEMALL_DEMO", "1")  # measured on the demo shop (production is the default)
 
 from sqlalchemy import event, insert, text  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402

@@ -12,6 +12,7 @@ from coursemall.jobs.learning import learning_jobs_loop
 from coursemall.jobs.limits import limits_jobs_loop
 from coursemall.jobs.media import media_jobs_loop
 from coursemall.jobs.orders import order_jobs_loop
+from coursemall.jobs.setup import setup_notice
 
 app = rx.App(
     # Applied in order: the API routes mount the Reflex app, pages get the browser secret that
@@ -24,3 +25,4 @@ app.register_lifespan_task(order_jobs_loop)
 app.register_lifespan_task(media_jobs_loop)
 app.register_lifespan_task(learning_jobs_loop)
 app.register_lifespan_task(limits_jobs_loop)
+app.register_lifespan_task(setup_notice)

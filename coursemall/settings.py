@@ -20,23 +20,23 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_DATA_DIR", "data", "Folder for the SQLite database, private media and the generated secret key."),
     ("COURSEMALL_DB_URL", "sqlite:///<DATA_DIR>/coursemall.db", "SQLAlchemy database URL; e.g. postgresql://user@127.0.0.1:5432/coursemall in production."),
     ("COURSEMALL_PUBLIC_BASE_URL", "http://localhost:3000", "The shop's public origin. Used for CORS (websockets from other origins are refused), links and payment callbacks."),
-    ("COURSEMALL_SECRET_KEY", "(generated into DATA_DIR/secret_key)", "Key for signed media tokens and session hashing; set a long random value in production."),
-    ("COURSEMALL_OWNER_EMAIL", "owner@coursemall.local", "E-mail of the owner account created by `python -m coursemall seed`."),
-    ("COURSEMALL_OWNER_PASSWORD", "owner-demo-2026", "Password of that owner account (only used when the account is first created)."),
+    ("COURSEMALL_SECRET_KEY", "(generated into DATA_DIR/secret_key)", "Key for signed media tokens, session hashing and the encryption of TOTP seeds and payment keys; set a long random value in production (the go-live check blocks a generated one)."),
+    ("COURSEMALL_OWNER_EMAIL", "owner@coursemall.local", "Demo only: e-mail of the demo owner created by `python -m coursemall seed`. A production shop's owner chooses theirs on the one-time setup page."),
+    ("COURSEMALL_OWNER_PASSWORD", "", "Demo only: password of the demo owner when first created (empty = the demo password in coursemall/demo/accounts.py). Never used by a production shop."),
     ("COURSEMALL_SHOP_NAME", "知行课堂", "Shop name shown in the header."),
     ("COURSEMALL_MEDIA_DIR", "<DATA_DIR>/media", "Private media root (paid video/audio). Never served directly; only through /api/media with a signed token."),
     ("COURSEMALL_PUBLIC_DIR", "<DATA_DIR>/public", "Public images (covers, avatars, article images), served at /api/public/..."),
     ("COURSEMALL_MEDIA_TOKEN_TTL", "600", "Seconds a signed media URL stays valid."),
-    ("COURSEMALL_CODE_SENDER", "outbox", "How one-time codes are sent: `outbox` (demo: shown on /outbox and the console) or `smtp`."),
-    ("COURSEMALL_SMTP_URL", "", "smtp://user:pass@host:port for e-mail codes when CODE_SENDER=smtp."),
+    ("COURSEMALL_CODE_SENDER", "smtp", "How one-time codes are sent: `smtp` (needs COURSEMALL_SMTP_URL; until it is set, sending is refused with a message) or `outbox` (the demo's default: shown on /outbox and the console; outside the demo only written to the server log, which the go-live check blocks)."),
+    ("COURSEMALL_SMTP_URL", "", "smtp://user:pass@host:port (or smtps://) for e-mail codes when CODE_SENDER=smtp."),
     ("COURSEMALL_LOGIN_MAX_FAILS", "5", "Password guesses allowed from one IP on one account per window for browsers that never signed in to it (twice that per account from all such browsers, four times per IP; the waits grow up to a day). A browser that signed in before keeps its own budget, so nobody can lock the owner out."),
     ("COURSEMALL_LOGIN_WINDOW_SECONDS", "900", "First window of the sign-in back-off (seconds)."),
     ("COURSEMALL_SESSION_DAYS", "30", "Days a sign-in session lasts."),
     ("COURSEMALL_AVATAR_MAX_BYTES", "5242880", "Largest accepted avatar upload in bytes."),
-    ("COURSEMALL_DEMO", "1", "1 = seed demo content and show the demo outbox; 0 in production."),
+    ("COURSEMALL_DEMO", "0", "1 = the demo shop (demo content and accounts, sandbox cashier, /outbox); `make run` and the tests set it. 0 = a production shop, closed until the owner's one-time setup."),
     ("COURSEMALL_ORDER_TTL_MINUTES", "15", "Minutes an unpaid order stays open before the expiry job closes it."),
-    ("COURSEMALL_PAY_CHANNELS", "sandbox,manual", "Enabled payment channels, comma-separated: sandbox, alipay, wechat, manual."),
-    ("COURSEMALL_SANDBOX_PAY", "1", "1 = offer the sandbox (test-mode) cashier; set 0 in production."),
+    ("COURSEMALL_PAY_CHANNELS", "", "Enabled payment channels, comma-separated: sandbox, alipay, wechat, manual (the demo's default: sandbox,manual; a production shop has none until configured here or in the dashboard)."),
+    ("COURSEMALL_SANDBOX_PAY", "0", "1 = allow the sandbox (test-mode) cashier (the demo's default). Outside the demo only for a staging shop: the go-live check blocks it."),
     ("COURSEMALL_PAY_TIMEOUT_SECONDS", "10", "Timeout for every payment-gateway call (query, close, refund, unified order)."),
     ("COURSEMALL_ALIPAY_APP_ID", "", "Alipay app id (required when alipay is enabled)."),
     ("COURSEMALL_ALIPAY_PRIVATE_KEY_PATH", "", "PEM file: the app's RSA2 private key."),
@@ -54,9 +54,16 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_UPLOAD_MAX_BYTES", "4294967296", "Largest media upload accepted by the dashboard (bytes; uploaded in chunks)."),
     ("COURSEMALL_MEDIA_WORKER", "1", "1 = this process also runs the transcoding job loop (safe with several workers); 0 = not."),
     ("COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", "7200", "Longest one transcoding step may run before the job fails with a timeout."),
-    ("COURSEMALL_TRUSTED_PROXY_HOPS", "0", "Reverse proxies in front of the app that append to X-Forwarded-For (0 = clients connect directly: the socket peer is the client IP; N = take the N-th address from the right). Used for rate limits, sign-in records and payments."),
+    ("COURSEMALL_TRUSTED_PROXY_HOPS", "0", "Reverse proxies in front of the app that append to X-Forwarded-For (0 = clients connect directly: the socket peer is the client IP; N = take the N-th address from the right). Used for rate limits, sign-in records and payments; set it (usually 1) when a proxy terminates TLS, or every visitor shares the proxy's IP."),
     ("COURSEMALL_REMINDER_DAYS", "7", "Send a \"continue learning\" message to learners who have not studied a bought course for this many days (0 = off)."),
 ]
+
+# Defaults that differ in the demo shop (COURSEMALL_DEMO=1); SETTINGS holds the production ones.
+DEMO_DEFAULTS: dict[str, str] = {
+    "COURSEMALL_CODE_SENDER": "outbox",
+    "COURSEMALL_PAY_CHANNELS": "sandbox,manual",
+    "COURSEMALL_SANDBOX_PAY": "1",
+}
 
 
 def _default(name: str) -> str:
@@ -86,10 +93,10 @@ class Settings:
     session_days: int
     avatar_max_bytes: int
     demo: bool
-    # payments (issue 3); defaults keep other constructors working
+    # payments; the field defaults are a production shop's (no channel, no sandbox)
     order_ttl_minutes: int = 15
-    pay_channels: tuple[str, ...] = ("sandbox", "manual")
-    sandbox_pay: bool = True
+    pay_channels: tuple[str, ...] = ()
+    sandbox_pay: bool = False
     pay_timeout_seconds: int = 10
     alipay_app_id: str = ""
     alipay_private_key_path: str = ""
@@ -109,12 +116,26 @@ class Settings:
     media_worker: bool = True
     transcode_timeout_seconds: int = 7200
     reminder_days: int = 7
-    # reverse proxies that append to X-Forwarded-For (coursemall/client_ip.py)
     trusted_proxy_hops: int = 0
+    # True when the secret key was generated into DATA_DIR/secret_key (not set in the environment)
+    secret_key_generated: bool = False
 
     @property
     def is_sqlite(self) -> bool:
         return self.db_url.startswith("sqlite")
+
+
+def _demo_on(env: dict) -> bool:
+    return env.get("COURSEMALL_DEMO", _default("COURSEMALL_DEMO")) == "1"
+
+
+def _get(env: dict, name: str) -> str:
+    """The environment's value, else the default (the demo's own default in a demo shop)."""
+    if name in env:
+        return env[name]
+    if name in DEMO_DEFAULTS and _demo_on(env):
+        return DEMO_DEFAULTS[name]
+    return _default(name)
 
 
 def _int(env: dict, name: str, lo: int, hi: int) -> int:
@@ -154,11 +175,15 @@ def load_settings(env: dict | None = None) -> Settings:
     parsed = urlparse(base)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"COURSEMALL_PUBLIC_BASE_URL must be an http(s) origin, got {base!r}")
-    sender = env.get("COURSEMALL_CODE_SENDER", "outbox")
+    sender = _get(env, "COURSEMALL_CODE_SENDER")
     if sender not in ("outbox", "smtp"):
         raise SettingsError("COURSEMALL_CODE_SENDER must be 'outbox' or 'smtp'")
-    smtp_url = env.get("COURSEMALL_SMTP_URL", "")
-    if sender == "smtp" and not smtp_url.startswith("smtp"):
+    smtp_url = env.get("COURSEMALL_SMTP_URL", "").strip()
+    if smtp_url and urlparse(smtp_url).scheme not in ("smtp", "smtps"):
+        raise SettingsError("COURSEMALL_SMTP_URL must be an smtp:// or smtps:// URL")
+    # Chosen explicitly, smtp without a server is a mistake to catch now. The production default
+    # (smtp, nothing configured yet) starts: sending is refused and the go-live check blocks.
+    if sender == "smtp" and not smtp_url and "COURSEMALL_CODE_SENDER" in env:
         raise SettingsError("COURSEMALL_SMTP_URL must be set (smtp://...) when CODE_SENDER=smtp")
 
     def path_setting(name: str, fallback: Path) -> Path:
@@ -171,7 +196,7 @@ def load_settings(env: dict | None = None) -> Settings:
         public_base_url=base,
         secret_key=_secret_key(env, data_dir),
         owner_email=env.get("COURSEMALL_OWNER_EMAIL", _default("COURSEMALL_OWNER_EMAIL")).strip().lower(),
-        owner_password=env.get("COURSEMALL_OWNER_PASSWORD", _default("COURSEMALL_OWNER_PASSWORD")),
+        owner_password=env.get("COURSEMALL_OWNER_PASSWORD", ""),
         shop_name=env.get("COURSEMALL_SHOP_NAME", _default("COURSEMALL_SHOP_NAME")),
         media_dir=path_setting("COURSEMALL_MEDIA_DIR", data_dir / "media"),
         public_dir=path_setting("COURSEMALL_PUBLIC_DIR", data_dir / "public"),
@@ -182,12 +207,13 @@ def load_settings(env: dict | None = None) -> Settings:
         login_window_seconds=_int(env, "COURSEMALL_LOGIN_WINDOW_SECONDS", 10, 86400),
         session_days=_int(env, "COURSEMALL_SESSION_DAYS", 1, 365),
         avatar_max_bytes=_int(env, "COURSEMALL_AVATAR_MAX_BYTES", 10_000, 50_000_000),
-        demo=env.get("COURSEMALL_DEMO", "1") == "1",
+        demo=_demo_on(env),
         upload_max_bytes=_int(env, "COURSEMALL_UPLOAD_MAX_BYTES", 1_000_000, 64 * 1024**3),
         media_worker=env.get("COURSEMALL_MEDIA_WORKER", "1") == "1",
         transcode_timeout_seconds=_int(env, "COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", 10, 86400),
         reminder_days=_int(env, "COURSEMALL_REMINDER_DAYS", 0, 365),
         trusted_proxy_hops=_int(env, "COURSEMALL_TRUSTED_PROXY_HOPS", 0, 10),
+        secret_key_generated=not env.get("COURSEMALL_SECRET_KEY", ""),
         **_payment_settings(env),
     )
 
@@ -197,7 +223,7 @@ _KNOWN_CHANNELS = ("sandbox", "alipay", "wechat", "manual")
 
 def _payment_settings(env: dict) -> dict:
     def get(name: str) -> str:
-        return env.get(name, _default(name)).strip()
+        return _get(env, name).strip()
 
     channels = tuple(dict.fromkeys(c.strip() for c in get("COURSEMALL_PAY_CHANNELS").split(",") if c.strip()))
     unknown = [c for c in channels if c not in _KNOWN_CHANNELS]

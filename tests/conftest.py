@@ -21,6 +21,9 @@ if str(ROOT) not in sys.path:
 _TEST_DATA = ROOT / "data" / "pytest"
 os.environ.setdefault("COURSEMALL_DATA_DIR", str(_TEST_DATA))
 os.environ.setdefault("COURSEMALL_SECRET_KEY", "test-secret-key-" + "x" * 32)
+# A production shop is the settings' default; the tests run the demo shop (sandbox cashier, outbox,
+# demo seed) unless a test builds production settings itself (load_settings with its own env).
+os.environ["COURSEMALL_DEMO"] = "1"
 
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session, SQLModel  # noqa: E402

@@ -2,7 +2,7 @@
 
 The same rules as the state guards (coursemall/state/guards.py): the HttpOnly `cm_session`
 cookie resolved in the server-side session store, the role from the database, and a TOTP-verified
-session for owner/staff. Call inside `session_scope()` (e.g. in a worker thread).
+session for owner/staff, and a shop that is open (services/setup.py). Call inside `session_scope()` (e.g. in a worker thread).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from coursemall.services import sessions
 from coursemall.services.permissions import DashboardActor, dashboard_actor
+from coursemall.services.setup import shop_is_open
 
 
 def session_token(request: Request) -> str:
@@ -34,5 +35,7 @@ def dashboard_actor_for_token(session: Session, token: str, *, kind: str = "dash
     if kind == "owner_required" and not actor.is_owner:
         return None
     if actor.is_staff and not resolved.mfa_verified:
+        return None
+    if not shop_is_open(session):
         return None
     return actor

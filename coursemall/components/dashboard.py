@@ -83,6 +83,15 @@ def forbidden_notice() -> rx.Component:
     )
 
 
+def shop_closed_notice() -> rx.Component:
+    """Before the owner's one-time setup: the dashboard is closed for everyone."""
+    return rx.callout(
+        rx.vstack(rx.text(tr("setup.closed_title"), weight="bold"),
+                  rx.text(tr("setup.dashboard_closed"), size="2"), spacing="1"),
+        icon="store", color_scheme="orange", role="alert", id="admin-shop-closed", width="100%",
+    )
+
+
 def dashboard_page(state, route: str, title_key: str, *body: rx.Component) -> rx.Component:
     """A dashboard page for `state` (a DashboardBaseState): nav + title + body once this page's
     own load admitted the viewer; the TOTP step or the refusal once it denied them."""
@@ -94,7 +103,8 @@ def dashboard_page(state, route: str, title_key: str, *body: rx.Component) -> rx
             rx.vstack(dashboard_nav(state, route), rx.heading(tr(title_key), size="6"), *body,
                       spacing="4", width="100%"),
             rx.cond(state.denied == name,
-                    rx.cond(state.mfa_needed, mfa_gate(), forbidden_notice()),
+                    rx.cond(state.mfa_needed, mfa_gate(),
+                            rx.cond(state.shop_closed, shop_closed_notice(), forbidden_notice())),
                     rx.center(rx.spinner(size="3"), width="100%", padding="2em")),
         ),
         spacing="3", width="100%",

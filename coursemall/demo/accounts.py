@@ -1,13 +1,15 @@
 """Demo sign-ins, in one place so the seed, the README and the start-up banner agree.
 
-The owner account is not here: it comes from COURSEMALL_OWNER_EMAIL / COURSEMALL_OWNER_PASSWORD
-(see coursemall/settings.py for the demo defaults).
+The demo owner's e-mail comes from COURSEMALL_OWNER_EMAIL, its password from
+COURSEMALL_OWNER_PASSWORD or else OWNER_PASSWORD below. Only the demo shop has these accounts; a
+production shop's owner is created by the one-time setup link.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+OWNER_PASSWORD = "owner-demo-2026"
 LEARNER_PASSWORD = "learner-demo-2026"
 INSTRUCTOR_PASSWORD = "teacher-demo-2026"
 OWNER_NICKNAME = "店主"

@@ -1,4 +1,7 @@
-"""Idempotent seeding: the owner account always, the demo shop when COURSEMALL_DEMO=1.
+"""Idempotent seeding of the demo shop (COURSEMALL_DEMO=1): the demo owner, accounts and content.
+
+A production shop seeds nothing: it has no demo accounts and no owner with a known password;
+its owner is created by the one-time setup link (services/setup.py).
 
 Rows are found by their unique keys (user e-mail, category/course/bundle slug, tag name, media
 storage key, ...). Only what is missing is created; nothing is ever deleted or overwritten, so a
@@ -48,14 +51,16 @@ _KINDS = {"v": LessonKind.VIDEO, "a": LessonKind.AUDIO, "t": LessonKind.ARTICLE}
 
 
 def seed_all(engine: Engine | None = None, settings: Settings | None = None) -> dict:
-    """Create the owner account and (in demo mode) the demo shop. Safe to run any number of times."""
+    """Create the demo shop with its owner (demo mode only). Safe to run any number of times."""
     settings = settings or get_settings()
     engine = engine or get_engine()
     started = time.monotonic()
     summary: dict = {}
-    with session_scope(engine) as session:
-        summary["owner"] = ensure_owner(session, settings)
-    if settings.demo:
+    if not settings.demo:
+        summary["owner"] = "created by the setup link"
+    else:
+        with session_scope(engine) as session:
+            summary["owner"] = ensure_owner(session, settings)
         # Media files are made outside the transaction: ffmpeg takes seconds, the DB lock should not.
         summary["media_files_generated"] = ensure_demo_media(settings.media_dir)
         with session_scope(engine) as session:
@@ -118,7 +123,11 @@ def _ensure_user(session: Session, *, email: str, password: str, nickname: str, 
 
 
 def ensure_owner(session: Session, settings: Settings) -> str:
-    _user, created = _ensure_user(session, email=settings.owner_email, password=settings.owner_password,
+    """The demo owner (COURSEMALL_OWNER_PASSWORD, else the published demo password)."""
+    if not settings.demo:
+        raise ValueError("only the demo shop has a seeded owner")
+    _user, created = _ensure_user(session, email=settings.owner_email,
+                                  password=settings.owner_password or accounts.OWNER_PASSWORD,
                                   nickname=accounts.OWNER_NICKNAME, role=Role.OWNER)
     return "created" if created else "exists"
 

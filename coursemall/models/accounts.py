@@ -118,3 +118,6 @@ class LoginTicket(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # the session it opens counts as TOTP-verified (only minted right after a TOTP check, e.g. at
+    # the end of the shop's one-time setup); sign-in by password alone never sets it
+    mfa_verified: bool = Field(default=False)

@@ -11,4 +11,4 @@ from coursemall.pages import bundle  # noqa: F401,E402
 from coursemall.pages import admin_dashboard, admin_security, admin_audit  # noqa: F401,E402
 from coursemall.pages import admin_courses, admin_media, admin_ops, admin_analytics  # noqa: F401,E402
 from coursemall.pages import admin_settings, admin_leak  # noqa: F401,E402
-from coursemall.pages import policy  # noqa: F401,E402
+from coursemall.pages import policy, setup  # noqa: F401,E402

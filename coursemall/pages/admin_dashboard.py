@@ -48,6 +48,33 @@ def _spark() -> rx.Component:
     )
 
 
+def _golive_row(row) -> rx.Component:
+    blocking = row["severity"] == "blocking"
+    return rx.vstack(
+        rx.hstack(rx.badge(rx.cond(blocking, tr("golive.blocking"), tr("golive.warning")),
+                           color_scheme=rx.cond(blocking, "red", "amber")),
+                  rx.code(row["code"], size="1"), spacing="2", align="center", wrap="wrap"),
+        rx.text(row["problem"], size="2"),
+        rx.text(tr("golive.how"), row["fix"], size="2", color="gray"),
+        spacing="1", width="100%", class_name="golive-finding", custom_attrs={"data-code": row["code"]},
+    )
+
+
+def _golive_card() -> rx.Component:
+    """The go-live check (owner only): what this shop must still fix before going live."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text(tr("golive.title"), weight="medium"), rx.spacer(),
+                      rx.badge(S.golive_summary, color_scheme=rx.cond(S.golive_blocking > 0, "red", "green"),
+                               id="golive-summary"),
+                      width="100%", align="center", wrap="wrap"),
+            rx.foreach(S.golive_rows, _golive_row),
+            spacing="3", width="100%",
+        ),
+        width="100%", id="golive-card",
+    )
+
+
 @rx.page(route=routes.ADMIN, title="店铺管理 · CourseMall",
          on_load=[AppState.load_viewer, DashboardHomeState.load_dashboard_home])
 def admin_home_page() -> rx.Component:
@@ -71,5 +98,6 @@ def admin_home_page() -> rx.Component:
             _queue("dash.pending_homework", S.pending_homework, routes.ADMIN_HOMEWORK, "dash-pending-homework"),
             columns=rx.breakpoints(initial="1", sm="3"), spacing="3", width="100%",
         ),
+        rx.cond(S.is_owner & (S.golive_summary != ""), _golive_card()),
         _spark(),
     )

@@ -23,6 +23,7 @@ SANDBOX_CASHIER = "/pay/sandbox/[order_no]"  # matches payments.sandbox.cashier_
 MESSAGES = "/messages"
 LEARNING = "/learning"
 CERTIFICATE = "/certificate/[code]"  # matches services.certificates.VERIFY_PATH
+SETUP = "/setup/[token]"  # the one-time setup link; matches services.setup.SETUP_PATH
 
 
 def category_url(slug: str) -> str:

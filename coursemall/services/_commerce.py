@@ -29,6 +29,11 @@ def require_actor(session: Session, actor_id: object) -> User:
 
 
 def require_staff(session: Session, actor_id: object, *, owner_only: bool = False) -> User:
+    """Owner/staff powers; none while the shop is not open (services/setup.py)."""
+    from coursemall.services.setup import shop_is_open  # setup -> ... -> _commerce: import on use
+
+    if not shop_is_open(session):
+        raise DomainError("setup.dashboard_closed")
     user = require_actor(session, actor_id)
     allowed = ("owner",) if owner_only else STAFF_ROLES
     if user.role not in allowed:

@@ -126,7 +126,7 @@ def _user_by_account(session: Session, account: Account) -> User | None:
     return session.exec(select(User).where(column == account.value)).first()
 
 
-def _new_watermark(session: Session) -> str:
+def new_watermark(session: Session) -> str:
     for _ in range(20):
         code = base64.b32encode(secrets.token_bytes(5)).decode("ascii")  # 8 chars, A-Z2-7
         if session.exec(select(User.id).where(User.watermark_code == code)).first() is None:
@@ -144,7 +144,7 @@ def create_user(session: Session, *, password: str, nickname: str, email: str | 
     if phone and session.exec(select(User.id).where(User.phone == phone)).first() is not None:
         raise DomainError("auth.phone_taken")
     user = User(email=email or None, phone=phone or None, password_hash=hash_password(password),
-                nickname=nickname, role=str(Role(role)), watermark_code=_new_watermark(session))
+                nickname=nickname, role=str(Role(role)), watermark_code=new_watermark(session))
     try:
         session.add(user)
         session.flush()

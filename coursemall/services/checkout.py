@@ -1,5 +1,7 @@
 """Checkout and the learner's orders.
 
+- Nothing is sold while the shop is not open (services/setup.py: a production shop before its
+  owner's one-time setup): `checkout_cart`, `buy_now` and `start_payment` refuse first.
 - `checkout_cart` / `buy_now` create an Order (random `out_trade_no`) whose lines snapshot title
   and prices from the database; the client passes ids only. Items whose courses overlap (a
   course and a bundle containing it) are refused, so nobody pays twice for one course. A total of
@@ -47,6 +49,7 @@ from coursemall.services._commerce import (
 )
 from coursemall.services.cart import cart_items, check_not_owned, resolve_item
 from coursemall.services.payments import _close_order, apply_paid, fulfil_free_order
+from coursemall.services.setup import require_shop_open
 from coursemall.settings import get_settings
 
 log = logging.getLogger("coursemall.checkout")
@@ -142,6 +145,7 @@ def _create_order(session: Session, user_id: int, items: list[PricedItem], clien
 def checkout_cart(session: Session, *, actor_id: object, client_kind: object = "desktop") -> OrderView:
     """Turn every purchasable cart item into one order; those items leave the cart."""
     user = require_actor(session, actor_id)
+    require_shop_open(session)
     kind = str(parse_enum(ClientKind, client_kind))
     rows = cart_items(session, user.id)
     items = [item for _row, item, _cover, _note in rows if item is not None]
@@ -157,6 +161,7 @@ def checkout_cart(session: Session, *, actor_id: object, client_kind: object = "
 def buy_now(session: Session, *, actor_id: object, item_type: object, item_id: object,
             client_kind: object = "desktop") -> OrderView:
     user = require_actor(session, actor_id)
+    require_shop_open(session)
     kind = str(parse_enum(ClientKind, client_kind))
     t = str(parse_enum(ItemType, item_type))
     item, _cover = resolve_item(session, t, parse_id(item_id))
@@ -178,6 +183,7 @@ def start_payment(session: Session, *, actor_id: object, order_no: object, chann
                   client_kind: object = None, openid: object = "", client_ip: object = "") -> PayActionView:
     """Choose a channel for the actor's pending order and get what the browser does next."""
     user = require_actor(session, actor_id)
+    require_shop_open(session)
     order = own_order(session, user.id, parse_order_no(order_no))
     name = str(parse_enum(Channel, channel))
     if name == Channel.FREE:

@@ -37,6 +37,7 @@ from coursemall.payments.base import PayAction
 from coursemall.services._commerce import order_link, own_order, require_actor, require_staff
 from coursemall.services.messages import create_message
 from coursemall.services.payments import _apply_paid_tx
+from coursemall.services.setup import require_shop_open
 from coursemall.settings import get_settings
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -120,6 +121,7 @@ def update_manual_settings(session: Session, *, actor_id: object, enabled: objec
 def submit_manual_proof(session: Session, *, actor_id: object, order_no: object, image: object,
                         reference: object) -> ManualPaymentView:
     user = require_actor(session, actor_id)
+    require_shop_open(session)
     order = own_order(session, user.id, parse_order_no(order_no))
     ref = parse_text(reference, min_len=1, max_len=64, code="manual.reference_length")
     if not get_manual_settings(session).enabled:

@@ -197,16 +197,40 @@ def confirm_enrolment(session: Session, *, actor_id: object, secret: object, cod
     if step is None:
         raise _failed(session, user.id, ip, "mfa.code_wrong", now)
     replaced = is_enrolled(user)
-    session.exec(update(User).where(User.id == user.id)
-                 .values(totp_secret=crypto.encrypt(secret), totp_last_step=step, updated_at=now)
-                 .execution_options(synchronize_session=False))
-    codes = _new_recovery_codes(session, user.id)
+    codes = store_enrolment(session, user_id=user.id, secret=secret, step=step, now=now)
     rate_limit.refund(session, taken)
     rate_limit.record_login_attempt(session, identifier=_rate_identifier(user.id), ip=ip, success=True, now=now)
     _mark_verified(session, session_id, user.id, now)
     audit.record(session, actor_id=user.id, action="mfa.enrol", target=f"user:{user.id}",
                  detail={"replaced": replaced}, ip=ip)
     return codes
+
+
+def new_seed(account_label: str) -> Enrolment:
+    """A fresh seed with its QR code for an account that does not exist yet (the shop's setup)."""
+    secret = pyotp.random_base32()
+    uri = _totp(secret).provisioning_uri(name=account_label, issuer_name=get_settings().shop_name)
+    return Enrolment(secret=secret, uri=uri, qr_data_url=_qr_data_url(uri))
+
+
+def proven_step(secret: object, code: object, now: datetime) -> int:
+    """The time step of `code` for a seed being enrolled; DomainError when the seed is not one we
+    handed out or the code does not match (nothing is stored either way)."""
+    if not isinstance(secret, str) or not _SECRET_RE.match(secret):
+        raise DomainError("mfa.enrol_expired")
+    digits = parse_totp_code(code)
+    step = _matching_step(secret, digits, now) if digits else None
+    if step is None:
+        raise DomainError("mfa.code_wrong")
+    return step
+
+
+def store_enrolment(session: Session, *, user_id: int, secret: str, step: int, now: datetime) -> list[str]:
+    """Store the proven seed (encrypted, its step spent) and 10 new recovery codes (returned)."""
+    session.exec(update(User).where(User.id == user_id)
+                 .values(totp_secret=crypto.encrypt(secret), totp_last_step=step, updated_at=now)
+                 .execution_options(synchronize_session=False))
+    return _new_recovery_codes(session, user_id)
 
 
 def verify(session: Session, *, actor_id: object, code: object, session_id: object, ip: str = "",

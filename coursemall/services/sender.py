@@ -1,8 +1,10 @@
 """Pluggable sender for one-time codes.
 
 `OutboxSender` (the demo default) stores every message in `outbox_messages` (shown on /outbox)
-and logs it to the console. `SmtpSender` sends e-mail through smtplib with a timeout; there is no
-SMS gateway, so SMS messages are refused with a clear error under SMTP.
+and logs it to the console; outside the demo it only writes to the console/log (no page, no rows;
+the go-live check blocks it). `SmtpSender` sends e-mail through smtplib with a timeout; there is
+no SMS gateway, so SMS messages are refused with a clear error under SMTP. A production shop whose
+SMTP server is not configured yet refuses to send (`UnconfiguredSender`).
 Senders block (SMTP is network I/O): callers on the event loop run them in a thread.
 """
 
@@ -31,13 +33,14 @@ class CodeSender(Protocol):
 
 
 class OutboxSender:
-    """Demo sender: the message lands in the outbox table and on the console."""
+    """Demo sender: the message lands in the outbox table (demo only) and on the console."""
 
     def send(self, session: Session, *, channel: str, target: str, subject: str,
              body: str) -> None:
-        session.add(OutboxMessage(channel=channel, target=target[:254], subject=subject[:200],
-                                  body=body[:4000]))
-        session.flush()
+        if get_settings().demo:
+            session.add(OutboxMessage(channel=channel, target=target[:254], subject=subject[:200],
+                                      body=body[:4000]))
+            session.flush()
         print(f"[coursemall outbox] {channel} to {target}: {body}", flush=True)
         log.info("outbox %s to %s: %s", channel, target, subject)
 
@@ -80,10 +83,19 @@ class SmtpSender:
             raise DomainError("auth.send_failed") from exc
 
 
+class UnconfiguredSender:
+    """CODE_SENDER=smtp (a production shop's default) before COURSEMALL_SMTP_URL is set."""
+
+    def send(self, session: Session, *, channel: str, target: str, subject: str,
+             body: str) -> None:
+        log.warning("code to %s not sent: COURSEMALL_SMTP_URL is not set", channel)
+        raise DomainError("auth.send_unconfigured")
+
+
 def get_sender() -> CodeSender:
     settings = get_settings()
     if settings.code_sender == "smtp":
-        return SmtpSender(settings.smtp_url)
+        return SmtpSender(settings.smtp_url) if settings.smtp_url else UnconfiguredSender()
     return OutboxSender()
 
 
@@ -98,7 +110,10 @@ class OutboxView:
 
 
 def list_outbox(session: Session, *, limit: int = 30) -> list[OutboxView]:
-    """Latest outbox messages (demo only: callers check settings.demo)."""
+    """Latest outbox messages; none outside the demo (nothing is shown there, whatever the table
+    holds, e.g. rows left from a demo run)."""
+    if not get_settings().demo:
+        return []
     rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc())
                         .limit(max(1, min(limit, 100)))).all()
     return [OutboxView(id=r.id, channel=r.channel, target=r.target, subject=r.subject,

@@ -68,14 +68,17 @@ def browser_hash_of(browser_secret: object) -> str:
 
 
 def create_login_ticket(session: Session, *, user_id: int, browser_hash: str,
-                        now: datetime | None = None) -> str:
-    """Mint a ticket only the browser whose secret hashes to `browser_hash` can redeem."""
+                        now: datetime | None = None, mfa_verified: bool = False) -> str:
+    """Mint a ticket only the browser whose secret hashes to `browser_hash` can redeem.
+    `mfa_verified` only right after this user passed a TOTP check (the shop's setup): the
+    session the ticket opens then counts as verified."""
     if not isinstance(browser_hash, str) or len(browser_hash) != 64:
         raise DomainError("auth.browser_unknown")
     now = now or utcnow()
     ticket = secrets.token_urlsafe(32)
     session.add(LoginTicket(user_id=user_id, ticket_hash=token_hash(ticket), browser_hash=browser_hash,
-                            created_at=now, expires_at=now + timedelta(seconds=TICKET_TTL_SECONDS)))
+                            created_at=now, expires_at=now + timedelta(seconds=TICKET_TTL_SECONDS),
+                            mfa_verified=mfa_verified))
     session.flush()
     return ticket
 
@@ -101,11 +104,14 @@ def redeem_login_ticket(session: Session, *, ticket: str, browser_secret: object
         live = session.exec(select(LoginTicket.id).where(
             LoginTicket.ticket_hash == h, LoginTicket.used_at.is_(None), LoginTicket.expires_at > now)).first()
         raise DomainError("auth.ticket_other_browser" if live is not None else "auth.ticket_invalid")
-    user_id = session.exec(select(LoginTicket.user_id).where(LoginTicket.ticket_hash == h)).one()
+    user_id, verified = session.exec(select(LoginTicket.user_id, LoginTicket.mfa_verified)
+                                     .where(LoginTicket.ticket_hash == h)).one()
     user = session.get(User, user_id)
     if user is None or not user.is_active:
         raise DomainError("auth.ticket_invalid")
-    return create_session(session, user_id=user_id, user_agent=user_agent, ip=ip, now=now), user_id
+    token = create_session(session, user_id=user_id, user_agent=user_agent, ip=ip, now=now,
+                           mfa_verified=bool(verified))
+    return token, user_id
 
 
 # ---- sessions --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import reflex as rx
 
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
-from coursemall.services import analytics
+from coursemall.services import analytics, golive
 from coursemall.services.analytics import DateRange
 from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field, parse_row_id
 from coursemall.state.guards import dashboard_required, owner_required
@@ -64,12 +64,39 @@ class DashboardHomeState(DashboardBaseState):
     pending_manual: int = 0
     pending_homework: int = 0
     spark: ChartRows = []
+    # the go-live check (owner only): {code, severity, problem, fix} with translated texts
+    golive_rows: list[dict[str, str]] = []
+    golive_summary: str = ""
+    golive_blocking: int = 0
 
     def _clear_data(self) -> None:
         self.today = self.today_revenue = ""
         self.today_orders = self.today_learners = 0
         self.pending_refunds = self.pending_manual = self.pending_homework = 0
         self.spark = []
+        self._clear_golive()
+
+    def _clear_golive(self) -> None:
+        self.golive_rows = []
+        self.golive_summary = ""
+        self.golive_blocking = 0
+
+    async def _load_golive(self) -> None:
+        """The owner's go-live card; others get nothing."""
+        self._clear_golive()
+        if self._staff_role != "owner":
+            return
+        try:
+            findings = await asyncio.to_thread(_in_session, golive.go_live_report, actor_id=self._actor_id())
+        except DomainError:
+            return
+        lang = self.lang
+        self.golive_rows = [{"code": f.code, "severity": f.severity, "problem": f.problem(lang), "fix": f.fix(lang)}
+                            for f in findings]
+        self.golive_blocking = sum(1 for f in findings if f.blocking)
+        self.golive_summary = (self._t("golive.summary", blocking=self.golive_blocking,
+                                       warnings=len(findings) - self.golive_blocking)
+                               if findings else self._t("golive.all_clear"))
 
     @rx.event
     @dashboard_required
@@ -87,6 +114,7 @@ class DashboardHomeState(DashboardBaseState):
         self.pending_manual = ov.pending_manual or 0
         self.pending_homework = ov.pending_homework
         self.spark = [{"day": d.day[5:], "yuan": _yuan(d.revenue_fen)} for d in ov.spark]
+        await self._load_golive()
 
 
 # ---------------------------------------------------------------------------------- /admin/analytics

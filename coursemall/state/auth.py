@@ -74,10 +74,6 @@ class _FormMixin(FeedbackMixin, mixin=True):
     def _next_path(self) -> str:
         return safe_next(self.router.url.query_parameters.get("next"), DEFAULT_NEXT)
 
-    def _browser_hash(self) -> str:
-        """SHA-256 of this browser's `cm_browser` secret from the websocket handshake ('' if none)."""
-        return sessions.browser_hash_of(parse_cookie(self.router.headers.cookie, sessions.BROWSER_COOKIE))
-
     def _fetch_browser_secret(self) -> rx.event.EventSpec:
         """Reload this page through /api/auth/browser, which gives the browser its secret; the
         form then asks the user to submit again (nothing was checked or counted yet)."""

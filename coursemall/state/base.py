@@ -82,6 +82,11 @@ class AppState(rx.State):
         """A dynamic route segment that must be a database id; None when it is not one."""
         return valid_id(self._route_param(name))
 
+    def _browser_hash(self) -> str:
+        """SHA-256 of this browser's `cm_browser` secret from the websocket handshake ('' if none);
+        login tickets are bound to it."""
+        return sessions.browser_hash_of(parse_cookie(self.router.headers.cookie, sessions.BROWSER_COOKIE))
+
     def _client_ip(self) -> str:
         """The visitor's address (COURSEMALL_TRUSTED_PROXY_HOPS decides whether X-Forwarded-For
         counts), for rate limits, sign-in records and payment requests."""

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import OrderStatus
+from coursemall.services.permissions import DASHBOARD_CLOSED
 from coursemall.state.base import AppState
 from coursemall.state.guards import MFA_REQUIRED
 
@@ -111,6 +112,7 @@ class DashboardBaseState(AppState):
     is_owner: bool = False
     is_staff: bool = False  # owner or staff (else an instructor)
     mfa_needed: bool = False  # the last guarded call was refused for want of the TOTP step
+    shop_closed: bool = False  # refused because the shop is not open yet (before its setup)
     # Vars declared here live on this shared ancestor, so every dashboard page of a tab sees the
     # same flags. `admitted`/`denied` name the state whose page the last decision was for, so a
     # page shows its body (or the refusal) only after its own load, never a previous page's.
@@ -128,6 +130,7 @@ class DashboardBaseState(AppState):
         self.allowed = False
         self.is_owner = self.is_staff = False
         self.mfa_needed = code == MFA_REQUIRED
+        self.shop_closed = code == DASHBOARD_CLOSED
         self.admitted = ""
         self.denied = type(self).get_full_name()
         self.loaded = True
@@ -139,7 +142,7 @@ class DashboardBaseState(AppState):
         self.allowed = True
         self.is_owner = self._staff_role == "owner"
         self.is_staff = self._staff_role in ("owner", "staff")
-        self.mfa_needed = False
+        self.mfa_needed = self.shop_closed = False
         self.admitted = type(self).get_full_name()
         self.denied = ""
         self.loaded = True
@@ -158,6 +161,8 @@ class DashboardBaseState(AppState):
         self.error = self.success = self.section = ""
 
     def _service_error(self, section: str, exc: DomainError, *, owner_only: bool = False) -> None:
+        if exc.code == DASHBOARD_CLOSED:
+            return self._deny(exc.code)
         if exc.code in ("error.forbidden", "error.sign_in_required"):
             if owner_only and exc.code == "error.forbidden" and self._staff_role == "staff":
                 return self._fail(section, "admin.owner_only")

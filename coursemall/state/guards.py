@@ -12,6 +12,7 @@ Use *below* `@rx.event`, so Reflex registers the guarded function:
   instructor to their own courses and sales).
 Owner and staff must also have passed TOTP on this device (`UserSession.mfa_verified_at`);
 otherwise the handler is refused with `admin.mfa_required` and the page shows the TOTP step.
+While the shop is not open (services/setup.py) every guard refuses with `setup.dashboard_closed`.
 
 The guard re-reads the actor from the server-side session (`_actor_id(fresh=True)`) and the role
 from the database — never the `role` frontend var, which the browser can change. On failure it
@@ -27,7 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 from coursemall.db import session_scope
-from coursemall.services.permissions import DashboardActor, dashboard_actor
+from coursemall.services.permissions import DASHBOARD_CLOSED, DashboardActor, dashboard_actor
+from coursemall.services.setup import shop_is_open
 
 GUARD_ATTR = "__coursemall_guard__"
 MFA_REQUIRED = "admin.mfa_required"
@@ -45,10 +47,10 @@ def _admits(kind: str, actor: DashboardActor) -> bool:
 def check_dashboard(state: Any, kind: str = "dashboard_required") -> tuple[DashboardActor | None, str]:
     """(actor, "") when the session's user passes guard `kind`, else (None, message code)."""
     actor_id = state._actor_id(fresh=True)
-    if actor_id is None:
-        return None, FORBIDDEN
     with session_scope() as s:
-        actor = dashboard_actor(s, actor_id)
+        if not shop_is_open(s):
+            return None, DASHBOARD_CLOSED
+        actor = dashboard_actor(s, actor_id) if actor_id is not None else None
     if actor is None or not _admits(kind, actor):
         return None, FORBIDDEN
     if actor.is_staff and not state._mfa_ok:

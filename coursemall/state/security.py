@@ -26,7 +26,8 @@ from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.services import crypto, mfa
 from coursemall.services import staff as staff_service
-from coursemall.services.permissions import DashboardActor, dashboard_actor
+from coursemall.services.permissions import DASHBOARD_CLOSED, DashboardActor, dashboard_actor
+from coursemall.services.setup import shop_is_open
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import (
     DashboardBaseState,
@@ -57,6 +58,9 @@ def _signed_in_dashboard_user(state: Any) -> DashboardActor | None:
 
 
 def _dashboard_user_check(state: Any) -> tuple[DashboardActor | None, str]:
+    with session_scope() as s:
+        if not shop_is_open(s):  # before the setup nobody enrols here (the setup page does it)
+            return None, DASHBOARD_CLOSED
     actor = _signed_in_dashboard_user(state)
     return (actor, "") if actor is not None else (None, FORBIDDEN)
 

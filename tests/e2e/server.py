@@ -183,7 +183,7 @@ def shop_env(port: int, data_dir: Path) -> dict[str, str]:
     env["COURSEMALL_PUBLIC_BASE_URL"] = f"http://localhost:{port}"
     env["COURSEMALL_DB_URL"] = os.environ.get(
         "COURSEMALL_E2E_DB_URL", f"sqlite:///{data_dir / 'coursemall.db'}")
-    env.setdefault("COURSEMALL_DEMO", "1")
+    env["COURSEMALL_DEMO"] = "1"  # the shared shop is the demo (production is the default)
     # Media, public dir and secret key follow the data dir unless the caller pinned them.
     for name in ("COURSEMALL_MEDIA_DIR", "COURSEMALL_PUBLIC_DIR"):
         env.pop(name, None)
@@ -240,6 +240,83 @@ def start_shop(repo: Path = ROOT, *, port: int | None = None,
     app = start_reflex_prod(repo, port=port, env=env, log=log, ready_paths=("/api/health", "/"))
     app.data_dir = data_dir
     return app
+
+
+# ------------------------------------------------ a fresh production shop
+
+
+# What a copy of the checkout needs to build and serve the app (plus .web, copied when present so
+# the JavaScript packages need not be installed again).
+_APP_FILES = ("rxconfig.py", "alembic.ini", "alembic", "coursemall", "assets", "requirements.txt")
+
+
+@dataclass
+class FreshShop:
+    app: RunningApp
+    setup_url: str  # the one-time setup link the start-up banner printed
+    banner: str
+    db_url: str
+
+
+def copy_checkout(repo: Path, app_dir: Path) -> None:
+    """The app's files in `app_dir` (a second build there never touches repo/.web)."""
+    if app_dir.exists():
+        shutil.rmtree(app_dir)
+    app_dir.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in _APP_FILES:
+        src = repo / name
+        if src.is_dir():
+            shutil.copytree(src, app_dir / name, ignore=ignore, symlinks=True)
+        elif src.exists():
+            shutil.copy2(src, app_dir / name)
+    web = repo / ".web"
+    if (web / "node_modules").is_dir():
+        def skip_outputs(folder: str, names: list[str]) -> set[str]:  # the old build, top level only
+            return {"build", ".react-router"} & set(names) if Path(folder) == web else set()
+
+        shutil.copytree(web, app_dir / ".web", symlinks=True, ignore=skip_outputs)
+
+
+def fresh_shop_env(port: int, data_dir: Path) -> dict[str, str]:
+    """A production shop as an operator would start it: nothing but the data folder, the public
+    URL and a secret key (no COURSEMALL_DEMO, no channel, no SMTP)."""
+    env = base_env()
+    for name in [n for n in env if n.startswith("COURSEMALL_")]:
+        env.pop(name)
+    env["COURSEMALL_DATA_DIR"] = str(data_dir)
+    env["COURSEMALL_PUBLIC_BASE_URL"] = f"http://localhost:{port}"
+    env["COURSEMALL_SECRET_KEY"] = "e2e-fresh-secret-key-" + "f" * 40
+    return env
+
+
+def start_fresh_shop(repo: Path = ROOT, *, port: int | None = None) -> FreshShop:
+    """Build and serve a production (non-demo) copy of this checkout with its own folder, data and
+    port, after `migrate`, `seed` and `banner` exactly as `make serve` runs them; the setup link is
+    read from the banner. The shared demo shop (`acquire_shop`) is not disturbed."""
+    root = repo / "data" / "e2e-fresh"
+    app_dir, data_dir = root / "app", root / "data"
+    port = free_port(port or int(os.environ.get("COURSEMALL_E2E_PORT", "3107")) + 1)
+    if root.exists():  # a previous run's copy, data and log
+        shutil.rmtree(root)
+    copy_checkout(repo, app_dir)
+    data_dir.mkdir(parents=True)
+    log = root / "server.log"
+    env = fresh_shop_env(port, data_dir)
+    for command in ("migrate", "seed"):
+        if run_step([str(PYTHON), "-m", "coursemall", command], cwd=app_dir, env=env, log=log):
+            raise ServerStartError(f"`python -m coursemall {command}` failed.\n{tail(log)}")
+    banner = subprocess.run([str(PYTHON), "-m", "coursemall", "banner"], cwd=app_dir, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    with log.open("a") as fh:
+        fh.write(f"\n$ python -m coursemall banner\n{banner.stdout}{banner.stderr}")
+    links = [w for w in banner.stdout.split() if "/setup/" in w]
+    if banner.returncode or len(links) != 1:
+        raise ServerStartError(f"the banner printed no setup link.\n{tail(log)}")
+    app = start_reflex_prod(app_dir, port=port, env=env, log=log, ready_paths=("/api/health", "/"))
+    app.data_dir = data_dir
+    return FreshShop(app=app, setup_url=links[0], banner=banner.stdout,
+                     db_url=f"sqlite:///{data_dir / 'coursemall.db'}")
 
 
 # ------------------------------------------------ process-wide shared instances

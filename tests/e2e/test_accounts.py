@@ -185,10 +185,11 @@ def test_profile_nickname_and_avatar(page, phone):
 
 def test_demo_owner_and_learner_can_sign_in(page, phone):
     """The sign-ins printed by the banner and the README work."""
+    from coursemall.demo.accounts import OWNER_PASSWORD
     from coursemall.settings import load_settings
 
     owner = load_settings({**os.environ, "COURSEMALL_SECRET_KEY": "x" * 40})  # as the server has it
-    for account, password in ((owner.owner_email, owner.owner_password),
+    for account, password in ((owner.owner_email, owner.owner_password or OWNER_PASSWORD),
                               (LEARNER, LEARNER_PASSWORD)):
         sign_in(page, account, password)
         expect_signed_in(page)

@@ -26,13 +26,14 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
+from coursemall.demo import accounts as demo_accounts
 from tests.e2e import server
 from tests.e2e.fixtures import wait_ready
 
 pytestmark = pytest.mark.e2e
 
 OWNER = os.environ.get("COURSEMALL_OWNER_EMAIL", "owner@coursemall.local")
-OWNER_PASSWORD = os.environ.get("COURSEMALL_OWNER_PASSWORD", "owner-demo-2026")
+OWNER_PASSWORD = os.environ.get("COURSEMALL_OWNER_PASSWORD") or demo_accounts.OWNER_PASSWORD
 SCREENSHOT_DIR = os.environ.get("COURSEMALL_E2E_SCREENSHOTS", "")
 
 

@@ -104,6 +104,9 @@ EXPECTED: dict[str, set[str]] = {
     "HomeLayoutState": {"load_home_layout"},
     "PolicyState": {"load_policy"},
     "TeachApplyState": {"load_teach", "submit_application"},
+    # the one-time setup of a production shop: every step needs the setup link's token, held in a
+    # backend var since load_setup checked it (services/setup.py re-checks it on every step)
+    "SetupState": {"back_to_account", "finish_setup", "load_setup", "open_dashboard", "submit_account"},
 }
 
 # Words that must never name a frontend var (those are sent to the browser on every change).

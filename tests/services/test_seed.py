@@ -94,7 +94,7 @@ def test_first_run_creates_owner_and_whole_shop(seeded, demo_settings):
     assert summary["users_created"] == len(accounts.DEMO_LEARNERS) + len(accounts.DEMO_INSTRUCTORS)
     owners = [u for u in _all(engine, User) if u.role == "owner"]
     assert [u.email for u in owners] == [demo_settings.owner_email]
-    assert verify_password(owners[0].password_hash, demo_settings.owner_password)
+    assert verify_password(owners[0].password_hash, demo_settings.owner_password or accounts.OWNER_PASSWORD)
 
 
 def test_second_run_duplicates_nothing_and_keeps_edits(seeded, demo_settings):
@@ -123,12 +123,17 @@ def test_second_run_duplicates_nothing_and_keeps_edits(seeded, demo_settings):
         assert owner.password_hash == "changed-by-owner"
 
 
-def test_demo_off_seeds_only_the_owner(db_engine, demo_settings):
-    summary = seed_all(db_engine, dataclasses.replace(demo_settings, demo=False))
-    assert summary["owner"] == "created"
+def test_production_seed_creates_no_account_and_no_content(db_engine, demo_settings):
+    """No demo accounts and no owner with a known password: the owner comes from the setup link."""
+    production = dataclasses.replace(demo_settings, demo=False, owner_password="chosen-by-operator-1")
+    summary = seed_all(db_engine, production)
+    assert summary["owner"] == "created by the setup link"
     counts = _counts(db_engine)
-    assert counts["users"] == 1
+    assert counts["users"] == 0
     assert counts["courses"] == 0 and counts["media_assets"] == 0
+    # a second run (every `make serve`) still creates nothing
+    seed_all(db_engine, production)
+    assert _counts(db_engine)["users"] == 0
 
 
 # --------------------------------------------------------------------------------------- catalog
