@@ -55,6 +55,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_MEDIA_WORKER", "1", "1 = this process also runs the transcoding job loop (safe with several workers); 0 = not."),
     ("COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", "7200", "Longest one transcoding step may run before the job fails with a timeout."),
     ("COURSEMALL_REMINDER_DAYS", "7", "Send a \"continue learning\" message to learners who have not studied a bought course for this many days (0 = off)."),
+    ("COURSEMALL_AUTO_REFUND_LIMIT", "2", "Automatic refunds a learner may get within 90 days; after that every refund request goes to the owner's review queue (0 = every refund is reviewed)."),
 ]
 
 
@@ -108,6 +109,7 @@ class Settings:
     media_worker: bool = True
     transcode_timeout_seconds: int = 7200
     reminder_days: int = 7
+    auto_refund_limit: int = 2
 
     @property
     def is_sqlite(self) -> bool:
@@ -184,6 +186,7 @@ def load_settings(env: dict | None = None) -> Settings:
         media_worker=env.get("COURSEMALL_MEDIA_WORKER", "1") == "1",
         transcode_timeout_seconds=_int(env, "COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", 10, 86400),
         reminder_days=_int(env, "COURSEMALL_REMINDER_DAYS", 0, 365),
+        auto_refund_limit=_int(env, "COURSEMALL_AUTO_REFUND_LIMIT", 0, 1000),
         **_payment_settings(env),
     )
 
