@@ -47,7 +47,8 @@ def record_served(session: Session, *, user_id: int, lesson_id: int, course_id: 
             return True
         except IntegrityError:
             return False
-    return session.execute(stmt).rowcount == 1
+    # RETURNING tells a new row from a skipped one (psycopg reports no row count here)
+    return session.execute(stmt.returning(table.c.id)).first() is not None
 
 
 def served_seconds(session: Session, user_id: int, course_ids: list[int] | set[int]) -> dict[int, int]:
