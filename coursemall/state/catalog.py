@@ -37,7 +37,7 @@ function guard(e){
   var m = e.target; if (!m || !m.getAttribute) return;
   var lim = parseFloat(m.getAttribute('data-free-seconds') || '0'); if (!(lim > 0)) return;
   if (e.type === 'ended' || m.currentTime >= lim) {
-    m.pause(); if (m.currentTime > lim) m.currentTime = lim;
+    if (!m.ended) m.pause();
     var o = document.getElementById('trial-over'); if (o) o.style.display = 'flex';
   }
 }
