@@ -15,8 +15,15 @@ Course managers (owner/staff on a TOTP-verified session, or the course's approve
 FULL access with `preview=True` to every lesson of their course, published or not, released or
 not ("preview as a learner"); previews record no progress (services/progress.require_study).
 
+What each viewer is given (`mint_player_media`):
+- FULL: the encrypted HLS variants the media pipeline made (api/hls.py), never a whole file; a
+  manager previewing media that has no HLS yet gets the whole files (api/media.py);
+- PARTIAL: the lesson's free-seconds clip only, once the pipeline made it for the lesson's current
+  media and seconds (`preview_ready`); until then nothing at all;
+- LOCKED: nothing.
+
 The same check runs when the URL is minted and again on every media request, so revoking an
-entitlement stops playback as soon as the next range request arrives.
+entitlement stops playback at the next segment or range request.
 """
 
 from __future__ import annotations

@@ -39,8 +39,10 @@ NOTE_FORM_MAX = 4000
 SHOP_TZ = ZoneInfo("Asia/Shanghai")  # drip dates are shown in shop-local time
 
 # The player's client side: constant text (no user data), installed once per tab; `init` gets
-# integers only. It drives speed, resume/?t= seek, no-seek-ahead, autoplay-next, heartbeats,
-# article reading progress, marker seeks and the moving watermark.
+# integers only. It plays the encrypted HLS through hls.js (assets/vendor, loaded on first use) or
+# the free-seconds clip, and drives the HD/SD/listen switch, speed, resume/?t= seek,
+# no-seek-ahead, autoplay-next, heartbeats, article reading progress, marker seeks and the moving
+# watermark.
 PLAYER_JS = r"""(function(){
 if (window.__cmPlayer) return;
 var SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 2];
