@@ -39,15 +39,19 @@ def _engine(kind: str, tmp: Path):
 
     import coursemall.models  # noqa: F401
 
+    tmp.mkdir(parents=True, exist_ok=True)
+    from coursemall.db import make_engine  # the shop's own engine settings (SQLite: WAL)
+
     if kind == "SQLite":
-        engine = create_engine(f"sqlite:///{tmp / 'bench.db'}", connect_args={"check_same_thread": False})
+        engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
         SQLModel.metadata.create_all(engine)
         return engine, None
     schema = f"hls_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True,
+                           pool_size=10)
     SQLModel.metadata.create_all(engine)
 
     def drop():
