@@ -99,7 +99,9 @@ _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 
 def probe_duration(path: Path) -> float:
     """Duration in seconds as ffmpeg reports it (`ffmpeg -i` prints it on stderr and exits 1)."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+    from coursemall.media.ffmpeg import input_args
+
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *input_args(path)],
                             capture_output=True, text=True, timeout=60)
     match = _DURATION.search(result.stderr)
     if not match:

@@ -293,6 +293,47 @@ def test_unpublishing_stops_free_trial_hls_and_drip_locks_the_buyer(shop):
     assert_forbidden(c.get(segment_url(media.sources[0].url)))
 
 
+def test_drip_release_after_days_counts_from_the_grant(shop):
+    cat, engine, _files = shop
+    with Session(engine) as s:
+        lesson = s.get(Lesson, cat.ids["lesson_paid"])
+        lesson.release_after_days = 3
+        grant = s.exec(select(Entitlement).where(Entitlement.user_id == cat.ids["buyer"])).one()
+        grant.granted_at = utcnow() - timedelta(days=1)
+        s.add_all([lesson, grant])
+        s.commit()
+    c = client()
+    h = sign_in(engine, c, cat.ids["buyer"])
+    token = mint_token(user_id=cat.ids["buyer"], lesson_id=cat.ids["lesson_paid"], asset_id=cat.ids["asset_paid"],
+                       rendition="hls-hd", binding=session_binding(h))
+    url = f"/api/hls/{cat.ids['lesson_paid']}/{cat.ids['asset_paid']}/hd/index.m3u8?t={token}"
+    assert_forbidden(c.get(url))
+    assert_forbidden(c.get(segment_url(url)))
+    with Session(engine) as s:
+        grant = s.exec(select(Entitlement).where(Entitlement.user_id == cat.ids["buyer"])).one()
+        grant.granted_at = utcnow() - timedelta(days=3, minutes=1)
+        s.add(grant)
+        s.commit()
+    assert c.get(url).status_code == 200 and c.get(segment_url(url)).status_code == 200
+
+
+def test_a_separate_audio_asset_is_the_listen_track(shop):
+    cat, engine, files = shop
+    with Session(engine) as s:
+        asset = s.get(MediaAsset, cat.ids["asset_paid"])
+        asset.renditions = {k: v for k, v in asset.renditions.items() if k != "hls_audio"}
+        lesson = s.get(Lesson, cat.ids["lesson_paid"])
+        lesson.audio_asset_id = cat.ids["asset_audio"]
+        s.add_all([asset, lesson])
+        s.commit()
+    c, media = buyer(shop)
+    assert media.listen.url.startswith(f"/api/hls/{cat.ids['lesson_paid']}/{cat.ids['asset_audio']}/audio/")
+    playlist = c.get(media.listen.url)
+    assert playlist.status_code == 200
+    assert c.get(key_url(media.listen.url, playlist.text)).content == files["audio"]["audio"]["key.bin"]
+    assert c.get(segment_url(media.listen.url)).content == files["audio"]["audio"]["seg0000.ts"]
+
+
 def test_manager_preview_without_totp_gets_nothing_and_with_totp_is_not_metered(shop):
     cat, engine, _files = shop
     with Session(engine) as s:
