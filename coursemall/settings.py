@@ -56,6 +56,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("COURSEMALL_TRANSCODE_TIMEOUT_SECONDS", "7200", "Longest one transcoding step may run before the job fails with a timeout."),
     ("COURSEMALL_TRUSTED_PROXY_HOPS", "0", "Reverse proxies in front of the app that append to X-Forwarded-For (0 = clients connect directly: the socket peer is the client IP; N = take the N-th address from the right). Used for rate limits, sign-in records and payments; set it (usually 1) when a proxy terminates TLS, or every visitor shares the proxy's IP."),
     ("COURSEMALL_REMINDER_DAYS", "7", "Send a \"continue learning\" message to learners who have not studied a bought course for this many days (0 = off)."),
+    ("COURSEMALL_AUTO_REFUND_LIMIT", "2", "Automatic refunds a learner may get within 90 days; after that every refund request goes to the owner's review queue (0 = every refund is reviewed)."),
 ]
 
 # Defaults that differ in the demo shop (COURSEMALL_DEMO=1); SETTINGS holds the production ones.
@@ -119,6 +120,7 @@ class Settings:
     trusted_proxy_hops: int = 0
     # True when the secret key was generated into DATA_DIR/secret_key (not set in the environment)
     secret_key_generated: bool = False
+    auto_refund_limit: int = 2
 
     @property
     def is_sqlite(self) -> bool:
@@ -214,6 +216,7 @@ def load_settings(env: dict | None = None) -> Settings:
         reminder_days=_int(env, "COURSEMALL_REMINDER_DAYS", 0, 365),
         trusted_proxy_hops=_int(env, "COURSEMALL_TRUSTED_PROXY_HOPS", 0, 10),
         secret_key_generated=not env.get("COURSEMALL_SECRET_KEY", ""),
+        auto_refund_limit=_int(env, "COURSEMALL_AUTO_REFUND_LIMIT", 0, 1000),
         **_payment_settings(env),
     )
 

@@ -1,5 +1,10 @@
 """GET /api/media/{token}: private lesson media behind short-lived signed tokens.
 
+What it serves (services/media_access.resolve_media_for_claim): a partial preview's free-seconds
+clip, and whole files only to course managers previewing their course. Learners with full access
+play encrypted HLS (api/hls.py); the original or an MP4/M4A rendition of a paid lesson is never
+served to them.
+
 1. the token must be genuine and unexpired (HMAC, constant-time) -> else 403, no bytes;
 2. a signed-in viewer's token is bound to the session it was minted for: the request must carry
    that session's `cm_session` cookie (same-origin <video>/<audio> requests send it) and the

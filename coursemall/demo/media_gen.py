@@ -88,35 +88,10 @@ def generate(item: DemoMedia, media_dir: Path) -> bool:
     return True
 
 
-PREVIEW_SECONDS = 30  # the partial-trial length of demo lessons (free_seconds)
-
-
-def preview_key(item: DemoMedia) -> str:
-    """Storage key of the trimmed clip non-buyers get for a partial-trial lesson."""
-    stem, _, ext = item.key.rpartition(".")
-    return f"{stem}.preview{PREVIEW_SECONDS}.{ext}"
-
-
-def _make_preview(item: DemoMedia, media_dir: Path) -> bool:
-    """Cut the first PREVIEW_SECONDS (stream copy at a keyframe: -g 50 gives one every 2 s)."""
-    out = media_dir / preview_key(item)
-    if out.is_file() and out.stat().st_size > 0:
-        return False
-    tmp = out.with_name(out.stem + ".part" + out.suffix)
-    cmd = [ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", "-i", str(media_dir / item.key),
-           "-t", str(PREVIEW_SECONDS), "-c", "copy", "-movflags", "+faststart", str(tmp)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if result.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
-        tmp.unlink(missing_ok=True)
-        raise MediaGenerationError(f"ffmpeg failed to cut the preview of {item.key}: {result.stderr[-300:]}")
-    tmp.replace(out)
-    return True
-
-
 def ensure_demo_media(media_dir: Path) -> int:
-    """Generate every missing demo file (and each video's preview clip). Returns how many were written."""
-    written = sum(generate(item, media_dir) for item in DEMO_MEDIA)
-    return written + sum(_make_preview(item, media_dir) for item in DEMO_MEDIA if item.kind == "video")
+    """Generate every missing demo file. Returns how many were written. (Renditions, encrypted HLS
+    and the lessons' free-seconds clips come after the rows exist: demo/renditions.py.)"""
+    return sum(generate(item, media_dir) for item in DEMO_MEDIA)
 
 
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -124,7 +99,9 @@ _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 
 def probe_duration(path: Path) -> float:
     """Duration in seconds as ffmpeg reports it (`ffmpeg -i` prints it on stderr and exits 1)."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+    from coursemall.media.ffmpeg import input_args
+
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *input_args(path)],
                             capture_output=True, text=True, timeout=60)
     match = _DURATION.search(result.stderr)
     if not match:

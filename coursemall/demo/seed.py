@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from coursemall.db import get_engine, session_scope
 from coursemall.demo import accounts, content
 from coursemall.demo.covers import draw_avatar, draw_cover, draw_figure, ensure_image, stable_name
-from coursemall.demo.media_gen import DEMO_MEDIA, ensure_demo_media, preview_key, probe_duration
+from coursemall.demo.media_gen import DEMO_MEDIA, ensure_demo_media, probe_duration
 from coursemall.domain.catalog import CourseStatus, EntitlementSource, LessonKind, Role, build_search_text
 from coursemall.models import (
     Bundle,
@@ -71,10 +71,11 @@ def seed_all(engine: Engine | None = None, settings: Settings | None = None) -> 
 
 
 def _seed_demo_extras(engine: Engine, settings: Settings) -> dict:
-    """Demo-only additions of issue 4/5: the owner's known TOTP seed (printed in the banner),
-    HD/SD/audio renditions of the demo videos, a month of study history for the learners and a
-    month of sales (with funnel page views) for the dashboard."""
-    from coursemall.demo.renditions import ensure_demo_renditions
+    """Demo-only additions: the owner's known TOTP seed (printed in the banner), the renditions and
+    encrypted HLS of the demo media, the free-seconds clips of the lessons that have them, a month
+    of study history for the learners and a month of sales (with funnel page views) for the
+    dashboard."""
+    from coursemall.demo.renditions import ensure_demo_previews, ensure_demo_renditions
     from coursemall.demo.sales import ensure_demo_sales
     from coursemall.demo.security import ensure_demo_owner_totp
     from coursemall.demo.study import ensure_demo_study
@@ -85,6 +86,9 @@ def _seed_demo_extras(engine: Engine, settings: Settings) -> dict:
         out["owner_totp_enrolled"] = bool(owner and ensure_demo_owner_totp(session, owner))
     with session_scope(engine) as session:
         out["demo_renditions"] = ensure_demo_renditions(session, settings.media_dir, settings.public_dir)
+    with session_scope(engine) as session:
+        # partial-trial viewers get these clips, never a byte of the rest of a paid lesson
+        out["demo_previews"] = ensure_demo_previews(session, settings.media_dir)
     with session_scope(engine) as session:
         out["demo_study"] = ensure_demo_study(session)
     with session_scope(engine) as session:
@@ -235,10 +239,6 @@ class _Seeder:
                                  duration_seconds=round(probe_duration(path)), status="ready")
                 self.s.add(row)
                 self.counts["media"] += 1
-            if item.kind == "video" and "preview" not in (row.renditions or {}):
-                # Partial-trial viewers get this clip, never the whole paid file.
-                row.renditions = {**(row.renditions or {}), "preview": preview_key(item)}
-                self.s.add(row)
             self.assets[item.kind].append(row)
         self.s.flush()
 

@@ -124,6 +124,7 @@ class PolicyOutcome(StrEnum):
     AUTO_APPROVE = "auto_approve"
     REVIEW = "review"
     AUTO_LATE_DUPLICATE = "auto_late_duplicate"
+    REVIEW_LIMIT = "review_limit"  # the rule held, but the learner had their automatic refunds already
 
 
 STAFF_ROLES = ("owner", "staff")
@@ -245,12 +246,19 @@ class RefundPolicyRule:
     request_window_days: int = 30  # 0 = requests accepted at any time
 
 
+AUTO_REFUND_WINDOW = timedelta(days=90)  # automatic refunds counted against the limit
+
+
 def decide_refund_policy(rule: RefundPolicyRule, *, paid_at: datetime, now: datetime,
-                         progress_pct: int) -> PolicyOutcome:
-    """Auto-approve when enabled, paid within `within_days` and progress below `max_progress_pct`;
-    every other request goes to the owner's review queue."""
+                         progress_pct: int, recent_auto_refunds: int = 0,
+                         auto_refund_limit: int | None = None) -> PolicyOutcome:
+    """Auto-approve when enabled, paid within `within_days` and progress (consumption) below
+    `max_progress_pct`, unless the learner already had `auto_refund_limit` automatic refunds within
+    AUTO_REFUND_WINDOW (None = no limit); every other request goes to the owner's review queue."""
     if (rule.auto_approve and now - paid_at <= timedelta(days=rule.within_days)
             and progress_pct < rule.max_progress_pct):
+        if auto_refund_limit is not None and recent_auto_refunds >= auto_refund_limit:
+            return PolicyOutcome.REVIEW_LIMIT
         return PolicyOutcome.AUTO_APPROVE
     return PolicyOutcome.REVIEW
 

@@ -33,12 +33,15 @@ def run_once(owner: str) -> int | None:
 
 
 def sweep_uploads() -> int:
-    """Abort uploads left unfinished for a day and free their disk space (blocking)."""
+    """Abort uploads left unfinished for a day and free their disk space; queue the preview clips
+    and encrypted HLS that lessons lack (made before these existed). Blocking; idempotent."""
     from coursemall.db import get_engine
     from coursemall.settings import get_settings
 
     with Session(get_engine()) as session:
-        return uploads.expire_stale_uploads(session, media_dir=get_settings().media_dir)
+        expired = uploads.expire_stale_uploads(session, media_dir=get_settings().media_dir)
+        transcode.queue_missing_work(session)
+        return expired
 
 
 async def media_jobs_loop(idle_seconds: float = IDLE_SECONDS) -> None:

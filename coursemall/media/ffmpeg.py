@@ -1,6 +1,14 @@
 """ffmpeg (from imageio-ffmpeg) for the media pipeline: probe an upload, build rendition commands,
 run one command with progress and a hard deadline.
 
+Uploaded files are untrusted. ffmpeg's demuxers for manifests (HLS, DASH, concat lists, ...) open
+the files and URLs *named inside* the upload, so a 12-line DASH file with a `file://` BaseURL would
+turn any media file on this host into a lesson. Hence:
+- `probe` first sniffs the bytes for a text manifest/playlist and refuses it with a clear reason;
+- every ffmpeg run reads its input with `-protocol_whitelist file` and `-format_whitelist` of the
+  container demuxers we accept (ALLOWED_DEMUXERS), and, after the probe, with the demuxer forced
+  (`-f mov` ...), so nothing else is ever parsed; HLS writing gets `file,crypto` on its output only.
+
 There is no ffprobe in imageio-ffmpeg, so `probe` parses what `ffmpeg -i <file>` prints on stderr
 (it exits 1 with "At least one output file must be specified" after describing the input).
 Everything here is blocking: call it from a worker thread, never on the event loop.
@@ -16,6 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+# The container demuxers an upload may use: mp4/mov/m4a (mov), mkv/webm (matroska), mp3, aac
+# (ADTS), wav, flac, ogg. Anything else (avi, flv, mpegts, image sequences, manifests) is refused.
+ALLOWED_DEMUXERS = ("mov", "matroska", "mp3", "aac", "wav", "flac", "ogg")
+FORMAT_WHITELIST = ",".join(ALLOWED_DEMUXERS)
+INPUT_PROTOCOLS = "file"
+HLS_OUTPUT_PROTOCOLS = "file,crypto"  # the HLS muxer encrypts segments through the crypto protocol
+REFUSED_MANIFEST = "upload.manifest_refused"
+REFUSED_FORMAT = "upload.format_refused"
+
 # Single-image demuxers: a PNG/JPEG renamed to .mp4 is "media" to ffmpeg, but not a lesson.
 _IMAGE_FORMATS = {"png_pipe", "jpeg_pipe", "bmp_pipe", "gif", "webp_pipe", "image2", "tiff_pipe",
                   "svg_pipe", "ico", "jpegls_pipe", "pam_pipe", "pgm_pipe", "ppm_pipe", "qoi_pipe"}
@@ -25,10 +42,16 @@ _INPUT = re.compile(r"Input #0,\s*([^,]+(?:,[^,\s]+)*?),\s*from")
 _VIDEO = re.compile(r"Stream #0:\d+[^:]*: Video: (\w+)[^\n]*?, (\d{2,5})x(\d{2,5})")
 _AUDIO = re.compile(r"Stream #0:\d+[^:]*: Audio: (\w+)")
 _ATTACHED_PIC = "(attached pic)"
+_NOT_WHITELISTED = "not on whitelist"
+# Text that starts a manifest, playlist or list of other files (after a BOM and blank space).
+_MANIFEST_MARKERS = (b"#extm3u", b"#extinf", b"<?xml", b"<mpd", b"<smil", b"<asx", b"ffconcat", b"file ",
+                     b"file'", b'file"', b"[playlist]", b"<playlist", b"#ext-x-", b"http://", b"https://",
+                     b"file:", b"<!doctype", b"<html", b"v=0")  # v=0: an SDP session description
+_SNIFF_BYTES = 4096
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"\x00\x00\x01\x00")
 
 MIME_BY_FORMAT = {  # first demuxer name -> MIME of the original file
-    "mov": "video/mp4", "matroska": "video/webm", "avi": "video/x-msvideo", "flv": "video/x-flv",
-    "mpegts": "video/mp2t", "mpeg": "video/mpeg", "mp3": "audio/mpeg", "wav": "audio/wav",
+    "mov": "video/mp4", "matroska": "video/webm", "mp3": "audio/mpeg", "wav": "audio/wav",
     "ogg": "audio/ogg", "flac": "audio/flac", "aac": "audio/aac",
 }
 
@@ -56,15 +79,19 @@ class ProbeResult:
     has_audio: bool = False
     width: int = 0
     height: int = 0
-    container: str = ""
+    container: str = ""  # the demuxer (one of ALLOWED_DEMUXERS when is_media)
     mime: str = ""
+    refusal: str = ""  # a message key when the file is refused for what it is (manifest, format)
 
 
 NOT_MEDIA = ProbeResult(is_media=False)
 
 
 def parse_probe(stderr: str) -> ProbeResult:
-    """Read `ffmpeg -i` output. Media = a known duration > 0 and a real audio or video stream."""
+    """Read `ffmpeg -i` output. Media = an allowed container, a known duration > 0 and a real
+    audio or video stream."""
+    if _NOT_WHITELISTED in stderr:
+        return ProbeResult(is_media=False, refusal=REFUSED_FORMAT)
     fmt = _INPUT.search(stderr)
     duration = _DURATION.search(stderr)
     if fmt is None or duration is None:
@@ -78,6 +105,8 @@ def parse_probe(stderr: str) -> ProbeResult:
     has_audio = _AUDIO.search(stderr) is not None
     if container in _IMAGE_FORMATS or seconds <= 0 or (video is None and not has_audio):
         return NOT_MEDIA
+    if container not in ALLOWED_DEMUXERS:
+        return ProbeResult(is_media=False, container=container, refusal=REFUSED_FORMAT)
     width, height = (int(video.group(2)), int(video.group(3))) if video else (0, 0)
     kind_default = "video/mp4" if video else "audio/mp4"
     mime = MIME_BY_FORMAT.get(container, kind_default)
@@ -91,9 +120,40 @@ def _line_of(text: str, pos: int) -> str:
     return text[pos:end if end >= 0 else len(text)]
 
 
+def looks_like_manifest(head: bytes) -> bool:
+    """True when the bytes start like a text manifest, playlist or list of other files. Real media
+    containers start with binary magic (ftyp, EBML, ID3, RIFF, fLaC, OggS, ADTS sync)."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n\x00").lower()
+    return text.startswith(_MANIFEST_MARKERS)
+
+
+def input_args(src: Path, demuxer: str = "") -> list[str]:
+    """How every command reads an (untrusted) input: local file protocol only, the accepted
+    demuxers only, and the probed demuxer forced when known."""
+    if demuxer and demuxer not in ALLOWED_DEMUXERS:
+        raise FfmpegError("format_refused", demuxer)
+    forced = ["-f", demuxer] if demuxer else []
+    return ["-protocol_whitelist", INPUT_PROTOCOLS, "-format_whitelist", FORMAT_WHITELIST, *forced,
+            "-i", str(src)]
+
+
+def looks_like_image(head: bytes) -> bool:
+    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
 def probe(path: Path, timeout: float = 60) -> ProbeResult:
+    """What the file is, without ever following a reference inside it."""
     try:
-        result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError:
+        return NOT_MEDIA
+    if looks_like_manifest(head):
+        return ProbeResult(is_media=False, refusal=REFUSED_MANIFEST)
+    if looks_like_image(head):
+        return NOT_MEDIA  # a picture under a video name: "not a video or audio file"
+    try:
+        result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *input_args(path)],
                                 capture_output=True, text=True, errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired:
         return NOT_MEDIA
@@ -102,38 +162,49 @@ def probe(path: Path, timeout: float = 60) -> ProbeResult:
 
 # ---- rendition commands -------------------------------------------------------------------
 
+KEYFRAME_SECONDS = 2  # HLS segments (HLS_SEGMENT_SECONDS) are cut on these keyframes
+HLS_SEGMENT_SECONDS = 4
 _X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-profile:v", "main",
-         "-g", "50", "-sc_threshold", "0"]
+         "-g", "50", "-sc_threshold", "0", "-force_key_frames", f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"]
+_HEAD = ["-y", "-hide_banner", "-nostdin", "-loglevel", "error"]
 
 
 def video_command(src: Path, out: Path, *, max_height: int, crf: int, audio_kbps: int,
-                  has_audio: bool) -> list[str]:
+                  has_audio: bool, demuxer: str) -> list[str]:
     """H.264/AAC MP4 no taller than `max_height` (never upscaled), moov atom first (faststart)."""
     scale = f"scale=-2:'trunc(min({max_height},ih)/2)*2':flags=bicubic"  # even sides for yuv420p
     audio = ["-map", "0:a:0", "-c:a", "aac", "-b:a", f"{audio_kbps}k", "-ac", "2"] if has_audio else ["-an"]
-    return [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(src),
+    return [ffmpeg_exe(), *_HEAD, *input_args(src, demuxer),
             "-map", "0:v:0", "-vf", scale, *_X264, "-crf", str(crf), *audio,
             "-movflags", "+faststart", "-f", "mp4", str(out)]
 
 
-def audio_command(src: Path, out: Path, *, kbps: int = 96) -> list[str]:
-    """AAC in an .m4a (MP4) container for listen mode."""
-    return [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(src),
+def audio_command(src: Path, out: Path, *, demuxer: str, kbps: int = 96) -> list[str]:
+    """AAC in an .m4a (MP4) container for listen mode and audio lessons."""
+    return [ffmpeg_exe(), *_HEAD, *input_args(src, demuxer),
             "-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", f"{kbps}k", "-ac", "2",
             "-movflags", "+faststart", "-f", "mp4", str(out)]
 
 
-def poster_command(src: Path, out: Path, *, at_seconds: float, max_height: int = 720) -> list[str]:
-    return [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-ss", f"{max(at_seconds, 0):.2f}", "-i", str(src), "-frames:v", "1",
-            "-vf", f"scale=-2:'min({max_height},ih)'", "-q:v", "4", "-f", "image2", str(out)]
+def poster_command(src: Path, out: Path, *, at_seconds: float, demuxer: str, max_height: int = 720) -> list[str]:
+    return [ffmpeg_exe(), *_HEAD, "-ss", f"{max(at_seconds, 0):.2f}", *input_args(src, demuxer),
+            "-frames:v", "1", "-vf", f"scale=-2:'min({max_height},ih)'", "-q:v", "4", "-f", "image2", str(out)]
 
 
-def hls_command(src: Path, folder: Path, key_info: Path, *, segment_seconds: int = 4) -> list[str]:
-    """AES-128 HLS (VOD) by stream copy of an H.264/AAC MP4 (the HD rendition, keyframes every
-    2 s, so segments can be cut at `segment_seconds`). `key_info` names the key URI and file."""
-    return [ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(src),
-            "-map", "0", "-c", "copy", "-f", "hls", "-hls_time", str(segment_seconds),
+def preview_command(src: Path, out: Path, *, seconds: int, video: bool) -> list[str]:
+    """The first `seconds` of one of our own renditions (H.264/AAC MP4 or AAC .m4a) by stream copy:
+    the clip simply ends there. Starts on the first keyframe; the end needs none."""
+    streams = ["-map", "0:v:0", "-map", "0:a:0?"] if video else ["-map", "0:a:0", "-vn"]
+    return [ffmpeg_exe(), *_HEAD, *input_args(src, "mov"), "-t", str(int(seconds)), *streams,
+            "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(out)]
+
+
+def hls_command(src: Path, folder: Path, key_info: Path, *, segment_seconds: int = HLS_SEGMENT_SECONDS) -> list[str]:
+    """AES-128 HLS (VOD) by stream copy of one of our own renditions (an H.264/AAC MP4 with
+    keyframes every KEYFRAME_SECONDS, or an AAC .m4a). `key_info` names the key URI and file."""
+    return [ffmpeg_exe(), *_HEAD, *input_args(src, "mov"),
+            "-map", "0", "-c", "copy", "-protocol_whitelist", HLS_OUTPUT_PROTOCOLS,
+            "-f", "hls", "-hls_time", str(segment_seconds),
             "-hls_playlist_type", "vod", "-hls_segment_type", "mpegts", "-hls_key_info_file", str(key_info),
             "-hls_segment_filename", str(folder / "seg%04d.ts"), str(folder / "index.m3u8")]
 

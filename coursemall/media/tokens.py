@@ -25,10 +25,14 @@ _PURPOSE = b"coursemall.media.v2:"
 _BIND_PURPOSE = b"coursemall.media.bind.v1:"
 _MAX_TOKEN_CHARS = 200
 ANONYMOUS_BINDING = "0"
-# src = the upload itself (or its free-preview clip); hd/sd = MP4 renditions; audio = listen mode.
-RENDITIONS = ("src", "hd", "sd", "audio")
+# /api/media: src = the upload itself (course managers' previews only), hd/sd/audio = whole-file
+# renditions (managers only), preview = the lesson's free-seconds clip (non-buyers).
+# /api/hls: hls-<variant> = an encrypted playlist, key-<variant> = its AES key.
+HLS_VARIANTS = ("hd", "sd", "audio")
+RENDITIONS = ("src", "hd", "sd", "audio", "preview", *(f"hls-{v}" for v in HLS_VARIANTS),
+              *(f"key-{v}" for v in HLS_VARIANTS))
 _TOKEN_RE = re.compile(
-    r"^(\d{1,12})\.(\d{1,12})\.(\d{1,12})\.(src|hd|sd|audio)\.(0|[A-Za-z0-9_-]{22})\.(\d{1,12})\."
+    r"^(\d{1,12})\.(\d{1,12})\.(\d{1,12})\.(" + "|".join(RENDITIONS) + r")\.(0|[A-Za-z0-9_-]{22})\.(\d{1,12})\."
     r"([A-Za-z0-9_-]{43})$")
 
 

@@ -134,6 +134,11 @@ class Lesson(SQLModel, table=True):
     article_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # sanitised
     release_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # drip by date
     release_after_days: int = Field(default=0)  # drip by days after purchase
+    # The clip non-buyers get for `free_seconds` (made by the media pipeline). It is ready only
+    # while it was cut from the current media asset at the current free_seconds.
+    preview_key: str = Field(default="", max_length=255)
+    preview_asset_id: int | None = Field(default=None)
+    preview_seconds: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 

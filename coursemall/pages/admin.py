@@ -178,6 +178,7 @@ def _policy_outcome(outcome) -> rx.Component:
                              ("review", tr("admin.policy.outcome.review")),
                              ("auto_approve", tr("admin.policy.outcome.auto_approve")),
                              ("auto_late_duplicate", tr("admin.policy.outcome.auto_late_duplicate")),
+                             ("review_limit", tr("admin.policy.outcome.review_limit")),
                              outcome), color_scheme="orange")
 
 
@@ -190,6 +191,7 @@ def _refund_card(row) -> rx.Component:
             _kv("admin.col.learner", row["learner"]),
             _kv("admin.col.amount", row["amount"], weight="bold", color="var(--red-11)"),
             _kv("admin.col.reason", row["reason"], word_break="break-word"),
+            _kv("admin.col.consumed", row["consumed"], class_name="admin-refund-consumed"),
             _kv("admin.col.date", row["date"]),
             rx.button(tr("admin.refunds.approve"), id=f"refund-approve-{row['id']}", size="2", width="100%",
                       on_click=AdminRefundsState.approve_refund(row["id"]), color_scheme="green"),

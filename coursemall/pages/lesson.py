@@ -1,9 +1,10 @@
 """/lesson/[lesson_id]: the lesson player.
 
-Free-trial and entitled lessons get signed media URLs bound to the viewer's session (one per
-rendition: HD/SD switch, "listen mode" audio); course managers preview any lesson of their course;
-drip-locked lessons say when they open; `free_seconds` lessons play up to that
-second and then stop with a buy prompt; other lessons show "buy to unlock" and no media URL.
+Free-trial and entitled lessons play encrypted HLS through hls.js, one signed playlist URL per
+source bound to the viewer's session (HD/SD switch, "listen mode" audio); course managers preview
+any lesson of their course; drip-locked lessons say when they open; `free_seconds` lessons play
+the clip the media pipeline cut (it ends there; the server sends nothing past it) and then show a
+buy prompt, or say the clip is being prepared; other lessons show "buy to unlock" and no media URL.
 Video/audio: speed 0.5×–2× (remembered), resume / `?t=` seek, heartbeats, notes and questions
 pinned to the timeline, next-lesson autoplay; articles: reading progress and read-to-end. The
 behaviour is state/player.py's PLAYER_JS; the watermark shows the viewer's own nickname and code.
@@ -60,21 +61,23 @@ def player() -> rx.Component:
             rx.center(rx.icon("headphones", size=48, color="#e8590c"), height="140px",
                       background="linear-gradient(135deg, var(--orange-a3), var(--amber-a3))",
                       border_radius="12px", margin_bottom="0.6em"),
-            rx.el.audio(src=LessonState.media_url, controls=True, preload="metadata",
-                        id="lesson-audio", key=LessonState.media_url,
+            rx.el.audio(controls=True, preload="metadata", id="lesson-audio", key=LessonState.media_url,
                         custom_attrs={"data-free-seconds": LessonState.free_seconds,
                                       "data-lesson": LessonState.lesson_id,
+                                      # the encrypted playlist (or the free-seconds clip); the script plays it
+                                      "data-src": PlayerState.src_url,
                                       "controlsList": "nodownload"},
                         style={"width": "100%"}),
             trial_over(),
             position="relative", width="100%",
         )),
         rx.box(
-            rx.el.video(src=LessonState.media_url, controls=True, plays_inline=True,
+            rx.el.video(controls=True, plays_inline=True,
                         preload="metadata", id="lesson-video", key=LessonState.media_url,
                         custom_attrs={"data-free-seconds": LessonState.free_seconds,
                                       "data-lesson": LessonState.lesson_id,
-                                      # signed URLs per rendition, for the HD/SD switch and listen mode
+                                      # signed URLs per source: encrypted HLS playlists (HD/SD switch,
+                                      # listen mode) or the free-seconds clip; the script plays them
                                       "data-src": PlayerState.src_url, "data-hd": PlayerState.hd_url,
                                       "data-sd": PlayerState.sd_url, "data-listen": PlayerState.listen_url,
                                       "controlsList": "nodownload"},
@@ -149,7 +152,10 @@ def lesson_content() -> rx.Component:
                                        width="100%", id="lesson-unlocks")),
                     width="100%", spacing="2",
                 ),
-                rx.callout(tr("lesson.no_media"), icon="info", width="100%"),
+                rx.cond(PlayerState.preparing_text != "",
+                        rx.callout(PlayerState.preparing_text, icon="hourglass", width="100%",
+                                   id="lesson-preparing"),
+                        rx.callout(tr("lesson.no_media"), icon="info", width="100%")),
             ),
         ),
     )

@@ -16,8 +16,9 @@ from sqlmodel import Session, select
 
 from coursemall.domain.money import format_fen
 from coursemall.domain.orders import ManualStatus, OrderStatus, RefundStatus
-from coursemall.models import ManualPayment, Order, Refund, User
+from coursemall.models import ManualPayment, Order, OrderLine, Refund, User
 from coursemall.services._commerce import require_staff
+from coursemall.services.consumption import consumption
 
 MAX_ROWS = 100
 
@@ -39,6 +40,11 @@ class AdminRefundRow:
     policy_outcome: str
     status: str
     created_at: datetime
+    # what the learner consumed of the refunded courses (services/consumption.py)
+    served_seconds: int = 0
+    media_seconds: int = 0
+    served_pct: int = 0
+    progress_pct: int = 0
 
 
 def admin_counts(session: Session, *, actor_id: object) -> AdminCounts:
@@ -55,13 +61,32 @@ def admin_counts(session: Session, *, actor_id: object) -> AdminCounts:
 
 
 def list_refund_rows(session: Session, *, actor_id: object, limit: int = 50) -> list[AdminRefundRow]:
-    """Refunds waiting for review, oldest first, with the learner's nickname."""
+    """Refunds waiting for review, oldest first, with the learner's nickname and what they
+    consumed of the refunded courses (served media and heartbeat progress)."""
     require_staff(session, actor_id)
     lim = limit if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_ROWS else 50
     rows = session.exec(
         select(Refund, Order.out_trade_no, User.nickname)
         .join(Order, Order.id == Refund.order_id).join(User, User.id == Refund.user_id)
         .where(Refund.status == RefundStatus.REQUESTED).order_by(Refund.id).limit(lim)).all()
-    return [AdminRefundRow(id=r.id or 0, order_no=no, learner=nick, amount=format_fen(r.amount_fen),
-                           reason=r.reason, policy_outcome=r.policy_outcome, status=r.status,
-                           created_at=r.created_at) for r, no, nick in rows]
+    courses = _refund_courses(session, [r.id for r, _, _ in rows])
+    out = []
+    for r, no, nick in rows:
+        used = consumption(session, r.user_id, sorted(courses.get(r.id, ())))
+        out.append(AdminRefundRow(id=r.id or 0, order_no=no, learner=nick, amount=format_fen(r.amount_fen),
+                                  reason=r.reason, policy_outcome=r.policy_outcome, status=r.status,
+                                  created_at=r.created_at, served_seconds=used.served_seconds,
+                                  media_seconds=used.media_seconds, served_pct=used.served_pct,
+                                  progress_pct=used.progress_pct))
+    return out
+
+
+def _refund_courses(session: Session, refund_ids: list[int]) -> dict[int, set[int]]:
+    """{refund id: course ids of its lines} in one query."""
+    if not refund_ids:
+        return {}
+    found: dict[int, set[int]] = {}
+    for refund_id, course_ids in session.exec(select(OrderLine.refund_id, OrderLine.course_ids)
+                                              .where(OrderLine.refund_id.in_(refund_ids))).all():  # type: ignore[union-attr]
+        found.setdefault(int(refund_id), set()).update(int(c) for c in course_ids or ())
+    return found

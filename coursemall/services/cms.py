@@ -51,6 +51,7 @@ from coursemall.services import audit
 from coursemall.services.catalog import sanitize_rich_html
 from coursemall.services.media_access import valid_id
 from coursemall.services.permissions import DashboardActor, course_scope, require_course_manager, require_dashboard
+from coursemall.services.transcode import queue_preview
 from coursemall.settings import get_settings
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -985,6 +986,8 @@ def update_lesson(session: Session, *, actor_id: object, lesson_id: object, data
         lesson.article_html = rich_text_to_html(body)
         lesson.duration_seconds = 60 * _int_in(data.reading_minutes, 1, READING_MINUTES_MAX, "cms.reading_invalid")
     session.add(lesson)
+    session.flush()
+    queue_preview(session, lesson)  # new free seconds need their clip before non-buyers get anything
     refresh_course(session, course)
     _record(session, actor, "lesson.update", f"lesson:{lesson.id}", title=title, free_trial=free_trial,
             free_seconds=free_seconds, release_after_days=after_days,

@@ -15,8 +15,15 @@ Course managers (owner/staff on a TOTP-verified session, or the course's approve
 FULL access with `preview=True` to every lesson of their course, published or not, released or
 not ("preview as a learner"); previews record no progress (services/progress.require_study).
 
+What each viewer is given (`mint_player_media`):
+- FULL: the encrypted HLS variants the media pipeline made (api/hls.py), never a whole file; a
+  manager previewing media that has no HLS yet gets the whole files (api/media.py);
+- PARTIAL: the lesson's free-seconds clip only, once the pipeline made it for the lesson's current
+  media and seconds (`preview_ready`); until then nothing at all;
+- LOCKED: nothing.
+
 The same check runs when the URL is minted and again on every media request, so revoking an
-entitlement stops playback as soon as the next range request arrives.
+entitlement stops playback at the next segment or range request.
 """
 
 from __future__ import annotations
@@ -174,6 +181,20 @@ def check_lesson_access(session: Session, *, actor_id: int | None, lesson_id: ob
 
 # ---------------------------------------------------------------------------------- minting
 
+def preview_ready(lesson: Lesson) -> bool:
+    """The lesson's free-seconds clip exists for its current media and its current seconds."""
+    return (bool(lesson.preview_key) and lesson.preview_asset_id is not None
+            and lesson.preview_asset_id == lesson.media_asset_id
+            and int(lesson.preview_seconds or 0) == int(lesson.free_seconds or 0) > 0)
+
+
+def preview_mime(kind: str) -> str:
+    return "video/mp4" if kind == "video" else "audio/mp4"
+
+
+HLS_MIME = "application/vnd.apple.mpegurl"
+
+
 @dataclass(frozen=True)
 class MintedMedia:
     url: str
@@ -185,9 +206,9 @@ class MintedMedia:
 
 @dataclass(frozen=True)
 class MediaSource:
-    name: str  # src | hd | sd | audio
+    name: str  # hd | sd | src (the single source: an audio lesson's playlist, the preview clip) | audio
     url: str
-    mime: str
+    mime: str  # HLS_MIME for encrypted playlists (the player uses hls.js), else the file's type
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,7 @@ class PlayerMedia:
     free_seconds: int  # > 0 only when access is PARTIAL
     sources: tuple[MediaSource, ...]  # hd then sd, or the single src; the first is the default
     listen: MediaSource | None  # an audio track of a video lesson ("listen mode"), if any
+    preparing: bool = False  # nothing this viewer may play exists yet (clip or HLS being made)
 
 
 def _main_asset(session: Session, lesson_id: int) -> MediaAsset:
@@ -210,6 +232,16 @@ def _main_asset(session: Session, lesson_id: int) -> MediaAsset:
 def _renditions(asset: MediaAsset) -> dict[str, str]:
     raw = asset.renditions if isinstance(asset.renditions, dict) else {}
     return {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+
+def hls_folder(asset: MediaAsset, variant: str) -> str:
+    """Storage key of the asset's encrypted `variant` (hd | sd | audio) folder, "" if none. Assets
+    transcoded before variants existed have one HD playlist under "hls"."""
+    keys = _renditions(asset)
+    folder = keys.get(f"hls_{variant}", "")
+    if not folder and variant == "hd" and asset.kind == "video":
+        folder = keys.get("hls", "")
+    return folder
 
 
 def rendition_mime(name: str, key: str, original_mime: str) -> str:
@@ -228,55 +260,101 @@ def _binding_for(actor_id: int | None, session_token_hash: str) -> str:
     return session_binding(session_token_hash) or ANONYMOUS_BINDING
 
 
+def hls_playlist_url(lesson_id: int, asset_id: int, variant: str, token: str) -> str:
+    return f"/api/hls/{int(lesson_id)}/{int(asset_id)}/{variant}/index.m3u8?t={token}"
+
+
 def mint_lesson_media_url(session: Session, *, actor_id: int | None, lesson_id: object,
                           session_token_hash: str = "", mfa_verified: bool = False) -> MintedMedia:
-    """A short-lived signed URL for the lesson's original media (or its preview), after the check."""
-    decision = check_lesson_access(session, actor_id=actor_id, lesson_id=lesson_id, mfa_verified=mfa_verified)
-    if decision.access is Access.LOCKED:
-        raise DomainError("lesson.locked")
-    asset = _main_asset(session, decision.lesson_id)
-    token = mint_token(user_id=actor_id, lesson_id=decision.lesson_id, asset_id=asset.id,
-                       binding=_binding_for(actor_id, session_token_hash))
-    return MintedMedia(url=media_url(token), kind=asset.kind, mime=asset.mime, access=decision.access,
-                       free_seconds=decision.free_seconds if decision.access is Access.PARTIAL else 0)
+    """The default source of the lesson for this viewer (after the check): the encrypted playlist,
+    or the free-seconds clip for a partial preview. DomainError when there is nothing to play."""
+    media = mint_player_media(session, actor_id=actor_id, lesson_id=lesson_id,
+                              session_token_hash=session_token_hash, mfa_verified=mfa_verified)
+    if not media.sources:
+        raise DomainError("lesson.media_preparing")
+    first = media.sources[0]
+    return MintedMedia(url=first.url, kind=media.kind, mime=first.mime, access=media.access,
+                       free_seconds=media.free_seconds)
 
 
-def _listen_source(session: Session, lesson_id: int, asset: MediaAsset, mint) -> MediaSource | None:
-    """The audio rendition of the video, else the lesson's separate audio asset, else None."""
-    audio_key = _renditions(asset).get("audio")
-    if audio_key:
-        return MediaSource("audio", mint(asset.id, "audio"), rendition_mime("audio", audio_key, asset.mime))
-    extra = session.exec(select(MediaAsset).join(Lesson, Lesson.audio_asset_id == MediaAsset.id)
-                         .where(Lesson.id == lesson_id)).first()
-    if extra is None or extra.status != "ready":
+def _lesson_row(session: Session, lesson_id: int) -> Lesson:
+    lesson = session.get(Lesson, lesson_id)
+    if lesson is None:
+        raise DomainError("error.not_found")
+    return lesson
+
+
+def _listen_asset(session: Session, lesson: Lesson, asset: MediaAsset) -> MediaAsset | None:
+    """The asset holding the lesson's listen-mode audio: the video's own audio variant, else the
+    lesson's separate audio asset."""
+    if hls_folder(asset, "audio") or "audio" in _renditions(asset):
+        return asset
+    if not lesson.audio_asset_id:
         return None
-    return MediaSource("audio", mint(extra.id, "src"), extra.mime)
+    extra = session.get(MediaAsset, lesson.audio_asset_id)
+    return extra if extra is not None and extra.status == "ready" else None
 
 
 def mint_player_media(session: Session, *, actor_id: int | None, lesson_id: object, session_token_hash: str = "",
                       mfa_verified: bool = False, decision: LessonAccess | None = None) -> PlayerMedia:
-    """One signed URL per rendition the viewer may play, each bound to the user, lesson, asset,
-    rendition and (for signed-in viewers) their session. Free previews get the single preview source."""
+    """What this viewer may play, each URL signed for the user, lesson, asset, rendition and (for
+    signed-in viewers) their session:
+    - partial preview: the lesson's free-seconds clip only (none until the pipeline made it);
+    - full access: the encrypted HLS variants (HD/SD, or the audio lesson's playlist) and the audio
+      variant for listen mode; nothing until the pipeline made them. Course managers previewing a
+      lesson whose media has no HLS yet get the whole files instead."""
     decision = decision or check_lesson_access(session, actor_id=actor_id, lesson_id=lesson_id,
                                                mfa_verified=mfa_verified)
     if decision.access is Access.LOCKED:
         raise DomainError("lesson.locked")
     asset = _main_asset(session, decision.lesson_id)
+    lesson = _lesson_row(session, decision.lesson_id)
     binding = _binding_for(actor_id, session_token_hash)
 
-    def mint(asset_id: int, rendition: str) -> str:
-        return media_url(mint_token(user_id=actor_id, lesson_id=decision.lesson_id, asset_id=asset_id,
-                                    rendition=rendition, binding=binding))
+    def token(asset_id: int, rendition: str) -> str:
+        return mint_token(user_id=actor_id, lesson_id=decision.lesson_id, asset_id=asset_id, rendition=rendition,
+                          binding=binding)
 
     if decision.access is Access.PARTIAL:
-        only = MediaSource("src", mint(asset.id, "src"), asset.mime)
-        return PlayerMedia(asset.kind, decision.access, decision.free_seconds, (only,), None)
+        if not preview_ready(lesson):
+            return PlayerMedia(asset.kind, decision.access, decision.free_seconds, (), None, preparing=True)
+        clip = MediaSource("src", media_url(token(asset.id, "preview")), preview_mime(asset.kind))
+        return PlayerMedia(asset.kind, decision.access, decision.free_seconds, (clip,), None)
+
+    def playlist(source_asset: MediaAsset, variant: str, name: str) -> MediaSource | None:
+        if not hls_folder(source_asset, variant):
+            return None
+        url = hls_playlist_url(decision.lesson_id, source_asset.id, variant, token(source_asset.id, f"hls-{variant}"))
+        return MediaSource(name, url, HLS_MIME)
+
+    if asset.kind == "video":
+        found = (playlist(asset, "hd", "hd"), playlist(asset, "sd", "sd"))
+    else:
+        found = (playlist(asset, "audio", "src"),)
+    sources = tuple(src for src in found if src is not None)
+    listen_asset = _listen_asset(session, lesson, asset) if asset.kind == "video" else None
+    listen = playlist(listen_asset, "audio", "audio") if listen_asset is not None else None
+    if sources:
+        return PlayerMedia(asset.kind, decision.access, 0, sources, listen)
+    if decision.preview:
+        return _whole_files_for_manager(session, lesson, asset, decision, token)
+    return PlayerMedia(asset.kind, decision.access, 0, (), None, preparing=True)
+
+
+def _whole_files_for_manager(session: Session, lesson: Lesson, asset: MediaAsset, decision: LessonAccess,
+                             token) -> PlayerMedia:
     keys = _renditions(asset)
-    sources = tuple(MediaSource(name, mint(asset.id, name), rendition_mime(name, keys[name], asset.mime))
+    sources = tuple(MediaSource(name, media_url(token(asset.id, name)), rendition_mime(name, keys[name], asset.mime))
                     for name in QUALITY_RENDITIONS if name in keys and asset.kind == "video")
     if not sources:
-        sources = (MediaSource("src", mint(asset.id, "src"), asset.mime),)
-    listen = _listen_source(session, decision.lesson_id, asset, mint) if asset.kind == "video" else None
+        sources = (MediaSource("src", media_url(token(asset.id, "src")), asset.mime),)
+    listen = None
+    listen_asset = _listen_asset(session, lesson, asset) if asset.kind == "video" else None
+    if listen_asset is not None:
+        audio_key = _renditions(listen_asset).get("audio")
+        name = "audio" if audio_key else "src"
+        listen = MediaSource("audio", media_url(token(listen_asset.id, name)),
+                             rendition_mime("audio", audio_key, listen_asset.mime) if audio_key else listen_asset.mime)
     return PlayerMedia(asset.kind, decision.access, 0, sources, listen)
 
 
@@ -290,7 +368,9 @@ class ServableMedia:
 
 def resolve_media_for_claim(session: Session, claim: MediaClaim, *, mfa_verified: bool = False,
                             now: datetime | None = None) -> ServableMedia | None:
-    """Re-check a verified token's claim against the database now. None = refuse (403).
+    """Re-check a verified /api/media token's claim against the database now. None = refuse (403).
+    Learners get one thing here: a partial preview's clip. Whole files (the original and its MP4/M4A
+    renditions) go only to course managers previewing their course; buyers play encrypted HLS.
     The session binding is checked by the caller (api/media.py), which knows the request."""
     try:
         decision = check_lesson_access(session, actor_id=claim.user_id or None, lesson_id=claim.lesson_id,
@@ -306,15 +386,50 @@ def resolve_media_for_claim(session: Session, claim: MediaClaim, *, mfa_verified
     ).first()
     if asset is None or asset.status != "ready":
         return None
-    keys = _renditions(asset)
     if decision.access is Access.PARTIAL:
-        if claim.rendition != "src":
-            return None  # previews play one trimmed source, never a full rendition
-        # A trimmed preview made by the media pipeline keeps the rest of a paid lesson off the wire.
-        return ServableMedia(storage_key=keys.get("preview") or asset.storage_key, mime=asset.mime)
+        lesson = session.get(Lesson, claim.lesson_id)
+        if claim.rendition != "preview" or lesson is None or lesson.media_asset_id != asset.id \
+                or not preview_ready(lesson):
+            return None  # never the original or a full rendition; no clip yet = nothing at all
+        return ServableMedia(storage_key=lesson.preview_key, mime=preview_mime(asset.kind))
+    if not decision.preview:
+        return None  # learners with full access play the encrypted HLS (api/hls.py)
     if claim.rendition == "src":
         return ServableMedia(storage_key=asset.storage_key, mime=asset.mime)
-    key = keys.get(claim.rendition)
-    if not key:
+    key = _renditions(asset).get(claim.rendition)
+    if not key or claim.rendition not in (*QUALITY_RENDITIONS, "audio"):
         return None
     return ServableMedia(storage_key=key, mime=rendition_mime(claim.rendition, key, asset.mime))
+
+
+# ---------------------------------------------------------------------------------- HLS
+
+@dataclass(frozen=True)
+class HlsTarget:
+    folder: str  # storage key of the variant's folder
+    course_id: int
+    meter: bool  # a learner with a purchase: what is served counts as consumed
+
+
+def resolve_hls(session: Session, *, actor_id: int | None, lesson_id: int, asset_id: int, variant: str,
+                mfa_verified: bool = False) -> HlsTarget | None:
+    """May this viewer receive the encrypted `variant` of the asset now? Full access (bought and not
+    revoked/expired, released, or a free-trial lesson; or a manager's preview), the asset is the
+    lesson's media or its listen track, ready, with that variant. None = refuse (403)."""
+    try:
+        decision = check_lesson_access(session, actor_id=actor_id, lesson_id=lesson_id, mfa_verified=mfa_verified)
+    except DomainError:
+        return None
+    if decision.access is not Access.FULL:
+        return None
+    asset = session.exec(
+        select(MediaAsset)
+        .join(Lesson, or_(Lesson.media_asset_id == MediaAsset.id, Lesson.audio_asset_id == MediaAsset.id))
+        .where(Lesson.id == lesson_id, MediaAsset.id == asset_id)
+    ).first()
+    if asset is None or asset.status != "ready":
+        return None
+    folder = hls_folder(asset, variant)
+    if not folder:
+        return None
+    return HlsTarget(folder, decision.course_id, meter=bool(actor_id) and decision.entitled and not decision.preview)

@@ -11,8 +11,11 @@ the original channel → completion (revoke that line's access) exactly once.
   changes nothing), lines marked refunded, the order's entitlements for courses no longer covered
   by any unrefunded line revoked (`revoked_at`, reason), order `refunding → refunded /
   partially_refunded` through the transition table, message to the learner.
-- Policy: `RefundPolicy` row (owner-edited) + `domain.orders.decide_refund_policy`; the course
-  progress comes from `progress_lookup` (injectable; default `progress.course_progress_pct`).
+- Policy: `RefundPolicy` row (owner-edited) + `domain.orders.decide_refund_policy`; what the
+  learner consumed comes from `progress_lookup` (injectable; default
+  `consumption.consumed_pct`: max(heartbeat course progress, share of the media served as
+  encrypted segments)); a learner with COURSEMALL_AUTO_REFUND_LIMIT automatic refunds within 90
+  days goes to the review queue (`review_limit`).
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from coursemall.domain.catalog import EntitlementSource
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import (
+    AUTO_REFUND_WINDOW,
     EventKind,
     LineRefund,
     OrderStatus,
@@ -55,7 +59,8 @@ from coursemall.services._commerce import (
     require_staff,
 )
 from coursemall.services.messages import create_message
-from coursemall.services.progress import course_progress_pct
+from coursemall.settings import get_settings
+from coursemall.services.consumption import consumed_pct
 
 log = logging.getLogger("coursemall.refunds")
 
@@ -67,7 +72,7 @@ def no_progress(session: Session, user_id: int, course_ids: list[int]) -> int:
     return 0
 
 
-progress_lookup: ProgressLookup = course_progress_pct  # highest completion % among the refunded courses
+progress_lookup: ProgressLookup = consumed_pct  # max(progress, served media) among the refunded courses
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,13 @@ def update_refund_policy(session: Session, *, actor_id: object, auto_approve: ob
     return get_refund_policy(session)
 
 
+def recent_auto_refunds(session: Session, user_id: int, *, now: datetime) -> int:
+    """Refunds of this learner approved automatically within the last 90 days."""
+    return int(session.exec(select(func.count()).select_from(Refund).where(
+        Refund.user_id == user_id, Refund.policy_outcome == PolicyOutcome.AUTO_APPROVE,
+        Refund.created_at >= now - AUTO_REFUND_WINDOW)).one())
+
+
 # ---------------------------------------------------------------------------------- request
 
 def request_refund(session: Session, *, actor_id: object, order_no: object, line_ids: object = None,
@@ -179,7 +191,9 @@ def request_refund(session: Session, *, actor_id: object, order_no: object, line
         raise DomainError("refund.bad_lines")
     course_ids = sorted({int(c) for ln in chosen for c in ln.course_ids})
     pct = (progress or progress_lookup)(session, user.id, course_ids)
-    outcome = decide_refund_policy(rule, paid_at=order.paid_at, now=now, progress_pct=int(pct))
+    outcome = decide_refund_policy(rule, paid_at=order.paid_at, now=now, progress_pct=int(pct),
+                                   recent_auto_refunds=recent_auto_refunds(session, user.id, now=now),
+                                   auto_refund_limit=get_settings().auto_refund_limit)
     # One open refund per order: whoever wins this compare-and-set creates the refund.
     if not cas_order_status(session, order.id, order.status, OrderStatus.REFUNDING):
         session.rollback()

@@ -1,5 +1,4 @@
-"""The transcoding job queue (issue 5, media pipeline): claim, run, finish, fail, retry, and the
-dashboard's views of it.
+"""The media job queue: claim, run, finish, fail, retry, and the dashboard's views of it.
 
 Safe with several app workers (each runs `jobs.media.media_jobs_loop`):
 - a worker claims a job with a compare-and-set UPDATE (queued, or running with an expired lease
@@ -9,10 +8,17 @@ Safe with several app workers (each runs `jobs.media.media_jobs_loop`):
   worker took the job over (lease expired), ffmpeg is stopped and nothing is written;
 - finish/fail are compare-and-set on (status='running', lease_owner=me), in one transaction with
   the asset, lesson and course changes.
-A video source gets HD (<=720p) and SD (<=360p) H.264/AAC MP4s, an AAC .m4a for listen mode, a
-JPEG poster (public dir) and AES-128 HLS made from the HD file (key served by api/hls.py after an
-access check); an audio source gets the .m4a. Files are written as *.part and renamed,
-so a job taken over after a crash starts clean.
+
+Job kinds (MediaJob.kind):
+- transcode (and hls, the same for an asset made before encrypted HLS existed): a video source
+  gets HD (<=720p) and SD (<=360p) H.264/AAC MP4s, an AAC .m4a for listen mode, a JPEG poster
+  (public dir) and AES-128 HLS variants hd/sd/audio cut from those files (one random key per
+  variant; api/hls.py serves playlists, segments and keys after an access check); an audio source
+  gets the .m4a and its encrypted audio variant;
+- preview: the lesson's clip of its first `free_seconds` (what non-buyers get, and all they get),
+  queued by `queue_preview` wherever the seconds or the lesson's media change.
+Files are written as *.part and renamed, so a job taken over after a crash starts clean. Uploads
+are untrusted: ffmpeg reads them with protocol and demuxer whitelists (media/ffmpeg.py).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, exists, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
@@ -38,7 +44,7 @@ from coursemall.media import ffmpeg
 from coursemall.models import Course, Lesson, MediaAsset, utcnow
 from coursemall.models.media_pipeline import MediaJob
 from coursemall.services import audit
-from coursemall.services.media_access import valid_id
+from coursemall.services.media_access import preview_ready, valid_id
 from coursemall.services.permissions import course_scope, require_course_manager, require_dashboard
 
 log = logging.getLogger("coursemall.media")
@@ -50,6 +56,7 @@ PROGRESS_SECONDS = 2.0
 JOB_STATUSES = ("queued", "running", "done", "failed")
 HD_HEIGHT, SD_HEIGHT = 720, 360
 POSTER_DIR = "posters"
+UPLOAD_DIR = "uploads"  # services/uploads.py keeps originals in uploads/<key>/
 
 
 def worker_id() -> str:
@@ -95,18 +102,30 @@ def heartbeat(session: Session, *, job_id: int, owner: str, progress_pct: int, s
 @dataclass
 class JobInput:
     job_id: int
+    job_kind: str  # transcode | hls | preview (MediaJob.kind)
     asset_id: int
     kind: str  # video | audio
     source: Path
-    folder: Path  # where the renditions go (next to the original)
+    folder: Path  # where the renditions go (the asset's own folder)
     key_prefix: str  # storage-key prefix of that folder
     attempts: int
+    lesson_id: int | None = None
+    renditions: dict = field(default_factory=dict)  # what the asset already has
+
+
+@dataclass
+class PreviewOutput:
+    lesson_id: int
+    asset_id: int
+    seconds: int
+    key: str  # "" = the lesson no longer wants this clip (seconds or media changed meanwhile)
 
 
 @dataclass
 class JobOutput:
     renditions: dict = field(default_factory=dict)
     duration: float = 0.0
+    preview: PreviewOutput | None = None
 
 
 class LeaseLost(Exception):
@@ -120,17 +139,33 @@ class JobFailed(Exception):
         self.detail = detail
 
 
+def asset_prefix(asset: MediaAsset) -> str:
+    """The asset's own folder for its renditions: an upload's folder (uploads/<key>/), else the
+    storage key without its extension (demo/video1.mp4 -> demo/video1; storage keys are unique)."""
+    key = asset.storage_key
+    if key.startswith(f"{UPLOAD_DIR}/") and key.count("/") >= 2:
+        return key.rsplit("/", 1)[0]
+    stem = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else f"{key}.d"
+    return stem or f"assets/{asset.id}"
+
+
+def _inside(media_dir: Path, key: str) -> Path:
+    path = (media_dir / key).resolve()
+    if media_dir.resolve() not in path.parents:
+        raise JobFailed("media.job.source_missing")
+    return path
+
+
 def _load_input(engine: Engine, job_id: int, media_dir: Path) -> JobInput:
     with Session(engine) as s:
         job = s.get(MediaJob, job_id)
         asset = s.get(MediaAsset, job.media_asset_id) if job else None
         if job is None or asset is None:
             raise JobFailed("media.job.missing")
-        source = (media_dir / asset.storage_key).resolve()
-        if media_dir.resolve() not in source.parents or not source.is_file():
-            raise JobFailed("media.job.source_missing")
-        prefix = asset.storage_key.rsplit("/", 1)[0] if "/" in asset.storage_key else f"assets/{asset.id}"
-        return JobInput(job.id, asset.id, asset.kind, source, media_dir / prefix, prefix, job.attempts)
+        prefix = asset_prefix(asset)
+        return JobInput(job.id, job.kind or "transcode", asset.id, asset.kind,
+                        _inside(media_dir, asset.storage_key), media_dir / prefix, prefix, job.attempts,
+                        job.lesson_id, dict(asset.renditions or {}))
 
 
 class _Progress:
@@ -190,31 +225,102 @@ class _Progress:
 def plan_steps(kind: str, probe: ffmpeg.ProbeResult) -> list[str]:
     if kind == "video":
         return ["hd", "sd", *(["audio"] if probe.has_audio else []), "poster", "hls"]
-    return ["audio"]
+    return ["audio", "hls"]
 
 
-HLS_KEY_URI = "key"  # relative to the playlist: /api/hls/<lesson>/<asset>/key (api/hls.py)
+HLS_DIR = "hls"
+HLS_KEY_URI = "key"  # relative to a variant's playlist; api/hls.py serves it (with a token) after a check
+# variant -> the rendition file (in the asset's folder) it is cut from, by stream copy
+HLS_SOURCES = (("hd", "hd.mp4"), ("sd", "sd.mp4"), ("audio", "audio.m4a"))
 
 
-def _make_hls(job: JobInput, hd: Path, remaining: float, out: JobOutput) -> None:
-    """Encrypted HLS from the HD file: a fresh random AES-128 key in the private folder; the
-    playlist points at HLS_KEY_URI, which api/hls.py serves only to viewers with access."""
-    final = job.folder / "hls"
-    part = job.folder / "hls.part"
-    shutil.rmtree(part, ignore_errors=True)
-    part.mkdir(parents=True)
-    (part / "key.bin").write_bytes(secrets.token_bytes(16))
-    key_info = job.folder / "hls.keyinfo"
-    key_info.write_text(f"{HLS_KEY_URI}\n{part / 'key.bin'}\n{secrets.token_hex(16)}\n")
+def check_playlist(folder: Path) -> int:
+    """Number of segments of a finished encrypted VOD playlist; JobFailed when anything is missing
+    (the HLS muxer reports some write failures with exit code 0)."""
+    playlist = folder / "index.m3u8"
+    text = playlist.read_text(errors="replace") if playlist.is_file() else ""
+    segments = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if ("#EXT-X-ENDLIST" not in text or "METHOD=AES-128" not in text or not segments
+            or any(not (folder / name).is_file() or (folder / name).stat().st_size == 0 for name in segments)):
+        raise JobFailed("media.job.empty_output")
+    return len(segments)
+
+
+def _write_variant(source: Path, folder: Path, timeout: float) -> None:
+    """One encrypted variant: a fresh random AES-128 key in the private folder, a playlist that
+    points at HLS_KEY_URI, MPEG-TS segments cut on the 2-second keyframes."""
+    folder.mkdir(parents=True)
+    key = folder / "key.bin"
+    key.write_bytes(secrets.token_bytes(16))
+    key_info = folder.parent / f"{folder.name}.keyinfo"
+    key_info.write_text(f"{HLS_KEY_URI}\n{key}\n{secrets.token_hex(16)}\n")
     try:
-        ffmpeg.run_simple(ffmpeg.hls_command(hd, part, key_info), timeout=min(remaining, 600))
+        ffmpeg.run_simple(ffmpeg.hls_command(source, folder, key_info), timeout=timeout)
     finally:
         key_info.unlink(missing_ok=True)
-    if not (part / "index.m3u8").is_file():
+    check_playlist(folder)
+
+
+def make_hls(folder: Path, key_prefix: str, timeout: float, *,
+             sources: dict[str, Path] | None = None) -> dict[str, str]:
+    """Encrypted HLS variants under `folder`/hls/<variant>/, cut from `sources` ({variant: file};
+    default: whichever of hd.mp4, sd.mp4, audio.m4a exist in `folder`). Returns their renditions:
+    {"hls_hd": "<prefix>/hls/hd", ...}."""
+    final, part = folder / HLS_DIR, folder / f"{HLS_DIR}.part"
+    shutil.rmtree(part, ignore_errors=True)
+    made: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    if sources is None:
+        sources = {variant: folder / filename for variant, filename in HLS_SOURCES}
+    for variant, _ in HLS_SOURCES:
+        source = sources.get(variant)
+        if source is not None and source.is_file():
+            _write_variant(source, part / variant, max(deadline - time.monotonic(), 1))
+            made[f"hls_{variant}"] = f"{key_prefix}/{HLS_DIR}/{variant}"
+    if not made:
         raise JobFailed("media.job.empty_output")
     shutil.rmtree(final, ignore_errors=True)
     part.replace(final)
-    out.renditions["hls"] = f"{job.key_prefix}/hls"
+    return made
+
+
+def preview_key(key_prefix: str, kind: str, seconds: int) -> str:
+    return f"{key_prefix}/preview-{int(seconds)}s.{'mp4' if kind == 'video' else 'm4a'}"
+
+
+def make_preview_clip(media_dir: Path, *, key_prefix: str, kind: str, renditions: dict, seconds: int,
+                      timeout: float = 300) -> str:
+    """The first `seconds` of the asset's HD (video) or AAC (audio) rendition as a file of its own;
+    reused when it exists (lessons sharing an asset and a length share the clip). Returns its key."""
+    source_key = renditions.get("hd" if kind == "video" else "audio")
+    if not isinstance(source_key, str) or not source_key:
+        raise JobFailed("media.job.source_missing")
+    source = _inside(media_dir, source_key)
+    if not source.is_file():
+        raise JobFailed("media.job.source_missing")
+    key = preview_key(key_prefix, kind, seconds)
+    final = _inside(media_dir, key)
+    if final.is_file() and final.stat().st_size > 0:
+        return key
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part = final.with_name(final.name + ".part")
+    ffmpeg.run_simple(ffmpeg.preview_command(source, part, seconds=seconds, video=kind == "video"),
+                      timeout=timeout)
+    _finish_file(part, final)
+    return key
+
+
+def _run_preview(engine: Engine, job: JobInput, media_dir: Path, remaining: float) -> JobOutput:
+    with Session(engine) as s:
+        lesson = s.get(Lesson, job.lesson_id) if job.lesson_id else None
+        if lesson is None:
+            raise JobFailed("media.job.missing")
+        seconds, current = int(lesson.free_seconds or 0), lesson.media_asset_id
+    if seconds <= 0 or current != job.asset_id:
+        return JobOutput(preview=PreviewOutput(lesson.id, job.asset_id, seconds, ""))
+    key = make_preview_clip(media_dir, key_prefix=job.key_prefix, kind=job.kind, renditions=job.renditions,
+                            seconds=seconds, timeout=min(remaining, 300))
+    return JobOutput(preview=PreviewOutput(lesson.id, job.asset_id, seconds, key))
 
 
 def _finish_file(part: Path, final: Path) -> None:
@@ -229,14 +335,15 @@ def _run_step(step: str, job: JobInput, probe: ffmpeg.ProbeResult, progress: _Pr
     if remaining <= 0:
         raise JobFailed("media.job.timeout")
     if step == "hls":
-        _make_hls(job, job.folder / "hd.mp4", remaining, out)
+        out.renditions.update(make_hls(job.folder, job.key_prefix, min(remaining, 1800)))
         return
     if step == "poster":
         name = f"{POSTER_DIR}/{job.asset_id}-{secrets.token_hex(6)}.jpg"
         final = public_dir / name
         final.parent.mkdir(parents=True, exist_ok=True)
         part = final.with_name(final.name + ".part")
-        ffmpeg.run_simple(ffmpeg.poster_command(job.source, part, at_seconds=min(1.0, probe.duration / 3)),
+        ffmpeg.run_simple(ffmpeg.poster_command(job.source, part, at_seconds=min(1.0, probe.duration / 3),
+                                                demuxer=probe.container),
                           timeout=min(remaining, 120))
         _finish_file(part, final)
         out.renditions["poster"] = name
@@ -245,12 +352,12 @@ def _run_step(step: str, job: JobInput, probe: ffmpeg.ProbeResult, progress: _Pr
     final = job.folder / filename
     part = final.with_name(final.name + ".part")
     if step == "audio":
-        cmd = ffmpeg.audio_command(job.source, part)
+        cmd = ffmpeg.audio_command(job.source, part, demuxer=probe.container)
     else:
         tall = step == "hd"
         cmd = ffmpeg.video_command(job.source, part, max_height=HD_HEIGHT if tall else SD_HEIGHT,
                                    crf=23 if tall else 28, audio_kbps=128 if tall else 64,
-                                   has_audio=probe.has_audio)
+                                   has_audio=probe.has_audio, demuxer=probe.container)
     ffmpeg.run(cmd, timeout=remaining, duration=probe.duration, on_progress=progress.report)
     if progress.lost:
         raise LeaseLost()
@@ -260,15 +367,26 @@ def _run_step(step: str, job: JobInput, probe: ffmpeg.ProbeResult, progress: _Pr
 
 def transcode(engine: Engine, job_id: int, owner: str, *, media_dir: Path, public_dir: Path,
               timeout_seconds: int) -> JobOutput:
-    """Make every rendition of the claimed job. Blocking: run it in a worker thread."""
+    """Run the claimed job: every rendition of an upload (transcode/hls), or a lesson's preview
+    clip. Blocking: run it in a worker thread."""
     job = _load_input(engine, job_id, media_dir)
+    deadline = time.monotonic() + timeout_seconds
+    if job.job_kind == "preview":
+        with _Progress(engine, job_id, owner, ["preview"]) as progress:
+            progress.start_step(0)
+            try:
+                return _run_preview(engine, job, media_dir, deadline - time.monotonic())
+            except ffmpeg.FfmpegError as exc:
+                raise JobFailed("media.job.timeout" if exc.reason == "timeout" else "media.job.ffmpeg_failed",
+                                exc.detail) from exc
+    if not job.source.is_file():
+        raise JobFailed("media.job.source_missing")
     probe = ffmpeg.probe(job.source)
     if not probe.is_media:
-        raise JobFailed("upload.not_media")
+        raise JobFailed(probe.refusal or "upload.not_media")
     job.folder.mkdir(parents=True, exist_ok=True)
     steps = plan_steps(job.kind, probe)
     out = JobOutput(duration=probe.duration)
-    deadline = time.monotonic() + timeout_seconds
     with _Progress(engine, job_id, owner, steps) as progress:
         for index, step in enumerate(steps):
             progress.start_step(index)
@@ -282,6 +400,82 @@ def transcode(engine: Engine, job_id: int, owner: str, *, media_dir: Path, publi
     return out
 
 
+# ---- the lesson's preview clip -------------------------------------------------------------
+
+def queue_preview(session: Session, lesson: Lesson) -> int | None:
+    """Queue the making of `lesson`'s free-seconds clip when it needs one and has none ready.
+    Called (in the caller's transaction) wherever free_seconds or the lesson's media change; an
+    asset still processing gets its clip when its transcode finishes (finish_job). Returns the
+    job id (an already queued one is reused: the job reads the lesson when it runs)."""
+    if int(lesson.free_seconds or 0) <= 0 or not lesson.media_asset_id or preview_ready(lesson):
+        return None
+    asset = session.get(MediaAsset, lesson.media_asset_id)
+    if asset is None or asset.status != "ready":
+        return None
+    queued = session.exec(select(MediaJob.id).where(MediaJob.lesson_id == lesson.id, MediaJob.kind == "preview",
+                                                    MediaJob.media_asset_id == asset.id,
+                                                    MediaJob.status == "queued")).first()
+    if queued is not None:
+        return queued
+    job = MediaJob(kind="preview", media_asset_id=asset.id, lesson_id=lesson.id)
+    session.add(job)
+    session.flush()
+    return job.id
+
+
+def queue_missing_work(session: Session, *, limit: int = 50) -> int:
+    """Sweep (idempotent, safe in every worker): lessons with free seconds whose ready media has no
+    clip and never had a preview job for it (e.g. seconds set before clips existed), and ready
+    lesson media without encrypted HLS (made before it existed) get their job, once. Returns how
+    many jobs were queued."""
+    queued = 0
+    stale = or_(Lesson.preview_key == "", Lesson.preview_asset_id.is_(None),  # type: ignore[union-attr]
+                Lesson.preview_asset_id != Lesson.media_asset_id, Lesson.preview_seconds != Lesson.free_seconds)
+    had_job = exists().where(MediaJob.lesson_id == Lesson.id, MediaJob.kind == "preview",
+                             MediaJob.media_asset_id == Lesson.media_asset_id)
+    lessons = session.exec(select(Lesson).join(MediaAsset, MediaAsset.id == Lesson.media_asset_id)
+                           .where(Lesson.free_seconds > 0, MediaAsset.status == "ready", stale, ~had_job)
+                           .order_by(Lesson.id).limit(limit)).all()
+    for lesson in lessons:
+        queued += queue_preview(session, lesson) is not None
+    rows = session.exec(select(MediaAsset.id, MediaAsset.renditions, Lesson.id)
+                        .join(Lesson, Lesson.media_asset_id == MediaAsset.id)
+                        .where(MediaAsset.status == "ready").order_by(MediaAsset.id, Lesson.id)).all()
+    seen: set[int] = set()
+    for asset_id, renditions, lesson_id in rows:
+        if asset_id in seen or has_hls(renditions):
+            continue
+        seen.add(asset_id)
+        if session.exec(select(MediaJob.id).where(MediaJob.media_asset_id == asset_id,
+                                                  MediaJob.kind == "hls")).first() is None:
+            session.add(MediaJob(kind="hls", media_asset_id=asset_id, lesson_id=lesson_id))
+            queued += 1
+        if len(seen) >= limit:
+            break
+    session.commit()
+    return queued
+
+
+def has_hls(renditions: object) -> bool:
+    return isinstance(renditions, dict) and any(
+        isinstance(k, str) and k.startswith("hls_") and v for k, v in renditions.items())
+
+
+def _publish_preview(session: Session, job: MediaJob, preview: PreviewOutput) -> None:
+    """Point the lesson at its clip, only while it still has the media and seconds it was cut for."""
+    if preview.key:
+        won = session.execute(
+            update(Lesson).where(Lesson.id == preview.lesson_id, Lesson.media_asset_id == preview.asset_id,
+                                 Lesson.free_seconds == preview.seconds)
+            .values(preview_key=preview.key, preview_asset_id=preview.asset_id, preview_seconds=preview.seconds)
+            .execution_options(synchronize_session=False)).rowcount
+    else:
+        won = 0
+    audit.record(session, actor_id=None, action="media.preview_ready" if won else "media.preview_skipped",
+                 target=f"lesson:{preview.lesson_id}",
+                 detail={"job": job.id, "asset": preview.asset_id, "seconds": preview.seconds})
+
+
 def finish_job(session: Session, *, job_id: int, owner: str, output: JobOutput) -> bool:
     """Publish the renditions: asset ready, the lesson switched to it (unless a newer upload is
     already there), durations on the lesson and the course. False when the lease was lost."""
@@ -293,6 +487,10 @@ def finish_job(session: Session, *, job_id: int, owner: str, output: JobOutput) 
         session.rollback()
         return False
     job = session.get(MediaJob, job_id)
+    if output.preview is not None:
+        _publish_preview(session, job, output.preview)
+        session.commit()
+        return True
     asset = session.get(MediaAsset, job.media_asset_id)
     asset.renditions = {**(asset.renditions or {}), **output.renditions}
     asset.duration_seconds = round(output.duration)
@@ -305,6 +503,7 @@ def finish_job(session: Session, *, job_id: int, owner: str, output: JobOutput) 
         session.add(lesson)
         session.flush()
         _update_course_duration(session, lesson.course_id)
+        queue_preview(session, lesson)  # a new asset needs a new clip of the free seconds
     audit.record(session, actor_id=None, action="media.ready", target=f"asset:{asset.id}",
                  detail={"job": job_id, "lesson": job.lesson_id, "renditions": sorted(output.renditions)})
     session.commit()
@@ -482,6 +681,8 @@ class LessonMediaView:
     course_title: str
     current: AssetView | None
     jobs: list[JobRow]  # newest first, for this lesson
+    free_seconds: int = 0  # > 0: non-buyers get a clip of this length
+    preview_ready: bool = False  # that clip exists for the current media and length
 
 
 def lesson_media(session: Session, *, actor_id: object, lesson_id: object) -> LessonMediaView:
@@ -494,4 +695,5 @@ def lesson_media(session: Session, *, actor_id: object, lesson_id: object) -> Le
     current = AssetView(asset.id, asset.kind, asset.status, asset.duration_seconds, asset.size_bytes, asset.error,
                         dict(asset.renditions or {})) if asset else None
     jobs = _rows(session, _job_query().where(MediaJob.lesson_id == lesson.id).order_by(MediaJob.id.desc()).limit(5))  # type: ignore[union-attr]
-    return LessonMediaView(lesson.id, lesson.title, lesson.kind, course.id, course.title, current, jobs)
+    return LessonMediaView(lesson.id, lesson.title, lesson.kind, course.id, course.title, current, jobs,
+                           int(lesson.free_seconds or 0), preview_ready(lesson))

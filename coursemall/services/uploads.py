@@ -196,8 +196,8 @@ def cancel_upload(session: Session, *, actor_id: object, upload_key: object, med
 def _extension(filename: str, probe: ffmpeg.ProbeResult) -> str:
     match = _EXT_RE.search(filename)
     ext = match.group(1).lower() if match else ""
-    return ext if ext in {"mp4", "m4v", "mov", "mkv", "webm", "avi", "flv", "ts", "mpg", "mpeg", "mp3",
-                          "m4a", "aac", "wav", "ogg", "oga", "flac", "opus"} else ("mp4" if probe.has_video else "bin")
+    return ext if ext in {"mp4", "m4v", "mov", "mkv", "webm", "mp3", "m4a", "aac", "wav", "ogg", "oga", "flac",
+                          "opus"} else ("mp4" if probe.has_video else "bin")
 
 
 def complete_upload(session: Session, *, actor_id: object, upload_key: object, media_dir: Path) -> UploadView:
@@ -222,7 +222,7 @@ def complete_upload(session: Session, *, actor_id: object, upload_key: object, m
 
 def _refusal(probe: ffmpeg.ProbeResult, lesson_kind: str) -> str:
     if not probe.is_media:
-        return "upload.not_media"
+        return probe.refusal or "upload.not_media"  # a manifest/playlist or a refused container says so
     if lesson_kind in _VIDEO_LESSONS and not probe.has_video:
         return "upload.needs_video"
     if lesson_kind in _AUDIO_LESSONS and not probe.has_audio:

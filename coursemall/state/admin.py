@@ -22,6 +22,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.services import admin as admin_service
+from coursemall.domain.catalog import format_duration
 from coursemall.domain.money import format_fen
 from coursemall.services import manual_pay, refunds
 from coursemall.services import ops as ops_service
@@ -206,6 +207,9 @@ class AdminRefundsState(AdminBaseState):
         self._admit()
         self.refunds = [{"id": str(r.id), "order_no": r.order_no, "learner": r.learner, "amount": r.amount,
                          "reason": r.reason, "policy_outcome": r.policy_outcome,
+                         "consumed": self._t("admin.refunds.consumed", served=format_duration(r.served_seconds),
+                                             total=format_duration(r.media_seconds), served_pct=r.served_pct,
+                                             progress_pct=r.progress_pct),
                          "date": _fmt_time(r.created_at)} for r in rows]
         self._show_policy(policy)
 

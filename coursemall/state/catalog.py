@@ -29,17 +29,19 @@ SORT_KEYS = ("newest", "best", "price_asc", "price_desc", "rating")
 # Stops a partial preview at `data-free-seconds` and shows #trial-over. Constant text (no user
 # input); installed once per tab. The server still serves a trimmed preview when the media
 # pipeline made one (services/media_access.py).
+# The free-seconds clip itself ends at the limit (the server never sends more); this only shows
+# the buy prompt when it does.
 TRIAL_GUARD_JS = """(function(){
 if (window.__cmTrialGuard) return; window.__cmTrialGuard = true;
 function guard(e){
   var m = e.target; if (!m || !m.getAttribute) return;
   var lim = parseFloat(m.getAttribute('data-free-seconds') || '0'); if (!(lim > 0)) return;
-  if (m.currentTime >= lim) {
-    m.pause(); if (m.currentTime > lim) m.currentTime = lim;
+  if (e.type === 'ended' || m.currentTime >= lim) {
+    if (!m.ended) m.pause();
     var o = document.getElementById('trial-over'); if (o) o.style.display = 'flex';
   }
 }
-['timeupdate', 'seeking', 'play', 'playing'].forEach(function(t){ document.addEventListener(t, guard, true); });
+['timeupdate', 'seeking', 'play', 'playing', 'ended'].forEach(function(t){ document.addEventListener(t, guard, true); });
 })();"""
 _MAX_FORM_FIELD = 2000
 

@@ -22,9 +22,9 @@ from coursemall.services.uploads import CHUNK_MAX
 from coursemall.state.dashboard_base import DashboardBaseState, _fmt_time, _in_session, parse_row_id
 from coursemall.state.guards import dashboard_required
 
-RENDITION_ORDER = ("hd", "sd", "audio", "poster", "preview", "hls")
+RENDITION_ORDER = ("hd", "sd", "audio", "poster", "hls_hd", "hls_sd", "hls_audio", "hls")
 ACTIVE = ("queued", "running")
-STEPS = ("hd", "sd", "audio", "poster", "hls", "done")
+STEPS = ("hd", "sd", "audio", "poster", "hls", "preview", "done")
 
 
 def _routes():
@@ -88,6 +88,8 @@ class LessonMediaState(MediaAdminBaseState):
     asset_size: str = ""
     poster_url: str = ""
     renditions: list[dict[str, str]] = []
+    preview_text: str = ""  # the free-seconds clip and whether it is ready ("" = no free seconds)
+    preview_is_ready: bool = False
     jobs: list[dict[str, str]] = []
     processing: bool = False  # a job is queued or running: the page polls
     replacing: bool = False  # a newer upload is processing while the current media keeps playing
@@ -99,6 +101,7 @@ class LessonMediaState(MediaAdminBaseState):
         self.asset_status = self.asset_status_label = self.asset_error = self.asset_duration = ""
         self.asset_size = self.poster_url = ""
         self.renditions = []
+        self.preview_text, self.preview_is_ready = "", False
         self.jobs = []
 
     def _load(self, lesson_id: object) -> bool:
@@ -132,6 +135,10 @@ class LessonMediaState(MediaAdminBaseState):
         self.poster_url = public_url(names.get("poster", "")) if isinstance(names.get("poster"), str) else ""
         self.renditions = [{"name": n, "label": self._t(f"mediaui.rendition.{n}")} for n in RENDITION_ORDER
                            if names.get(n)]
+        self.preview_is_ready = view.preview_ready
+        self.preview_text = "" if not view.free_seconds else "%s: %s" % (
+            self._t("mediaui.preview_clip", seconds=view.free_seconds),
+            self._t("mediaui.preview_state.ready" if view.preview_ready else "mediaui.preview_state.pending"))
         self.jobs = [self._job_row(row) for row in view.jobs]
         self.processing = any(row.status in ACTIVE for row in view.jobs)
         self.replacing = bool(asset) and any(row.status in ACTIVE and row.asset_id != asset.asset_id

@@ -39,30 +39,38 @@ NOTE_FORM_MAX = 4000
 SHOP_TZ = ZoneInfo("Asia/Shanghai")  # drip dates are shown in shop-local time
 
 # The player's client side: constant text (no user data), installed once per tab; `init` gets
-# integers only. It drives speed, resume/?t= seek, no-seek-ahead, autoplay-next, heartbeats,
-# article reading progress, marker seeks and the moving watermark.
+# integers only. It plays the encrypted HLS through hls.js (assets/vendor, loaded on first use) or
+# the free-seconds clip, and drives the HD/SD/listen switch, speed, resume/?t= seek,
+# no-seek-ahead, autoplay-next, heartbeats, article reading progress, marker seeks and the moving
+# watermark.
 PLAYER_JS = r"""(function(){
 if (window.__cmPlayer) return;
 var SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 2];
 var P = {cfg: null, seg: null, lastT: 0, lastSent: 0, n: 0, furthest: 0, readMax: 0, readSent: -1,
-         readSentAt: 0, observer: null, switching: null, chosen: false};
+         readSentAt: 0, observer: null, switching: null, chosen: false, hls: null, hlsWaiting: [],
+         hlsLoading: false};
 function media(){
   var m = document.getElementById('lesson-video') || document.getElementById('lesson-audio');
   if (!m || !P.cfg || m.getAttribute('data-lesson') !== String(P.cfg.lesson)) return null;
   return m;
 }
-// Sources: the server renders one signed URL per rendition as data-hd / data-sd / data-listen
-// attributes. The HD/SD choice is remembered (localStorage); listen mode lasts for the tab
-// (sessionStorage) so autoplay-next keeps listening. A switch keeps position, speed, play/pause.
+// Sources: the server renders one signed URL per source as data-hd / data-sd / data-listen /
+// data-src attributes: encrypted HLS playlists (/api/hls/..., played through hls.js, loaded on
+// first use from /vendor) or, for a partial preview, the free-seconds clip (a plain file). The
+// element carries the playing source's name in data-playing. The HD/SD choice is remembered
+// (localStorage); listen mode lasts for the tab (sessionStorage) so autoplay-next keeps
+// listening. A switch keeps position, speed, play/pause.
+var HLS_JS = '/vendor/hls.light.min.js?v=1.7.4';
 function listening(m){ return !!m.getAttribute('data-listen') && sessionStorage.getItem('cm-listen') === '1'; }
 function wantedQuality(m){
   var q = localStorage.getItem('cm-quality');
   return (q === 'hd' || q === 'sd') && m.getAttribute('data-' + q) ? q : '';
 }
-function wantedSrc(m){
-  if (listening(m)) return m.getAttribute('data-listen');
-  var q = wantedQuality(m);
-  return q ? m.getAttribute('data-' + q) : '';
+function wantedName(m){ return listening(m) ? 'listen' : wantedQuality(m); }
+function defaultName(m){
+  var names = ['hd', 'sd', 'src'];
+  for (var i = 0; i < names.length; i++) { if (m.getAttribute('data-' + names[i])) return names[i]; }
+  return '';
 }
 function markSources(m){
   var q = (m && !listening(m)) ? (wantedQuality(m) || (m.getAttribute('data-hd') ? 'hd' : '')) : '';
@@ -75,26 +83,55 @@ function markSources(m){
   var t = document.getElementById('listen-toggle'); if (t) t.setAttribute('aria-pressed', on ? 'true' : 'false');
   var o = document.getElementById('listen-overlay'); if (o) o.style.display = on ? 'flex' : 'none';
 }
-function useSrc(m, url){
-  if (!url || m.getAttribute('src') === url) { markSources(m); return; }
+function withHls(cb){
+  if (window.Hls) { cb(window.Hls); return; }
+  P.hlsWaiting.push(cb);
+  if (P.hlsLoading) return;
+  P.hlsLoading = true;
+  var s = document.createElement('script'); s.src = HLS_JS; s.async = true;
+  function done(){ P.hlsLoading = false; var w = P.hlsWaiting; P.hlsWaiting = []; w.forEach(function(f){ f(window.Hls || null); }); }
+  s.onload = done; s.onerror = done;
+  document.head.appendChild(s);
+}
+function stopHls(){ if (P.hls) { var h = P.hls; P.hls = null; h.destroy(); } }
+function load(m, name, url, at){
+  // Play `url` in the element from second `at` (-1 = from the start).
+  m.setAttribute('data-playing', name); m.__cmUrl = url;
+  stopHls();
+  if (url.indexOf('/api/hls/') !== 0) { m.setAttribute('src', url); m.load(); return; }
+  withHls(function(Hls){
+    if (m.__cmUrl !== url || media() !== m) return;
+    if (Hls && Hls.isSupported()) {
+      var h = new Hls({startPosition: at > 0 ? at : -1, maxBufferLength: 30, maxMaxBufferLength: 60});
+      P.hls = h;
+      h.on(Hls.Events.ERROR, function(ev, d){
+        if (!d || !d.fatal || P.hls !== h) return;
+        stopHls(); refreshSources(m);  // typically an expired playlist token: fresh URLs, same second
+      });
+      h.loadSource(url); h.attachMedia(m);
+    } else {
+      m.setAttribute('src', url); m.load();  // native HLS (Safari, iOS)
+    }
+  });
+}
+function useSource(m, name){
+  var url = name ? m.getAttribute('data-' + name) : '';
+  if (!url || (m.getAttribute('data-playing') === name && m.__cmUrl === url)) { markSources(m); return; }
+  var at = P.cfg.start > 0 ? P.cfg.start : -1;
   if (m.__cmStarted === P.cfg.token) {
     // Already playing this lesson: save the span, then restore time/speed/state on the new source.
     var playing = !m.paused && !m.ended;
     if (playing) beat(m);
     P.switching = {t: m.currentTime, playing: playing, rate: m.playbackRate};
+    at = m.currentTime;
   }
-  m.setAttribute('src', url); m.load(); markSources(m);
+  load(m, name, url, at); markSources(m);
 }
 // A failed source (typically its 10-minute token expired during a long lesson, or before the first
 // play): ask the server for fresh URLs once per 15 s, then carry on from the same second.
-function sourceName(m, url){
-  var names = ['listen', 'hd', 'sd', 'src'];
-  for (var i = 0; i < names.length; i++) { if (m.getAttribute('data-' + names[i]) === url) return names[i]; }
-  return '';
-}
 function refreshSources(m){
   if (!P.cfg || (P.refreshedAt && Date.now() - P.refreshedAt < 15000)) return;
-  var old = m.getAttribute('src') || '', name = sourceName(m, old);
+  var name = m.getAttribute('data-playing') || '', old = m.__cmUrl || '';
   if (!name) return;
   P.refreshedAt = Date.now();
   var resume = {t: m.currentTime > 0 ? m.currentTime : P.lastT, playing: !m.paused || P.wasPlaying,
@@ -104,14 +141,14 @@ function refreshSources(m){
   (function wait(){
     var cur = media(); if (cur !== m) return;
     var fresh = m.getAttribute('data-' + name);
-    if (fresh && fresh !== old) { P.switching = resume; m.setAttribute('src', fresh); m.load(); return; }
+    if (fresh && fresh !== old) { P.switching = resume; load(m, name, fresh, resume.t); return; }
     if (--tries > 0) setTimeout(wait, 200);
   })();
 }
 function restoreAfterSwitch(m){
   m.__cmStarted = P.cfg.token;
   var s = P.switching; P.switching = null;
-  if (s.t > 0 && (!isFinite(m.duration) || s.t < m.duration)) m.currentTime = s.t;
+  if (s.t > 0 && Math.abs(m.currentTime - s.t) > 0.3 && (!isFinite(m.duration) || s.t < m.duration)) m.currentTime = s.t;
   m.defaultPlaybackRate = s.rate; m.playbackRate = s.rate;
   P.lastT = m.currentTime; P.seg = null;
   if (s.playing) { var p = m.play(); if (p && p.catch) p.catch(function(){}); }
@@ -149,7 +186,7 @@ function applyStart(m){
   if (m.readyState < 1) return;
   m.__cmStarted = P.cfg.token;
   var s = P.cfg.start;
-  if (s > 0 && (!isFinite(m.duration) || s < m.duration - 1)) m.currentTime = s;
+  if (s > 0 && Math.abs(m.currentTime - s) > 0.3 && (!isFinite(m.duration) || s < m.duration - 1)) m.currentTime = s;
   P.lastT = m.currentTime; P.seg = null;
   applySpeed(m);
   if (sessionStorage.getItem('cm-autoplay') === '1') {
@@ -183,6 +220,7 @@ function onEvent(e){
     case 'pause': P.wasPlaying = false; beat(m); break;
     case 'ended':
       P.lastT = isFinite(m.duration) ? m.duration : t; beat(m);
+      if (parseFloat(m.getAttribute('data-free-seconds') || '0') > 0) break;  // a preview ends at its buy prompt
       var next = document.getElementById('lesson-next');
       if (next) { sessionStorage.setItem('cm-autoplay', '1'); next.click(); }
       break;
@@ -200,11 +238,11 @@ document.addEventListener('click', function(e){
   if (b.hasAttribute('data-quality')) {
     var q = b.getAttribute('data-quality'); if (q !== 'hd' && q !== 'sd') return;
     localStorage.setItem('cm-quality', q); sessionStorage.removeItem('cm-listen');
-    if (m) useSrc(m, m.getAttribute('data-' + q));
+    if (m) useSource(m, q);
   } else if (b.id === 'listen-toggle') {
     if (!m || !m.getAttribute('data-listen')) return;
     if (listening(m)) sessionStorage.removeItem('cm-listen'); else sessionStorage.setItem('cm-listen', '1');
-    useSrc(m, wantedSrc(m) || m.getAttribute('data-hd') || m.getAttribute('data-sd') || m.getAttribute('data-src'));
+    useSource(m, wantedName(m) || defaultName(m));
   } else if (b.hasAttribute('data-speed')) {
     var v = parseFloat(b.getAttribute('data-speed')); if (SPEEDS.indexOf(v) < 0) return;
     localStorage.setItem('cm-speed', String(v)); markSpeed(v);
@@ -277,7 +315,7 @@ function watchArticleEnd(tries){
 function settle(tries){
   var m = media();
   if (m) {
-    if (!P.chosen) { P.chosen = true; useSrc(m, wantedSrc(m)); }
+    if (!P.chosen) { P.chosen = true; useSource(m, wantedName(m) || defaultName(m)); }
     applySpeed(m); applyStart(m); if (m.__cmStarted === P.cfg.token) return;
   }
   if (tries > 0) setTimeout(function(){ settle(tries - 1); }, 100);
@@ -287,7 +325,7 @@ window.__cmPlayer = {
     P.cfg = {lesson: lesson, start: start, noSeek: !!noSeek, article: !!article, track: !!track,
              token: lesson + ':' + Date.now()};
     P.seg = null; P.lastT = start; P.lastSent = Date.now(); P.furthest = Math.max(furthest, 0);
-    P.switching = null; P.chosen = false; P.refreshedAt = 0; P.wasPlaying = false;
+    P.switching = null; P.chosen = false; P.refreshedAt = 0; P.wasPlaying = false; stopHls();
     P.readMax = 0; P.readSent = -1; P.readSentAt = 0;
     moveMarks(); markSpeed(savedSpeed());
     if (article) { setTimeout(readProgress, 300); watchArticleEnd(40); } else { settle(100); }
@@ -381,6 +419,7 @@ class PlayerState(LessonState):
     listen_url: str = ""
     preview_mode: bool = False  # a course manager's "preview as a learner" (no progress kept)
     unlock_text: str = ""  # drip release: "unlocks on <date>"
+    preparing_text: str = ""  # the clip or the encrypted HLS this viewer needs is still being made
 
     _duration_seconds: int = 0
 
@@ -402,7 +441,7 @@ class PlayerState(LessonState):
         self.course_percent = self.lesson_percent = 0
         self.lesson_completed = self.can_track = self.entitled = self.preview_mode = False
         self.certificate_href = self.overlay_name = self.overlay_code = ""
-        self.src_url = self.hd_url = self.sd_url = self.listen_url = self.unlock_text = ""
+        self.src_url = self.hd_url = self.sd_url = self.listen_url = self.unlock_text = self.preparing_text = ""
         self.note_message = self.note_error = ""
         self._duration_seconds = 0
 
@@ -419,8 +458,11 @@ class PlayerState(LessonState):
         self.next_href = routes.lesson_url(page.next_lesson_id) if page.next_lesson_id else ""
         self.preview_mode = page.preview
         self.unlock_text = unlock_text(page.unlocks_at, self._t) if page.unlocks_at else ""
-        self.media_url = page.media.sources[0].url if page.media else ""
-        self._set_sources(page.media)
+        media = page.media
+        self.media_url = media.sources[0].url if media and media.sources else ""
+        self._set_sources(media)
+        self.preparing_text = self._t("lesson.preview_preparing" if page.access == "partial"
+                                      else "lesson.media_preparing") if media and media.preparing else ""
         self.loaded = True
 
     def _set_sources(self, media) -> None:
@@ -518,9 +560,9 @@ class PlayerState(LessonState):
 
     @rx.event
     def refresh_media(self, payload: str):
-        """From the player script when a source failed (its short-lived token expired): fresh
-        session-bound URLs for the current lesson, after the same access check. The element keeps
-        its key (media_url is unchanged); the script swaps the new URL in at the same second."""
+        """From the player script when a source failed (its short-lived playlist token expired):
+        fresh session-bound URLs for the current lesson, after the same access check. The element
+        keeps its key (media_url is unchanged); the script swaps the new URL in at the same second."""
         data = parse_payload(payload, ("lesson_id",))
         if data is None or data["lesson_id"] != self.lesson_id or self.access == "locked":
             return

@@ -1,5 +1,7 @@
 """GET /api/media/{token}: signed, short-lived, bound to the viewer's session, re-checked on every
-request, Range-capable; one token per rendition (HD/SD/listen), drip release and manager previews."""
+request, Range-capable. What it still serves: a partial preview's free-seconds clip (to anyone who
+may preview the lesson) and, to course managers previewing their course, the whole files. A
+learner never gets a whole file of a paid lesson here: buyers play encrypted HLS (test_hls.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from tests.services.catalog_fixture import build_catalog
 
 VIDEO = bytes(range(256)) * 40  # 10,240 bytes
 AUDIO = b"ID3" + b"\x01" * 5000
+CLIP = b"\x00\x00\x00\x20ftypM4A " + bytes(range(200)) * 5  # the free-seconds clip
 
 
 @pytest.fixture
@@ -60,16 +63,23 @@ def sign_in(engine, client, user_id: int, *, mfa: bool = False) -> str:
     return sessions.token_hash(token)
 
 
+def give_clip(engine, lesson_key_id: int, data: bytes = CLIP, *, seconds: int | None = None) -> str:
+    """The pipeline's free-seconds clip for the lesson (its current asset, its current seconds)."""
+    with Session(engine) as s:
+        lesson = s.get(Lesson, lesson_key_id)
+        asset = s.get(MediaAsset, lesson.media_asset_id)
+        key = f"{asset.storage_key.rsplit('/', 1)[0]}/clip-{lesson.id}.m4a"
+        (get_settings().media_dir / key).write_bytes(data)
+        lesson.preview_key, lesson.preview_asset_id = key, asset.id
+        lesson.preview_seconds = lesson.free_seconds if seconds is None else seconds
+        s.add(lesson)
+        s.commit()
+        return key
+
+
 def _url(engine, actor, lesson_id, session_hash: str = "") -> str:
     with Session(engine) as s:
         return mint_lesson_media_url(s, actor_id=actor, lesson_id=lesson_id, session_token_hash=session_hash).url
-
-
-def buyer_url(shop, lesson_key: str = "lesson_paid") -> str:
-    """The buyer signs in on `client` and gets a URL bound to that session."""
-    cat, client, engine = shop
-    h = sign_in(engine, client, cat.ids["buyer"])
-    return _url(engine, cat.ids["buyer"], cat.ids[lesson_key], h)
 
 
 def assert_forbidden(resp):
@@ -78,42 +88,83 @@ def assert_forbidden(resp):
     assert resp.headers.get("cache-control") == "private, no-store"
 
 
-def test_valid_token_serves_the_file(shop):
+def test_the_clip_is_served_with_ranges(shop):
     cat, client, engine = shop
-    resp = client.get(_url(engine, None, cat.ids["lesson_trial"]))
-    assert resp.status_code == 200
-    assert resp.content == VIDEO
-    assert resp.headers["content-type"] == "video/mp4"
-    assert resp.headers["accept-ranges"] == "bytes"
+    give_clip(engine, cat.ids["lesson_partial"])
+    url = _url(engine, None, cat.ids["lesson_partial"])
+    assert verify_token(url.rsplit("/", 1)[1]).rendition == "preview"
+    resp = client.get(url)
+    assert resp.status_code == 200 and resp.content == CLIP
+    assert resp.headers["content-type"] == "audio/mp4" and resp.headers["accept-ranges"] == "bytes"
     assert resp.headers["cache-control"] == "private, no-store"
+    part = client.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == CLIP[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(CLIP)}"
+    assert client.get(url, headers={"Range": "bytes=-10"}).content == CLIP[-10:]
+    assert client.get(url, headers={"Range": f"bytes={len(CLIP) + 5}-"}).status_code == 416
 
 
-def test_range_gives_206_with_content_range(shop):
+def test_partial_viewers_get_the_clip_and_never_the_original_or_a_rendition(shop):
     cat, client, engine = shop
-    url = _url(engine, None, cat.ids["lesson_trial"])
-    resp = client.get(url, headers={"Range": "bytes=100-199"})
-    assert resp.status_code == 206
-    assert resp.headers["content-range"] == f"bytes 100-199/{len(VIDEO)}"
-    assert resp.content == VIDEO[100:200]
-    tail = client.get(url, headers={"Range": "bytes=-10"})
-    assert tail.status_code == 206 and tail.content == VIDEO[-10:]
-    bad = client.get(url, headers={"Range": f"bytes={len(VIDEO) + 5}-"})
-    assert bad.status_code == 416
+    _with_renditions(engine, cat.ids["asset_audio"], audio=("full.m4a", AUDIO))
+    give_clip(engine, cat.ids["lesson_partial"])
+    ids = cat.ids
+    for user in (None, ids["stranger"]):
+        c = TestClient(Starlette(routes=media_api.ROUTES))
+        h = sign_in(engine, c, user) if user else ""
+        binding = session_binding(h) if user else "0"
+        with Session(engine) as s:
+            media = mint_player_media(s, actor_id=user, lesson_id=ids["lesson_partial"], session_token_hash=h)
+        assert [src.name for src in media.sources] == ["src"] and media.listen is None
+        assert c.get(media.sources[0].url).content == CLIP
+        for rendition in ("src", "hd", "sd", "audio", "hls-audio"):
+            token = mint_token(user_id=user, lesson_id=ids["lesson_partial"], asset_id=ids["asset_audio"],
+                               rendition=rendition, binding=binding)
+            resp = c.get(f"/api/media/{token}")
+            assert_forbidden(resp)
+            assert AUDIO[:64] not in resp.content
+
+
+def test_without_a_ready_clip_a_partial_viewer_gets_nothing(shop):
+    cat, client, engine = shop
+    ids = cat.ids
+    token = mint_token(user_id=0, lesson_id=ids["lesson_partial"], asset_id=ids["asset_audio"], rendition="preview")
+    with Session(engine) as s:
+        media = mint_player_media(s, actor_id=None, lesson_id=ids["lesson_partial"])
+    assert media.sources == () and media.preparing  # the player says the preview is being prepared
+    with Session(engine) as s, pytest.raises(DomainError):
+        mint_lesson_media_url(s, actor_id=None, lesson_id=ids["lesson_partial"])
+    assert_forbidden(client.get(f"/api/media/{token}"))
+    # a clip cut for other seconds (the owner changed them) is not served
+    give_clip(engine, ids["lesson_partial"], seconds=60)
+    assert_forbidden(client.get(f"/api/media/{token}"))
+    # nor one cut from the lesson's previous media
+    give_clip(engine, ids["lesson_partial"])
+    assert client.get(f"/api/media/{token}").status_code == 200
+    with Session(engine) as s:
+        lesson = s.get(Lesson, ids["lesson_partial"])
+        lesson.media_asset_id = ids["asset_paid"]
+        s.add(lesson)
+        s.commit()
+    moved = mint_token(user_id=0, lesson_id=ids["lesson_partial"], asset_id=ids["asset_paid"], rendition="preview")
+    assert_forbidden(client.get(f"/api/media/{token}"))
+    assert_forbidden(client.get(f"/api/media/{moved}"))
 
 
 def test_missing_forged_and_expired_tokens_are_refused(shop):
     cat, client, engine = shop
-    good = _url(engine, None, cat.ids["lesson_trial"]).rsplit("/", 1)[1]
+    give_clip(engine, cat.ids["lesson_partial"])
+    good = _url(engine, None, cat.ids["lesson_partial"]).rsplit("/", 1)[1]
     assert client.get("/api/media/").status_code in (403, 404)
     assert_forbidden(client.get("/api/media/x"))
     body, sig = good.rsplit(".", 1)
     flipped = sig[:-1] + ("A" if sig[-1] != "A" else "B")
     assert_forbidden(client.get(f"/api/media/{body}.{flipped}"))
-    forged = mint_token(user_id=0, lesson_id=cat.ids["lesson_trial"], asset_id=cat.ids["asset_video"],
-                        key="another-key-" + "y" * 40)
+    forged = mint_token(user_id=0, lesson_id=cat.ids["lesson_partial"], asset_id=cat.ids["asset_audio"],
+                        rendition="preview", key="another-key-" + "y" * 40)
     assert_forbidden(client.get(f"/api/media/{forged}"))
-    expired = mint_token(user_id=0, lesson_id=cat.ids["lesson_trial"], asset_id=cat.ids["asset_video"],
-                         now=time.time() - 3600, ttl=60)
+    expired = mint_token(user_id=0, lesson_id=cat.ids["lesson_partial"], asset_id=cat.ids["asset_audio"],
+                         rendition="preview", now=time.time() - 3600, ttl=60)
     assert_forbidden(client.get(f"/api/media/{expired}"))
     assert_forbidden(client.get("/api/media/" + "1." * 2000 + "x"))
 
@@ -121,47 +172,42 @@ def test_missing_forged_and_expired_tokens_are_refused(shop):
 def test_token_cannot_be_moved_to_another_lesson_or_asset(shop):
     cat, client, engine = shop
     ids = cat.ids
-    # A genuine token for the trial lesson but naming the paid lesson's asset: refused.
-    swapped = mint_token(user_id=0, lesson_id=ids["lesson_trial"], asset_id=ids["asset_paid"])
+    give_clip(engine, ids["lesson_partial"])
+    swapped = mint_token(user_id=0, lesson_id=ids["lesson_partial"], asset_id=ids["asset_paid"], rendition="preview")
     assert_forbidden(client.get(f"/api/media/{swapped}"))
-    # A token (even genuine) for a paid lesson held by an anonymous viewer: refused.
-    paid = mint_token(user_id=0, lesson_id=ids["lesson_paid"], asset_id=ids["asset_paid"])
+    # a genuine token for a paid lesson held by an anonymous viewer: refused
+    paid = mint_token(user_id=0, lesson_id=ids["lesson_paid"], asset_id=ids["asset_paid"], rendition="preview")
     assert_forbidden(client.get(f"/api/media/{paid}"))
-    # Editing the lesson id inside a genuine token breaks the signature.
-    good = _url(engine, None, ids["lesson_trial"]).rsplit("/", 1)[1]
+    good = _url(engine, None, ids["lesson_partial"]).rsplit("/", 1)[1]
     uid, _lesson, asset, rendition, bind, exp, sig = good.split(".")
     assert_forbidden(client.get(f"/api/media/{uid}.{ids['lesson_paid']}.{asset}.{rendition}.{bind}.{exp}.{sig}"))
-    # ... and so does renaming the rendition.
-    assert_forbidden(client.get(f"/api/media/{uid}.{_lesson}.{asset}.hd.{bind}.{exp}.{sig}"))
+    assert_forbidden(client.get(f"/api/media/{uid}.{_lesson}.{asset}.src.{bind}.{exp}.{sig}"))
 
 
-def test_paid_lesson_cannot_be_minted_for_anonymous_but_can_for_buyer(shop):
-    from coursemall.domain.errors import DomainError
-
+def test_free_trial_and_bought_lessons_are_not_served_as_whole_files(shop):
     cat, client, engine = shop
-    with Session(engine) as s, pytest.raises(DomainError):
-        mint_lesson_media_url(s, actor_id=None, lesson_id=cat.ids["lesson_paid"])
-    with Session(engine) as s, pytest.raises(DomainError):
-        mint_lesson_media_url(s, actor_id=cat.ids["stranger"], lesson_id=cat.ids["lesson_paid"])
-    resp = client.get(buyer_url(shop))
-    assert resp.status_code == 200 and resp.content == VIDEO[::-1]
-
-
-def test_revoked_entitlement_stops_playback(shop):
-    cat, client, engine = shop
-    url = buyer_url(shop)
-    assert client.get(url, headers={"Range": "bytes=0-9"}).status_code == 206
+    ids = cat.ids
+    h = sign_in(engine, client, ids["buyer"])
+    _with_renditions(engine, ids["asset_paid"], hd=("hd.mp4", b"HD" * 100), sd=("sd.mp4", b"SD" * 100),
+                     audio=("audio.m4a", b"AU" * 100))
+    for lesson, asset in (("lesson_paid", "asset_paid"), ("lesson_trial", "asset_video")):
+        for rendition in ("src", "hd", "sd", "audio", "preview"):
+            token = mint_token(user_id=ids["buyer"], lesson_id=ids[lesson], asset_id=ids[asset], rendition=rendition,
+                               binding=session_binding(h))
+            assert_forbidden(client.get(f"/api/media/{token}"))
+    anonymous = mint_token(user_id=0, lesson_id=ids["lesson_trial"], asset_id=ids["asset_video"], rendition="src")
+    assert_forbidden(TestClient(Starlette(routes=media_api.ROUTES)).get(f"/api/media/{anonymous}"))
+    # without encrypted HLS yet, the buyer's player has nothing to play (the pipeline makes it)
     with Session(engine) as s:
-        ent = s.exec(select(Entitlement).where(Entitlement.user_id == cat.ids["buyer"])).one()
-        ent.revoked_at = utcnow()
-        s.add(ent)
-        s.commit()
-    assert_forbidden(client.get(url, headers={"Range": "bytes=10-19"}))
+        media = mint_player_media(s, actor_id=ids["buyer"], lesson_id=ids["lesson_paid"], session_token_hash=h)
+    assert media.sources == () and media.preparing
 
 
-def test_unpublishing_the_course_stops_trial_playback(shop):
+def test_unpublishing_the_course_stops_the_preview_clip(shop):
     cat, client, engine = shop
-    url = _url(engine, None, cat.ids["lesson_trial"])
+    give_clip(engine, cat.ids["lesson_partial"])
+    url = _url(engine, None, cat.ids["lesson_partial"])
+    assert client.get(url).status_code == 200
     with Session(engine) as s:
         course = s.get(Course, cat.ids["phone"])
         course.status = "unpublished"
@@ -170,30 +216,16 @@ def test_unpublishing_the_course_stops_trial_playback(shop):
     assert_forbidden(client.get(url))
 
 
-def test_partial_trial_serves_preview_rendition_when_present(shop):
+def test_clip_key_cannot_escape_the_media_root(shop):
     cat, client, engine = shop
+    give_clip(engine, cat.ids["lesson_partial"])
     url = _url(engine, None, cat.ids["lesson_partial"])
-    assert client.get(url).content == AUDIO
     with Session(engine) as s:
-        asset = s.get(MediaAsset, cat.ids["asset_audio"])
-        folder = asset.storage_key.rsplit("/", 1)[0]
-        (get_settings().media_dir / folder / "preview.mp3").write_bytes(b"ID3preview")
-        asset.renditions = {"preview": f"{folder}/preview.mp3"}
-        s.add(asset)
+        lesson = s.get(Lesson, cat.ids["lesson_partial"])
+        lesson.preview_key = "../secret_key"
+        s.add(lesson)
         s.commit()
-    resp = client.get(url)
-    assert resp.status_code == 200 and resp.content == b"ID3preview"
-    assert resp.headers["content-type"] == "audio/mpeg"
-
-
-def test_storage_key_cannot_escape_the_media_root(shop):
-    cat, client, engine = shop
-    with Session(engine) as s:
-        asset = s.get(MediaAsset, cat.ids["asset_video"])
-        asset.storage_key = "../secret_key"
-        s.add(asset)
-        s.commit()
-    assert_forbidden(client.get(_url(engine, None, cat.ids["lesson_trial"])))
+    assert_forbidden(client.get(url))
 
 
 def test_token_round_trip_and_strictness():
@@ -212,13 +244,13 @@ def test_token_round_trip_and_strictness():
         assert verify_token(bad) is None
 
 
-# ------------------------------------------------------------------ renditions
+# ------------------------------------------------------------------ course managers' previews
 
 def _with_renditions(engine, asset_id, **keys):
     with Session(engine) as s:
         asset = s.get(MediaAsset, asset_id)
         folder = asset.storage_key.rsplit("/", 1)[0]
-        renditions = {}
+        renditions = dict(asset.renditions or {})
         for name, (filename, data) in keys.items():
             (get_settings().media_dir / folder / filename).write_bytes(data)
             renditions[name] = f"{folder}/{filename}"
@@ -226,105 +258,6 @@ def _with_renditions(engine, asset_id, **keys):
         s.add(asset)
         s.commit()
 
-
-def test_one_token_per_rendition_each_serves_its_own_file(shop):
-    cat, client, engine = shop
-    _with_renditions(engine, cat.ids["asset_paid"], hd=("hd.mp4", b"HD" * 100), sd=("sd.mp4", b"SD" * 100),
-                     audio=("audio.m4a", b"AU" * 100))
-    h = sign_in(engine, client, cat.ids["buyer"])
-    with Session(engine) as s:
-        media = mint_player_media(s, actor_id=cat.ids["buyer"], lesson_id=cat.ids["lesson_paid"],
-                                  session_token_hash=h)
-    assert [src.name for src in media.sources] == ["hd", "sd"] and media.listen.name == "audio"
-    hd, sd = (client.get(src.url) for src in media.sources)
-    assert hd.content == b"HD" * 100 and hd.headers["content-type"] == "video/mp4"
-    assert sd.content == b"SD" * 100
-    audio = client.get(media.listen.url, headers={"Range": "bytes=0-3"})
-    assert audio.status_code == 206 and audio.content == b"AUAU" and audio.headers["content-type"] == "audio/mp4"
-    # every token names its rendition; all are bound to the same user, lesson and asset
-    claims = [verify_token(u.rsplit("/", 1)[1]) for u in (*[x.url for x in media.sources], media.listen.url)]
-    assert {c.rendition for c in claims} == {"hd", "sd", "audio"}
-    assert {(c.user_id, c.lesson_id, c.asset_id) for c in claims} == {
-        (cat.ids["buyer"], cat.ids["lesson_paid"], cat.ids["asset_paid"])}
-
-
-def test_without_renditions_the_original_plays_and_missing_renditions_are_refused(shop):
-    cat, client, engine = shop
-    h = sign_in(engine, client, cat.ids["buyer"])
-    with Session(engine) as s:
-        media = mint_player_media(s, actor_id=cat.ids["buyer"], lesson_id=cat.ids["lesson_paid"],
-                                  session_token_hash=h)
-    assert [src.name for src in media.sources] == ["src"] and media.listen is None
-    assert client.get(media.sources[0].url).content == VIDEO[::-1]
-    hd = mint_token(user_id=cat.ids["buyer"], lesson_id=cat.ids["lesson_paid"], asset_id=cat.ids["asset_paid"],
-                    rendition="hd", binding=session_binding(h))
-    assert_forbidden(client.get(f"/api/media/{hd}"))
-
-
-def test_partial_preview_never_serves_a_full_rendition(shop):
-    cat, client, engine = shop
-    _with_renditions(engine, cat.ids["asset_audio"], preview=("preview.mp3", b"ID3preview"),
-                     audio=("full.m4a", AUDIO))
-    with Session(engine) as s:
-        media = mint_player_media(s, actor_id=None, lesson_id=cat.ids["lesson_partial"])
-    assert [src.name for src in media.sources] == ["src"] and media.listen is None
-    assert client.get(media.sources[0].url).content == b"ID3preview"
-    full = mint_token(user_id=0, lesson_id=cat.ids["lesson_partial"], asset_id=cat.ids["asset_audio"],
-                      rendition="audio")
-    assert_forbidden(client.get(f"/api/media/{full}"))
-
-
-def test_separate_audio_asset_is_the_listen_track(shop):
-    cat, client, engine = shop
-    with Session(engine) as s:
-        lesson = s.get(Lesson, cat.ids["lesson_paid"])
-        lesson.audio_asset_id = cat.ids["asset_audio"]
-        s.add(lesson)
-        s.commit()
-    h = sign_in(engine, client, cat.ids["buyer"])
-    with Session(engine) as s:
-        media = mint_player_media(s, actor_id=cat.ids["buyer"], lesson_id=cat.ids["lesson_paid"],
-                                  session_token_hash=h)
-    resp = client.get(media.listen.url)
-    assert resp.status_code == 200 and resp.content == AUDIO and resp.headers["content-type"] == "audio/mpeg"
-
-
-# ------------------------------------------------------------------ drip release
-
-def test_drip_release_by_date_refuses_media_until_then(shop):
-    cat, client, engine = shop
-    url = buyer_url(shop)
-    with Session(engine) as s:
-        lesson = s.get(Lesson, cat.ids["lesson_paid"])
-        lesson.release_at = utcnow() + timedelta(days=2)
-        s.add(lesson)
-        s.commit()
-    assert_forbidden(client.get(url))
-    with Session(engine) as s, pytest.raises(DomainError):
-        mint_lesson_media_url(s, actor_id=cat.ids["buyer"], lesson_id=cat.ids["lesson_paid"])
-
-
-def test_drip_release_after_days_counts_from_the_grant(shop):
-    cat, client, engine = shop
-    url = buyer_url(shop)
-    with Session(engine) as s:
-        lesson = s.get(Lesson, cat.ids["lesson_paid"])
-        lesson.release_after_days = 3
-        s.add(lesson)
-        ent = s.exec(select(Entitlement).where(Entitlement.user_id == cat.ids["buyer"])).one()
-        ent.granted_at = utcnow() - timedelta(days=1)
-        s.add(ent)
-        s.commit()
-    assert_forbidden(client.get(url))
-    with Session(engine) as s:
-        ent = s.exec(select(Entitlement).where(Entitlement.user_id == cat.ids["buyer"])).one()
-        ent.granted_at = utcnow() - timedelta(days=3, minutes=1)
-        s.add(ent)
-        s.commit()
-    assert client.get(url).status_code == 200
-
-
-# ------------------------------------------------------------------ manager preview
 
 def _make_staff(engine, cat, role: str) -> int:
     with Session(engine) as s:
@@ -334,9 +267,11 @@ def _make_staff(engine, cat, role: str) -> int:
         return user.id
 
 
-def test_owner_previews_unpublished_course_media_only_with_a_totp_session(shop):
+def test_managers_preview_media_without_hls_as_whole_files_with_a_totp_session(shop):
     cat, client, engine = shop
     owner = _make_staff(engine, cat, "owner")
+    _with_renditions(engine, cat.ids["asset_paid"], hd=("hd.mp4", b"HD" * 100), sd=("sd.mp4", b"SD" * 100),
+                     audio=("audio.m4a", b"AU" * 100))
     with Session(engine) as s:
         course = s.get(Course, cat.ids["phone"])
         course.status = "draft"
@@ -346,10 +281,28 @@ def test_owner_previews_unpublished_course_media_only_with_a_totp_session(shop):
     with Session(engine) as s:
         media = mint_player_media(s, actor_id=owner, lesson_id=cat.ids["lesson_paid"], session_token_hash=h,
                                   mfa_verified=True)
-    assert client.get(media.sources[0].url).status_code == 200
+    assert [src.name for src in media.sources] == ["hd", "sd"] and media.listen.name == "audio"
+    assert [client.get(src.url).content for src in media.sources] == [b"HD" * 100, b"SD" * 100]
+    assert client.get(media.listen.url, headers={"Range": "bytes=0-3"}).content == b"AUAU"
     # the same owner on a session without the TOTP step: refused
     plain = TestClient(Starlette(routes=media_api.ROUTES))
     h2 = sign_in(engine, plain, owner, mfa=False)
     token = mint_token(user_id=owner, lesson_id=cat.ids["lesson_paid"], asset_id=cat.ids["asset_paid"],
                        binding=session_binding(h2))
     assert_forbidden(plain.get(f"/api/media/{token}"))
+
+
+def test_manager_original_cannot_escape_the_media_root(shop):
+    cat, client, engine = shop
+    owner = _make_staff(engine, cat, "owner")
+    h = sign_in(engine, client, owner, mfa=True)
+    with Session(engine) as s:
+        media = mint_player_media(s, actor_id=owner, lesson_id=cat.ids["lesson_paid"], session_token_hash=h,
+                                  mfa_verified=True)
+    assert client.get(media.sources[0].url).content == VIDEO[::-1]
+    with Session(engine) as s:
+        asset = s.get(MediaAsset, cat.ids["asset_paid"])
+        asset.storage_key = "../secret_key"
+        s.add(asset)
+        s.commit()
+    assert_forbidden(client.get(media.sources[0].url))

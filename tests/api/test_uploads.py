@@ -207,7 +207,23 @@ def hls_lesson(env, media_files, monkeypatch):
         s.add(Entitlement(user_id=shop.learner, course_id=shop.course, source="order"))
         s.commit()
     hls_client = TestClient(Starlette(routes=hls_api.ROUTES), base_url=ORIGIN)
-    return hls_client, tokens, shop, engine, hls_api.hls_url(shop.video_lesson, view.media_asset_id)
+
+    def playlist_for(who: str) -> str:
+        """The HD playlist URL the player would get, bound to `who`'s session."""
+        from coursemall.services.media_access import mint_player_media
+
+        with Session(engine) as s:
+            uid = sessions.resolve_session(s, token_hash_hex=sessions.token_hash(tokens[who])).user_id
+            return mint_player_media(s, actor_id=uid, lesson_id=shop.video_lesson,
+                                     session_token_hash=sessions.token_hash(tokens[who])).sources[0].url
+
+    return hls_client, tokens, shop, engine, playlist_for
+
+
+def _key_url(playlist_url: str, text: str) -> str:
+    import re
+
+    return playlist_url.split("index.m3u8", 1)[0] + re.search(r'URI="([^"]+)"', text).group(1)
 
 
 def _decrypt(segment: bytes, key: bytes, iv: bytes) -> bytes:
@@ -218,15 +234,16 @@ def _decrypt(segment: bytes, key: bytes, iv: bytes) -> bytes:
 
 
 def test_buyer_gets_playlist_key_and_segments_that_decrypt(hls_lesson):
-    client, tokens, _shop, _engine, url = hls_lesson
+    client, tokens, _shop, _engine, playlist_for = hls_lesson
+    url = playlist_for("learner")
     as_user(client, tokens["learner"])
     playlist = client.get(url)
     assert playlist.status_code == 200 and playlist.headers["content-type"].startswith("application/vnd.apple.mpegurl")
     assert playlist.headers["cache-control"] == "private, no-store"
     iv = bytes.fromhex(playlist.text.split("IV=0x", 1)[1][:32])
-    key = client.get(url.replace("index.m3u8", "key"))
+    key = client.get(_key_url(url, playlist.text))
     assert key.status_code == 200 and len(key.content) == 16
-    segment = client.get(url.replace("index.m3u8", "seg0000.ts"))
+    segment = client.get(url.split("index.m3u8", 1)[0] + "seg0000.ts")
     assert segment.status_code == 200
     assert not (segment.content[0] == 0x47 and segment.content[188] == 0x47)  # not plain MPEG-TS
     clear = _decrypt(segment.content, key.content, iv)
@@ -235,26 +252,55 @@ def test_buyer_gets_playlist_key_and_segments_that_decrypt(hls_lesson):
 
 @pytest.mark.parametrize("who", [None, "other"])
 def test_key_is_refused_without_access(hls_lesson, who):
-    client, tokens, _shop, _engine, url = hls_lesson
+    client, tokens, _shop, _engine, playlist_for = hls_lesson
+    url = playlist_for("learner")
+    as_user(client, tokens["learner"])
+    key = _key_url(url, client.get(url).text)
     as_user(client, tokens[who] if who else None)
-    for name in ("index.m3u8", "key", "seg0000.ts"):
-        r = client.get(url.replace("index.m3u8", name))
+    for target in (url, key, url.split("index.m3u8", 1)[0] + "seg0000.ts"):
+        r = client.get(target)
         assert r.status_code == 403 and len(r.content) < 20
 
 
 def test_revoked_entitlement_stops_the_key_and_paths_cannot_escape(hls_lesson):
     from coursemall.models import Entitlement, utcnow
 
-    client, tokens, shop, engine, url = hls_lesson
+    client, tokens, shop, engine, playlist_for = hls_lesson
+    url = playlist_for("learner")
     as_user(client, tokens["learner"])
-    assert client.get(url.replace("index.m3u8", "key")).status_code == 200
-    for bad in ("../original.mp4", "key.bin", "hd.mp4", "index.m3u8%00", "seg1.ts", "..%2Fhd.mp4"):
-        assert client.get(url.replace("index.m3u8", bad)).status_code in (403, 404)
-    other_asset = url.replace(f"/{shop.video_lesson}/", f"/{shop.other_lesson}/")
-    assert client.get(other_asset.replace("index.m3u8", "key")).status_code == 403
+    key = _key_url(url, client.get(url).text)
+    assert client.get(key).status_code == 200
+    base = url.split("index.m3u8", 1)[0]
+    for bad in ("../original.mp4", "key.bin", "hd.mp4", "index.m3u8%00", "seg1.ts", "..%2Fhd.mp4", "../../hd.mp4"):
+        assert client.get(base + bad).status_code in (403, 404)
+    other_asset = key.replace(f"/{shop.video_lesson}/", f"/{shop.other_lesson}/")
+    assert client.get(other_asset).status_code == 403
     with Session(engine) as s:
         grant = s.exec(select(Entitlement).where(Entitlement.user_id == shop.learner)).one()
         grant.revoked_at = utcnow()
         s.add(grant)
         s.commit()
-    assert client.get(url.replace("index.m3u8", "key")).status_code == 403
+    assert client.get(key).status_code == 403
+
+
+# ---------------------------------------------------------------------------------- hostile files
+
+@pytest.mark.parametrize("lang,message", [
+    ("zh_CN", "这是播放列表或清单文件（如 HLS、DASH、拼接列表），不是音视频文件：请上传 MP4、MOV、MKV、WebM、MP3、M4A、AAC、WAV、FLAC 或 OGG"),
+    ("en", "This is a playlist or manifest (HLS, DASH, a concat list), not a video or audio file: upload MP4, MOV, "
+           "MKV, WebM, MP3, M4A, AAC, WAV, FLAC or OGG"),
+])
+def test_a_manifest_disguised_as_a_video_is_refused_with_a_clear_message(env, lang, message, tmp_path):
+    client, tokens, shop, _settings, engine = env
+    data = (b'<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static"><Period>'
+            b"<AdaptationSet><Representation id=\"1\"><BaseURL>file:///etc/passwd</BaseURL></Representation>"
+            b"</AdaptationSet></Period></MPD>\n")
+    as_user(client, tokens["teacher"]).cookies.set("cm_lang", lang)
+    key = start(client, shop.video_lesson, len(data), filename="lesson.mp4").json()["upload_key"]
+    send(client, key, data)
+    before = rows(engine)
+    r = client.post(f"/api/uploads/{key}/complete", headers=HEADERS)
+    assert r.status_code == 422 and r.json()["code"] == "upload.manifest_refused"
+    assert r.json()["error"] == message
+    after = rows(engine)
+    assert after["lessons"] == before["lessons"] and after["assets"] == 0 and after["jobs"] == 0

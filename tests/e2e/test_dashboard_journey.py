@@ -266,7 +266,12 @@ def lesson_plays(page, lesson_id: int) -> None:
     page.goto(f"/lesson/{lesson_id}")
     expect(page.locator("#lesson-locked")).to_have_count(0)
     video = page.locator("video#lesson-video")
-    expect(video).to_have_attribute("src", re.compile(r"/api/media/"))
+    # the learner plays the encrypted HLS the pipeline made (hls.js: a MediaSource blob, no file URL)
+    expect(video).to_have_attribute("data-hd", re.compile(r"^/api/hls/\d+/\d+/hd/index\.m3u8\?t="))
+    page.wait_for_function(
+        "() => { const m = document.querySelector('video#lesson-video');"
+        " return m && m.getAttribute('data-playing') === 'hd' && (m.currentSrc || '').startsWith('blob:')"
+        " && m.readyState >= 1; }", timeout=30_000)
     video.evaluate("el => { el.muted = true; return el.play(); }")
     page.wait_for_function(
         "() => { const m = document.querySelector('video#lesson-video');"

@@ -1,7 +1,8 @@
-"""The learning journey on a phone (issue 4, point 8): buy a course in the sandbox, play a video
-at 1.5×, leave at about 0:40, reload and resume there; read an article to the end; progress on
-/learning grows; media requests as a non-buyer, with an expired token and with another learner's
-token all get 403; so does the buyer's own URL copied into another browser (session binding)."""
+"""The learning journey on a phone (issue 4, point 8): buy a course in the sandbox, play the video
+(encrypted HLS through hls.js) at 1.5×, leave at about 0:40, reload and resume there; read an
+article to the end; progress on /learning grows; playlist, key and segment requests as a
+non-buyer, with an expired token and with another learner's token all get 403; so do the buyer's
+own playlist and key URLs copied into another browser (session binding)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 E2E_SECRET = "e2e-secret-key-" + "k" * 40  # tests/e2e/server.py shop_env
 ORDER_URL = re.compile(r"/order/(CM[0-9A-Za-z]+)$")
-MEDIA_TOKEN = re.compile(r"/api/media/(\d+)\.(\d+)\.(\d+)\.(src|hd|sd)\.([A-Za-z0-9_-]{22})\.(\d+)\.")
+PLAYLIST = re.compile(r"^/api/hls/(\d+)/(\d+)/hd/index\.m3u8\?t=(\d+)\.(\d+)\.(\d+)\.hls-hd\.([A-Za-z0-9_-]{22})\.")
 
 
 def _course_with_video_and_article(shop_db):
@@ -89,13 +90,15 @@ def _session_hash(context) -> str:
 
 
 def _mint(user_id: int, lesson_id: int, asset_id: int, *, ttl: int = 300, now: float | None = None,
-          session_hash: str = "") -> str:
-    """A genuine token (the shop's key), bound to `session_hash` when given."""
-    from coursemall.media.tokens import ANONYMOUS_BINDING, media_url, mint_token, session_binding
+          session_hash: str = "", rendition: str = "hls-hd") -> str:
+    """A genuine playlist (or key) URL signed with the shop's key, bound to `session_hash` when given."""
+    from coursemall.media.tokens import ANONYMOUS_BINDING, mint_token, session_binding
 
     binding = session_binding(session_hash, key=E2E_SECRET) if session_hash else ANONYMOUS_BINDING
-    return media_url(mint_token(user_id=user_id, lesson_id=lesson_id, asset_id=asset_id, ttl=ttl, now=now,
-                                binding=binding, key=E2E_SECRET))
+    token = mint_token(user_id=user_id, lesson_id=lesson_id, asset_id=asset_id, ttl=ttl, now=now,
+                       binding=binding, rendition=rendition, key=E2E_SECRET)
+    name = "index.m3u8" if rendition.startswith("hls-") else "key"
+    return f"/api/hls/{lesson_id}/{asset_id}/hd/{name}?t={token}"
 
 
 def test_learn_a_bought_course(page, shop_db, browser, live_server):
@@ -177,13 +180,20 @@ def test_learn_a_bought_course(page, shop_db, browser, live_server):
     expect(page.locator(".learning-continue").first).to_have_attribute("href", re.compile(r"^/lesson/\d+"))
     expect(page.locator("#learning-chart")).to_be_visible()
 
-    # Media: the buyer's own URL works (206 for a range).
+    # Media: the buyer plays encrypted HLS; their own playlist, key and segments work.
     page.goto(f"/lesson/{video_id}")
     wait_ready(page)
-    src = _video(page).get_attribute("src")
-    assert MEDIA_TOKEN.search(src)
-    ok = page.request.get(src, headers={"Range": "bytes=0-99"})
-    assert ok.status == 206
+    video = _video(page)
+    page.wait_for_function("() => { const m = document.querySelector('video#lesson-video');"
+                           " return m.getAttribute('data-playing') === 'hd' && (m.currentSrc || '').startsWith('blob:'); }",
+                           timeout=20_000)
+    src = video.get_attribute("data-hd")
+    assert PLAYLIST.search(src), src
+    playlist = page.request.get(src)
+    assert playlist.status == 200 and "#EXT-X-KEY:METHOD=AES-128" in playlist.text()
+    key = src.split("index.m3u8", 1)[0] + re.search(r'URI="([^"]+)"', playlist.text()).group(1)
+    segment = src.split("index.m3u8", 1)[0] + "seg0001.ts"
+    assert page.request.get(key).status == 200 and page.request.get(segment).status == 200
 
     # A non-buyer (a new context, signed up) gets no media URL, and tokens bound to them are refused.
     other_ctx = browser.new_context(base_url=live_server)
@@ -195,21 +205,26 @@ def test_learn_a_bought_course(page, shop_db, browser, live_server):
         (other_id,) = query(shop_db, "SELECT id FROM users WHERE email = :e", e=other_email)[0]
         other.goto(f"/lesson/{video_id}")
         expect(other.locator("#lesson-locked")).to_be_visible()
-        assert other.locator("video[src*='/api/media/']").count() == 0
+        assert other.locator("video[data-hd*='/api/hls/']").count() == 0
         anonymous = _mint(0, video_id, asset_id)
         # genuine tokens bound to the requesting browser's own session: refused for other reasons
         another_learners = _mint(other_id, video_id, asset_id, session_hash=_session_hash(other_ctx))
+        another_learners_key = _mint(other_id, video_id, asset_id, session_hash=_session_hash(other_ctx),
+                                     rendition="key-hd")
         expired = _mint(user_id, video_id, asset_id, ttl=60, now=time.time() - 3600,
                         session_hash=_session_hash(page.context))
         forged = src[:-4] + ("AAAA" if not src.endswith("AAAA") else "BBBB")
-        for label, url in (("non-buyer", another_learners), ("anonymous", anonymous), ("expired", expired),
-                           ("forged", forged), ("junk token", "/api/media/not-a-token")):
-            resp = other.request.get(url, headers={"Range": "bytes=0-99"})
+        for label, url in (("non-buyer", another_learners), ("non-buyer key", another_learners_key),
+                           ("anonymous", anonymous), ("expired", expired), ("forged", forged),
+                           ("junk token", src.split("?t=", 1)[0] + "?t=not-a-token"),
+                           ("segment", segment)):
+            resp = other.request.get(url)
             assert resp.status == 403, (label, resp.status)
             assert resp.body() == b"forbidden", label  # no media bytes
         # the buyer's expired token is refused in the buyer's own browser too (not just elsewhere)
-        assert page.request.get(expired, headers={"Range": "bytes=0-99"}).status == 403
-        # and the buyer's working URL, copied into the other learner's browser, is refused
-        assert other.request.get(src, headers={"Range": "bytes=0-99"}).status == 403
+        assert page.request.get(expired).status == 403
+        # and the buyer's working playlist and key URLs, copied into the other learner's browser, are refused
+        assert other.request.get(src).status == 403
+        assert other.request.get(key).status == 403
     finally:
         other_ctx.close()

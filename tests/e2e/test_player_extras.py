@@ -1,25 +1,24 @@
-"""Player extras in Chromium on a phone (issue 4): HD/SD switch that keeps position, speed and
-play/pause and is remembered; "listen mode" that keeps counting progress; autoplay of the next
-lesson at the end of a video; a learner who finishes a course gets a certificate that the public
-verification page confirms; a media URL copied into a fresh browser gets 403.
+"""Player extras in Chromium on a phone (issue 4), playing encrypted HLS through hls.js as every
+buyer does: HD/SD switch that keeps position, speed and play/pause and is remembered; "listen mode"
+(the audio-only variant) that keeps counting progress; autoplay of the next lesson at the end of a
+video; a learner who finishes a course gets a certificate that the public verification page
+confirms; playlist and key URLs copied into a fresh browser get 403; an expired playlist token is
+refreshed at the same second; no seeking ahead on a first watch; and an anonymous visitor plays a
+paid lesson's free seconds to their end without one request for the full media.
 
 Set-up shortcuts (the buy flow and sign-in have their own journeys): learners are created with a
 server-side session whose cookie is put into the browser context, courses are granted directly,
 and most of a course's progress is recorded through the progress service before the browser
-watches the last lesson. The renditions are made here with the ffmpeg of imageio-ffmpeg (HD = the
-demo file, SD = a 192×108 re-encode, audio = the AAC track) so the test does not depend on the
-seed having them.
+watches the last lesson. The encrypted variants are the ones the demo seed makes (HD = the 360p
+demo file, SD = 180p, audio = the AAC track), as `make run` serves them.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import shutil
-import subprocess
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -30,21 +29,10 @@ from tests.e2e.fixtures import query, wait_ready
 
 pytestmark = pytest.mark.e2e
 
-SD_HEIGHT = 108
+SD_HEIGHT = 180  # demo/renditions.py
 
 
 # ------------------------------------------------------------------ set-up helpers
-
-def _media_dir() -> Path:
-    if server._shop is not None and server._shop.data_dir is not None:  # noqa: SLF001 - our own server
-        return server._shop.data_dir / "media"  # noqa: SLF001
-    if os.environ.get("COURSEMALL_E2E_MEDIA_DIR"):
-        return Path(os.environ["COURSEMALL_E2E_MEDIA_DIR"])
-    url = server.shop_db_url() or ""
-    if url.startswith("sqlite:///"):
-        return Path(url[len("sqlite:///"):]).parent / "media"
-    pytest.fail("media dir of the running shop unknown: set COURSEMALL_E2E_MEDIA_DIR")
-
 
 def _learner(shop_db, live_server, context, nickname: str) -> int:
     """A learner with a live session whose cookie the browser context now carries."""
@@ -72,14 +60,6 @@ def _grant(shop_db, user_id: int, course_id: int) -> None:
         s.commit()
 
 
-def _ffmpeg(*args: str) -> None:
-    import imageio_ffmpeg
-
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stderr[-500:]
-
-
 def _outline(shop_db, course_id: int) -> list[tuple]:
     """[(lesson_id, kind, duration, media_asset_id)] in outline order."""
     return [tuple(r) for r in query(
@@ -91,8 +71,8 @@ def _outline(shop_db, course_id: int) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def video_course(shop_db):
-    """A paid course with two consecutive video lessons (autoplay next); the first one's asset gets
-    HD, SD and audio renditions."""
+    """A paid course with two consecutive video lessons (autoplay next) whose first lesson's media
+    has the encrypted HD, SD and audio variants."""
     courses = query(shop_db, "SELECT c.id FROM courses c WHERE c.status = 'published' AND c.price_fen > 0 "
                              "AND c.no_seek_first_watch = :f ORDER BY c.id", f=False)
     for (course_id,) in courses:
@@ -106,23 +86,9 @@ def video_course(shop_db):
         break
     else:
         pytest.fail("the demo data has no paid course with two consecutive video lessons")
-    (key,) = query(shop_db, "SELECT storage_key FROM media_assets WHERE id = :a", a=asset_id)[0]
-    root = _media_dir()
-    folder = f"e2e-renditions/{asset_id}"
-    (root / folder).mkdir(parents=True, exist_ok=True)
-    original = root / key
-    shutil.copyfile(original, root / folder / "hd.mp4")
-    _ffmpeg("-i", str(original), "-vf", f"scale=-2:{SD_HEIGHT}", "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", "-c:a", "copy", "-movflags", "+faststart", str(root / folder / "sd.mp4"))
-    _ffmpeg("-i", str(original), "-vn", "-c:a", "copy", "-movflags", "+faststart", str(root / folder / "audio.m4a"))
-    from coursemall.models import MediaAsset
-
-    with Session(shop_db) as s:
-        asset = s.get(MediaAsset, asset_id)
-        asset.renditions = {**(asset.renditions or {}), "hd": f"{folder}/hd.mp4", "sd": f"{folder}/sd.mp4",
-                            "audio": f"{folder}/audio.m4a"}
-        s.add(asset)
-        s.commit()
+    (renditions,) = query(shop_db, "SELECT renditions FROM media_assets WHERE id = :a", a=asset_id)[0]
+    renditions = json.loads(renditions) if isinstance(renditions, str) else renditions
+    assert {"hls_hd", "hls_sd", "hls_audio"} <= set(renditions), renditions  # made by the demo seed
     return {"course": course_id, "first": first[0], "second": second[0], "duration": first[2]}
 
 
@@ -134,10 +100,12 @@ def _video(page):
 
 
 def _on_source(page, name: str) -> None:
-    """Wait until the player plays the `data-<name>` URL and has its metadata."""
+    """Wait until the player plays the `data-<name>` source (through hls.js: a MediaSource blob)
+    and has its metadata."""
     page.wait_for_function(
         "(n) => { const m = document.querySelector('video#lesson-video');"
-        " return m && m.getAttribute('data-' + n) && m.getAttribute('src') === m.getAttribute('data-' + n)"
+        " return m && m.getAttribute('data-' + n) && m.getAttribute('data-playing') === n"
+        " && m.__cmUrl === m.getAttribute('data-' + n) && (m.currentSrc || '').startsWith('blob:')"
         " && m.readyState >= 1 && !m.seeking; }", arg=name, timeout=20_000)
 
 
@@ -234,34 +202,43 @@ def test_listen_mode_plays_the_audio_at_the_same_position_and_counts_progress(pa
     # Back to video at the same second.
     page.locator("#listen-toggle").click()
     page.wait_for_function("() => { const m = document.querySelector('video#lesson-video');"
-                           " return m.getAttribute('src') !== m.getAttribute('data-listen') && m.readyState >= 1; }",
+                           " return m.getAttribute('data-playing') === 'hd' && m.readyState >= 1 && !m.seeking; }",
                            timeout=20_000)
     expect(page.locator("#listen-overlay")).to_be_hidden()
     assert abs(video.evaluate("el => el.currentTime") - stopped) < 0.6
 
 
-def test_copied_media_urls_do_not_play_in_another_browser(page, browser, shop_db, live_server, video_course):
+def _key_url(playlist_url: str, text: str) -> str:
+    return playlist_url.split("index.m3u8", 1)[0] + re.search(r'URI="([^"]+)"', text).group(1)
+
+
+def test_copied_playlist_and_key_urls_do_not_play_in_another_browser(page, browser, shop_db, live_server,
+                                                                     video_course):
     user_id = _learner(shop_db, live_server, page.context, "复制链接同学")
     _grant(shop_db, user_id, video_course["course"])
     page.goto(f"/lesson/{video_course['first']}")
     wait_ready(page)
     video = _video(page)
-    urls = [video.get_attribute(a) for a in ("src", "data-sd", "data-listen")]
-    assert all(u and u.startswith("/api/media/") for u in urls), urls
-    for url in urls:  # in the learner's own browser they play
-        assert page.request.get(url, headers={"Range": "bytes=0-99"}).status == 206
+    _on_source(page, "hd")
+    assert video.evaluate("el => el.currentSrc").startswith("blob:")  # hls.js, no file URL in the element
+    playlists = [video.get_attribute(a) for a in ("data-hd", "data-sd", "data-listen")]
+    assert all(u and u.startswith("/api/hls/") and "/index.m3u8?t=" in u for u in playlists), playlists
+    keys, segments = [], []
+    for url in playlists:  # in the learner's own browser they play
+        resp = page.request.get(url)
+        assert resp.status == 200 and "#EXT-X-KEY:METHOD=AES-128" in resp.text()
+        keys.append(_key_url(url, resp.text()))
+        segments.append(url.split("index.m3u8", 1)[0] + "seg0000.ts")
+        assert page.request.get(keys[-1]).status == 200 and len(page.request.get(keys[-1]).body()) == 16
     fresh = browser.new_context(base_url=live_server)
     try:
-        for url in urls:
-            resp = fresh.request.get(url, headers={"Range": "bytes=0-99"})
+        for url in (*playlists, *keys, *segments):
+            resp = fresh.request.get(url)
             assert resp.status == 403 and resp.body() == b"forbidden", (url, resp.status)
-        # and a <video> in the fresh browser gets nothing either
-        other = fresh.new_page()
-        other.goto("/")
-        ok = other.evaluate("(u) => new Promise(r => { const v = document.createElement('video');"
-                            " v.onloadedmetadata = () => r('played'); v.onerror = () => r('refused');"
-                            " v.src = u; })", urls[0])
-        assert ok == "refused"
+        # another learner who did not buy: the same
+        _learner(shop_db, live_server, fresh, "没买的同学")
+        for url in (*playlists, *keys, *segments):
+            assert fresh.request.get(url).status == 403, url
     finally:
         fresh.close()
 
@@ -362,19 +339,21 @@ def test_a_source_whose_token_expired_is_refreshed_at_the_same_second(page, shop
     page.goto(f"/lesson/{video_course['first']}")
     wait_ready(page)
     video = _video(page)
+    _on_source(page, "hd")
     page.wait_for_timeout(1200)  # fresh tokens then carry a later expiry, so they differ
     video.evaluate("el => { el.muted = true; el.currentTime = 15; return el.play(); }")
     page.wait_for_function("() => document.querySelector('video#lesson-video').currentTime > 16", timeout=20_000)
-    # What a 10-minute-old page sees: its source URL is refused from now on.
+    # What a 10-minute-old page sees when it switches: its SD playlist token is refused by now.
     dead = video.evaluate(
-        "el => { const names = ['listen', 'hd', 'sd', 'src'];"
-        " const name = names.find(n => el.getAttribute('data-' + n) === el.getAttribute('src'));"
-        " const dead = '/api/media/1.1.1.src.0.1.' + 'A'.repeat(43);"
-        " el.setAttribute('data-' + name, dead); el.setAttribute('src', dead); el.load(); return dead; }")
+        "el => { const dead = '/api/hls/1/1/sd/index.m3u8?t=1.1.1.hls-sd.0.1.' + 'A'.repeat(43);"
+        " el.setAttribute('data-sd', dead); return dead; }")
+    page.locator("#quality-sd").click()
     page.wait_for_function(
-        "(dead) => { const m = document.querySelector('video#lesson-video'); const s = m.getAttribute('src');"
-        " return s && s !== dead && s.startsWith('/api/media/') && m.readyState >= 1 && !m.paused"
+        "(dead) => { const m = document.querySelector('video#lesson-video'); const s = m.getAttribute('data-sd');"
+        " return s && s !== dead && s.startsWith('/api/hls/') && m.__cmUrl === s"
+        " && m.getAttribute('data-playing') === 'sd' && m.readyState >= 1 && !m.paused"
         " && m.currentTime > 15; }", arg=dead, timeout=30_000)
+    assert video.evaluate("el => el.videoHeight") == SD_HEIGHT
 
 
 def test_no_seeking_ahead_on_first_watch(page, shop_db, live_server, video_course):
@@ -410,3 +389,32 @@ def test_no_seeking_ahead_on_first_watch(page, shop_db, live_server, video_cours
             course.no_seek_first_watch = False
             s.add(course)
             s.commit()
+
+
+def test_an_anonymous_visitor_plays_the_free_seconds_to_their_end_and_gets_nothing_more(page, shop_db):
+    rows = query(shop_db, "SELECT l.id, l.free_seconds FROM lessons l JOIN courses c ON c.id = l.course_id "
+                          "WHERE c.status = 'published' AND c.price_fen > 0 AND l.kind = 'video' "
+                          "AND l.is_free_trial = :f AND l.free_seconds > 0 ORDER BY l.id LIMIT 1", f=False)
+    assert rows, "the demo data has no paid video lesson with free seconds"
+    lesson_id, seconds = rows[0]
+    media_requests: list[str] = []
+    page.on("request", lambda r: media_requests.append(r.url) if "/api/media/" in r.url or "/api/hls/" in r.url
+            or r.url.endswith((".mp4", ".m3u8", ".ts", ".m4a", ".mp3")) else None)
+    page.goto(f"/lesson/{lesson_id}")
+    wait_ready(page)
+    video = _video(page)
+    expect(page.locator("#lesson-partial-note")).to_be_visible()
+    assert video.get_attribute("data-hd") in (None, "") and video.get_attribute("data-listen") in (None, "")
+    duration = video.evaluate("el => el.duration")
+    assert seconds - 1 <= duration <= seconds + 0.5, duration  # the clip itself ends at the free seconds
+    video.evaluate(f"el => {{ el.muted = true; el.currentTime = {seconds - 3}; return el.play(); }}")
+    page.wait_for_function("() => document.querySelector('video#lesson-video').ended", timeout=30_000)
+    expect(page.locator("#trial-over")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/lesson/{lesson_id}$"))  # a preview does not autoplay on
+    # seeking past the end cannot reach anything: the element holds only the clip
+    video.evaluate(f"el => {{ el.currentTime = {seconds + 30}; }}")
+    page.wait_for_timeout(300)
+    assert video.evaluate("el => el.currentTime") <= seconds + 0.5
+    assert media_requests, "no media request was seen"
+    for url in media_requests:  # the clip, and nothing else: no HLS part, no whole file
+        assert re.search(r"/api/media/\d+\.\d+\.\d+\.preview\.0\.\d+\.[A-Za-z0-9_-]{43}$", url), url

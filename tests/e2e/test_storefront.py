@@ -108,8 +108,16 @@ def test_course_page_shows_outline_with_trial_badge(page, shop_db):
 
 
 def _play(page, selector: str) -> None:
+    """The player loads the lesson's encrypted HLS through hls.js (a MediaSource blob, no file URL in
+    the element); once it has the metadata, playing works."""
     media = page.locator(selector).first
     expect(media).to_be_attached(timeout=20_000)
+    page.wait_for_function(
+        f"() => {{ const m = document.querySelector({selector!r}); "
+        "return m && m.readyState >= 1 && (m.currentSrc || '').startsWith('blob:')"
+        " && (m.getAttribute('data-src') || m.getAttribute('data-hd') || '').startsWith('/api/hls/'); }",
+        timeout=30_000,
+    )
     media.evaluate("el => { el.muted = true; return el.play(); }")
     page.wait_for_function(
         f"() => {{ const m = document.querySelector({selector!r}); "
@@ -143,12 +151,13 @@ def test_locked_lesson_shows_no_media_to_a_guest(page, shop_db):
     if not rows:
         pytest.fail("the demo data has no locked video lesson in a paid course")
     media_requests: list[str] = []
-    page.on("request", lambda r: media_requests.append(r.url) if "/api/media/" in r.url else None)
+    page.on("request", lambda r: media_requests.append(r.url)
+            if "/api/media/" in r.url or "/api/hls/" in r.url else None)
     page.goto(f"/lesson/{rows[0][0]}")
     expect(page.locator("#lesson-locked")).to_be_visible()
     assert page.locator("video, audio").count() == 0 or not page.locator(
         "video[src*='/api/media/'], audio[src*='/api/media/'], source[src*='/api/media/']").count()
-    assert "/api/media/" not in page.content()
+    assert "/api/media/" not in page.content() and "/api/hls/" not in page.content()
     assert not media_requests, f"a guest's browser fetched paid media: {media_requests[:2]}"
 
 

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from coursemall.domain.errors import DomainError
 from coursemall.domain.search import PAGE_SIZE
-from coursemall.models import Course, Entitlement, utcnow
+from coursemall.models import Course, Entitlement, Lesson, MediaAsset, utcnow
 from coursemall.services import catalog as svc
 from coursemall.services.media_access import Access, check_lesson_access, mint_lesson_media_url
 from tests.services.catalog_fixture import build_catalog
@@ -213,21 +213,40 @@ def test_lesson_access_rules(session, cat):
     assert check_lesson_access(session, actor_id=ids["buyer"], lesson_id=ids["lesson_paid"]).access is Access.FULL
 
 
+def _ready_media(session, ids) -> None:
+    """What the media pipeline leaves: encrypted HLS variants and the partial lesson's clip."""
+    for key in ("asset_paid", "asset_video"):
+        asset = session.get(MediaAsset, ids[key])
+        asset.renditions = {"hls_hd": "x/hls/hd", "hls_sd": "x/hls/sd"}
+        session.add(asset)
+    lesson = session.get(Lesson, ids["lesson_partial"])
+    lesson.preview_key, lesson.preview_asset_id, lesson.preview_seconds = "x/clip.m4a", ids["asset_audio"], 30
+    session.add(lesson)
+    session.commit()
+
+
 def test_mint_media_url_only_after_the_check(session, cat):
     ids = cat.ids
     with pytest.raises(DomainError) as err:
         mint_lesson_media_url(session, actor_id=None, lesson_id=ids["lesson_paid"])
     assert err.value.code == "lesson.locked"
+    with pytest.raises(DomainError) as err:  # nothing to play until the pipeline made it
+        mint_lesson_media_url(session, actor_id=ids["buyer"], lesson_id=ids["lesson_paid"])
+    assert err.value.code == "lesson.media_preparing"
+    _ready_media(session, ids)
     minted = mint_lesson_media_url(session, actor_id=ids["buyer"], lesson_id=ids["lesson_paid"])
-    assert minted.url.startswith("/api/media/") and minted.access is Access.FULL
+    assert minted.url.startswith("/api/hls/") and minted.access is Access.FULL
+    assert minted.mime == "application/vnd.apple.mpegurl"
     partial = mint_lesson_media_url(session, actor_id=None, lesson_id=ids["lesson_partial"])
-    assert partial.access is Access.PARTIAL and partial.free_seconds == 30 and partial.mime == "audio/mpeg"
+    assert partial.access is Access.PARTIAL and partial.free_seconds == 30 and partial.mime == "audio/mp4"
+    assert partial.url.startswith("/api/media/")
 
 
 def test_lesson_views(session, cat):
     ids = cat.ids
+    _ready_media(session, ids)
     trial = svc.get_lesson_view(session, lesson_id=ids["lesson_trial"])
-    assert trial.access == "full" and trial.media_url.startswith("/api/media/")
+    assert trial.access == "full" and trial.media_url.startswith("/api/hls/")
     assert trial.prev_lesson_id == 0 and trial.next_lesson_id == ids["lesson_partial"]
     paid = svc.get_lesson_view(session, lesson_id=ids["lesson_paid"])
     assert paid.access == "locked" and paid.media_url == "" and paid.next_lesson_id == 0

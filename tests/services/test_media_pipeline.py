@@ -166,7 +166,8 @@ def test_full_pipeline_makes_hd_sd_audio_poster_and_durations(db_engine, shop, m
         lesson = s.get(Lesson, shop.video_lesson)
         course = s.get(Course, shop.course)
         assert (job.status, job.progress_pct, job.attempts, job.error) == ("done", 100, 1, "")
-        assert asset.status == "ready" and set(asset.renditions) == {"hd", "sd", "audio", "poster", "hls"}
+        assert asset.status == "ready" and set(asset.renditions) == {"hd", "sd", "audio", "poster", "hls_hd",
+                                                                     "hls_sd", "hls_audio"}
         assert lesson.duration_seconds == 3 and asset.duration_seconds == 3
         assert course.total_duration_seconds == 3 + 300  # with the article's reading time
         actions = [a.action for a in s.exec(select(AuditLog).order_by(AuditLog.id))]
@@ -181,10 +182,15 @@ def test_full_pipeline_makes_hd_sd_audio_poster_and_durations(db_engine, shop, m
     poster = public_dir / r["poster"]
     assert poster.read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG in the public dir, served like covers
     assert not (media_dir / r["hd"]).with_name("hd.mp4.part").exists()
-    hls = media_dir / r["hls"]
-    playlist = (hls / "index.m3u8").read_text()
-    assert '#EXT-X-KEY:METHOD=AES-128,URI="key"' in playlist and "seg0000.ts" in playlist
-    assert len((hls / "key.bin").read_bytes()) == 16 and not list(media_dir.rglob("*.keyinfo"))
+    keys = set()
+    for variant in ("hd", "sd", "audio"):  # one encrypted VOD per variant, each with its own key
+        hls = media_dir / r[f"hls_{variant}"]
+        playlist = (hls / "index.m3u8").read_text()
+        assert '#EXT-X-KEY:METHOD=AES-128,URI="key"' in playlist and "seg0000.ts" in playlist
+        assert "#EXT-X-ENDLIST" in playlist and transcode.check_playlist(hls) == 1
+        keys.add((hls / "key.bin").read_bytes())
+    assert len(keys) == 3 and all(len(k) == 16 for k in keys) and not list(media_dir.rglob("*.keyinfo"))
+    assert not list(media_dir.rglob("*.part"))
     # the heavy files stay private: nothing but the poster in the public dir
     assert [p.suffix for p in public_dir.rglob("*") if p.is_file()] == [".jpg"]
 
@@ -196,10 +202,11 @@ def test_audio_lesson_gets_an_m4a(db_engine, shop, media_files, tmp_path):
     run_worker(db_engine, media_dir, tmp_path / "public")
     with Session(db_engine) as s:
         asset = s.get(MediaAsset, view.media_asset_id)
-        assert asset.kind == "audio" and asset.status == "ready" and set(asset.renditions) == {"audio"}
+        assert asset.kind == "audio" and asset.status == "ready" and set(asset.renditions) == {"audio", "hls_audio"}
         assert s.get(Lesson, shop.audio_lesson).media_asset_id == asset.id
         assert s.get(Lesson, shop.audio_lesson).duration_seconds in (2, 3)
     assert ffmpeg.probe(media_dir / asset.renditions["audio"]).has_audio
+    assert transcode.check_playlist(media_dir / asset.renditions["hls_audio"]) >= 1
 
 
 def test_old_asset_keeps_playing_until_the_new_one_is_ready(db_engine, shop, media_files, tmp_path):
@@ -466,30 +473,49 @@ def test_loop_does_nothing_when_the_worker_is_off(monkeypatch):
 
 # ---------------------------------------------------------------------------------- demo renditions
 
-def test_demo_renditions_are_made_once_and_play_as_hd_sd_audio(db_engine, media_files, tmp_path):
-    from coursemall.demo.renditions import ensure_demo_renditions
+def test_demo_renditions_are_made_once_with_encrypted_hls_and_lesson_clips(db_engine, shop, media_files, tmp_path):
+    from coursemall.demo.renditions import ensure_demo_previews, ensure_demo_renditions
 
     media_dir, public_dir = tmp_path / "media", tmp_path / "public"
     (media_dir / "demo").mkdir(parents=True)
     (media_dir / "demo" / "video1.mp4").write_bytes(media_files["video"].read_bytes())
+    (media_dir / "demo" / "audio1.mp3").write_bytes(media_files["audio"].read_bytes())
     with Session(db_engine) as s:
-        s.add(MediaAsset(kind="video", storage_key="demo/video1.mp4", mime="video/mp4",
-                         renditions={"preview": "demo/video1.preview30.mp4"}))
+        video = MediaAsset(kind="video", storage_key="demo/video1.mp4", mime="video/mp4",
+                           renditions={"preview": "demo/video1.preview30.mp4"})  # an older seed's clip
+        s.add(video)
         s.add(MediaAsset(kind="audio", storage_key="demo/audio1.mp3", mime="audio/mpeg"))
+        s.flush()
+        lesson = s.get(Lesson, shop.video_lesson)
+        lesson.media_asset_id, lesson.free_seconds = video.id, 2
+        s.add(lesson)
         s.commit()
-        assert ensure_demo_renditions(s, media_dir, public_dir) == 1
+        assert ensure_demo_renditions(s, media_dir, public_dir) == 2
         s.commit()
         video = s.exec(select(MediaAsset).where(MediaAsset.kind == "video")).one()
         r = video.renditions
-        assert r["hd"] == "demo/video1.mp4" and r["preview"] == "demo/video1.preview30.mp4"
+        assert r["hd"] == "demo/video1.mp4" and "preview" not in r
         assert probe_height(media_dir / r["sd"]) == 180 and ffmpeg.probe(media_dir / r["sd"]).has_audio
         audio = ffmpeg.probe(media_dir / r["audio"])
         assert audio.has_audio and not audio.has_video
         assert (public_dir / r["poster"]).read_bytes()[:3] == b"\xff\xd8\xff"
-        assert s.exec(select(MediaAsset).where(MediaAsset.kind == "audio")).one().renditions == {}
+        for variant in ("hd", "sd", "audio"):
+            assert r[f"hls_{variant}"] == f"demo/video1/hls/{variant}"
+            assert transcode.check_playlist(media_dir / r[f"hls_{variant}"]) >= 1
+        sound = s.exec(select(MediaAsset).where(MediaAsset.kind == "audio")).one().renditions
+        assert set(sound) == {"audio", "hls_audio"} and transcode.check_playlist(media_dir / sound["hls_audio"]) >= 1
         stamp = (media_dir / r["sd"]).stat().st_mtime_ns
+        key = (media_dir / r["hls_hd"] / "key.bin").read_bytes()
         assert ensure_demo_renditions(s, media_dir, public_dir) == 0  # idempotent: nothing redone
         assert (media_dir / r["sd"]).stat().st_mtime_ns == stamp
+        assert (media_dir / r["hls_hd"] / "key.bin").read_bytes() == key
+        assert ensure_demo_previews(s, media_dir) == 1
+        s.commit()
+        lesson = s.get(Lesson, shop.video_lesson)
+        assert (lesson.preview_asset_id, lesson.preview_seconds) == (video.id, 2)
+        assert lesson.preview_key == "demo/video1/preview-2s.mp4"
+        assert 1.9 <= ffmpeg.probe(media_dir / lesson.preview_key).duration <= 2.1
+        assert ensure_demo_previews(s, media_dir) == 0
 
 
 def test_abandoned_uploads_are_expired_once(db_engine, shop, tmp_path):
@@ -534,12 +560,13 @@ def test_ffmpeg_progress_is_reported_and_can_stop_the_encode(media_files, tmp_pa
     src = media_files["video"]
     duration = ffmpeg.probe(src).duration
     seen: list[float] = []
-    ffmpeg.run(ffmpeg.video_command(src, tmp_path / "a.mp4", max_height=360, crf=30, audio_kbps=64, has_audio=True),
+    ffmpeg.run(ffmpeg.video_command(src, tmp_path / "a.mp4", max_height=360, crf=30, audio_kbps=64, has_audio=True,
+                                    demuxer="mov"),
                timeout=60, duration=duration, on_progress=lambda f: seen.append(f) or True)
     assert seen and seen == sorted(seen) and seen[-1] >= 0.9 and all(0 <= f <= 1 for f in seen)
     with pytest.raises(ffmpeg.FfmpegError) as err:
         ffmpeg.run(ffmpeg.video_command(src, tmp_path / "b.mp4", max_height=720, crf=23, audio_kbps=64,
-                                        has_audio=True),
+                                        has_audio=True, demuxer="mov"),
                    timeout=60, duration=duration, on_progress=lambda f: False)
     assert err.value.reason == "stopped"
 
@@ -572,6 +599,232 @@ def test_odd_sized_silent_video_still_transcodes(tmp_path):
     assert probe.is_media and not probe.has_audio
     assert transcode.plan_steps("video", probe) == ["hd", "sd", "poster", "hls"]
     out = tmp_path / "hd.mp4"
-    ffmpeg.run(ffmpeg.video_command(src, out, max_height=720, crf=30, audio_kbps=64, has_audio=False), timeout=60)
+    ffmpeg.run(ffmpeg.video_command(src, out, max_height=720, crf=30, audio_kbps=64, has_audio=False,
+                                    demuxer=probe.container), timeout=60)
     result = ffmpeg.probe(out)
     assert (result.width, result.height) == (640, 358) and not result.has_audio  # never upscaled
+
+
+# ---------------------------------------------------------------------------------- free-seconds clips
+
+def _lesson(engine, lesson_id: int) -> Lesson:
+    with Session(engine, expire_on_commit=False) as s:
+        return s.get(Lesson, lesson_id)
+
+
+def _jobs(engine, kind: str) -> list[MediaJob]:
+    with Session(engine, expire_on_commit=False) as s:
+        return s.exec(select(MediaJob).where(MediaJob.kind == kind).order_by(MediaJob.id)).all()
+
+
+def _set_free_seconds(engine, shop, seconds: str) -> None:
+    from coursemall.services import cms
+
+    with Session(engine) as s:
+        cms.update_lesson(s, actor_id=shop.teacher, lesson_id=shop.video_lesson,
+                          data=cms.LessonInput(title="视频课", free_seconds=seconds))
+        s.commit()
+
+
+def test_clip_is_made_after_the_transcode_and_remade_when_seconds_or_media_change(db_engine, shop, media_files,
+                                                                                   tmp_path):
+    from coursemall.services.media_access import preview_ready
+
+    media_dir, public_dir = tmp_path / "media", tmp_path / "public"
+    _set_free_seconds(db_engine, shop, "2")
+    assert _jobs(db_engine, "preview") == []  # no media yet: nothing to cut
+    first = upload_file(db_engine, actor=shop.teacher, lesson=shop.video_lesson, path=media_files["video"],
+                        media_dir=media_dir)
+    run_worker(db_engine, media_dir, public_dir)  # the transcode queues the clip when it finishes
+    assert [(j.status, j.media_asset_id) for j in _jobs(db_engine, "preview")] == [("queued", first.media_asset_id)]
+    assert not preview_ready(_lesson(db_engine, shop.video_lesson))  # until then: nothing for non-buyers
+    run_worker(db_engine, media_dir, public_dir)
+    lesson = _lesson(db_engine, shop.video_lesson)
+    assert preview_ready(lesson) and (lesson.preview_asset_id, lesson.preview_seconds) == (first.media_asset_id, 2)
+    clip = ffmpeg.probe(media_dir / lesson.preview_key)
+    assert clip.has_video and clip.has_audio and 1.9 <= clip.duration <= 2.1  # ends at the free seconds
+
+    # the owner changes the seconds: the old clip no longer counts, a new one is made
+    _set_free_seconds(db_engine, shop, "1")
+    assert not preview_ready(_lesson(db_engine, shop.video_lesson))
+    assert [j.status for j in _jobs(db_engine, "preview")] == ["done", "queued"]
+    _set_free_seconds(db_engine, shop, "1")  # saving again queues nothing more
+    assert [j.status for j in _jobs(db_engine, "preview")] == ["done", "queued"]
+    run_worker(db_engine, media_dir, public_dir)
+    lesson = _lesson(db_engine, shop.video_lesson)
+    assert preview_ready(lesson) and 0.9 <= ffmpeg.probe(media_dir / lesson.preview_key).duration <= 1.1
+
+    # new media: the clip is cut again from it once it is transcoded
+    second = upload_file(db_engine, actor=shop.teacher, lesson=shop.video_lesson, path=media_files["video"],
+                         media_dir=media_dir)
+    run_worker(db_engine, media_dir, public_dir)
+    lesson = _lesson(db_engine, shop.video_lesson)
+    assert lesson.media_asset_id == second.media_asset_id and not preview_ready(lesson)
+    run_worker(db_engine, media_dir, public_dir)
+    lesson = _lesson(db_engine, shop.video_lesson)
+    assert preview_ready(lesson) and lesson.preview_asset_id == second.media_asset_id
+    assert lesson.preview_key.startswith(f"uploads/{second.upload_key}/")
+
+    # seconds set to 0: no clip wanted, no job
+    _set_free_seconds(db_engine, shop, "0")
+    assert [j.status for j in _jobs(db_engine, "preview")] == ["done"] * 3
+
+
+def test_a_clip_cut_for_seconds_that_changed_meanwhile_is_not_published(db_engine, shop, media_files, tmp_path):
+    media_dir, public_dir = tmp_path / "media", tmp_path / "public"
+    upload_file(db_engine, actor=shop.teacher, lesson=shop.video_lesson, path=media_files["video"],
+                media_dir=media_dir)
+    run_worker(db_engine, media_dir, public_dir)
+    _set_free_seconds(db_engine, shop, "2")
+    real = transcode.transcode
+
+    def owner_edits_meanwhile(engine, job_id, owner, **kw):
+        out = real(engine, job_id, owner, **kw)
+        with Session(engine) as s:
+            s.execute(update(Lesson).where(Lesson.id == shop.video_lesson).values(free_seconds=3))
+            s.commit()
+        return out
+
+    run_worker(db_engine, media_dir, public_dir, transcoder=owner_edits_meanwhile)
+    lesson = _lesson(db_engine, shop.video_lesson)
+    assert lesson.preview_key == "" and lesson.free_seconds == 3
+    with Session(db_engine) as s:
+        assert [a.action for a in s.exec(select(AuditLog).where(AuditLog.action.like("media.preview%")))] == [
+            "media.preview_skipped"]
+
+
+def test_sweep_queues_missing_clips_and_hls_once(db_engine, shop, media_files, tmp_path):
+    media_dir = tmp_path / "media"
+    with Session(db_engine) as s:
+        old = MediaAsset(kind="video", storage_key="uploads/old/original.mp4", mime="video/mp4", status="ready",
+                         renditions={"hd": "uploads/old/hd.mp4"})  # made before encrypted HLS existed
+        s.add(old)
+        s.flush()
+        lesson = s.get(Lesson, shop.video_lesson)
+        lesson.media_asset_id, lesson.free_seconds = old.id, 30  # seconds set before clips existed
+        s.add(lesson)
+        s.commit()
+        old_id = old.id
+        assert transcode.queue_missing_work(s) == 2
+        assert transcode.queue_missing_work(s) == 0  # idempotent
+        jobs = {(j.kind, j.media_asset_id, j.lesson_id) for j in s.exec(select(MediaJob))}
+    assert jobs == {("preview", old_id, shop.video_lesson), ("hls", old_id, shop.video_lesson)}
+
+
+# ---------------------------------------------------------------------------------- hostile uploads
+
+@pytest.fixture(scope="session")
+def secret_media(tmp_path_factory) -> Path:
+    """A media file elsewhere on the host that a manifest could point at."""
+    root = tmp_path_factory.mktemp("elsewhere")
+    return _make(root / "secret.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-f", "lavfi",
+                 "-i", "sine=frequency=880:sample_rate=44100", "-t", "2", "-c:v", "libx264", "-preset",
+                 "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest")
+
+
+def _manifests(secret: Path) -> dict[str, bytes]:
+    dash = f"""<?xml version="1.0" encoding="utf-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT2S" minBufferTime="PT1S"
+     profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">
+ <Period><AdaptationSet mimeType="video/mp4">
+  <Representation id="1" bandwidth="100000" codecs="avc1.640015" width="320" height="240">
+   <BaseURL>file://{secret}</BaseURL>
+  </Representation>
+ </AdaptationSet></Period>
+</MPD>
+"""
+    return {
+        "dash": dash.encode(),
+        "dash_no_prolog": dash.split("\n", 1)[1].encode(),
+        "hls": f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nfile://{secret}\n#EXT-X-ENDLIST\n".encode(),
+        "concat": f"ffconcat version 1.0\nfile '{secret}'\n".encode(),
+        "bom_hls": b"\xef\xbb\xbf\n  #EXTM3U\n" + str(secret).encode() + b"\n",
+    }
+
+
+def test_the_dash_manifest_is_a_real_attack_without_the_whitelists(secret_media, tmp_path):
+    """Guard for the tests below: plain `ffmpeg -i` would read the other file through it."""
+    manifest = tmp_path / "lesson.mp4"
+    manifest.write_bytes(_manifests(secret_media)["dash"])
+    plain = subprocess.run([ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(manifest)],
+                           capture_output=True, text=True, timeout=60).stderr
+    assert "Input #0, dash" in plain and "320x240" in plain
+    # through the whitelists the demuxer itself is refused, even when the sniffing is skipped
+    guarded = subprocess.run([ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", *ffmpeg.input_args(manifest)],
+                             capture_output=True, text=True, timeout=60).stderr
+    assert "not on whitelist" in guarded and "320x240" not in guarded
+
+
+@pytest.mark.parametrize("kind", ["dash", "dash_no_prolog", "hls", "concat", "bom_hls"])
+def test_manifests_disguised_as_media_are_refused_at_upload(db_engine, shop, secret_media, tmp_path, kind):
+    media_dir = tmp_path / "media"
+    path = tmp_path / "lesson.mp4"
+    path.write_bytes(_manifests(secret_media)[kind])
+    before = snapshot(db_engine)
+    view = upload_file(db_engine, actor=shop.teacher, lesson=shop.video_lesson, path=path, media_dir=media_dir)
+    assert (view.status, view.error, view.media_asset_id) == ("failed", "upload.manifest_refused", None)
+    after = snapshot(db_engine)
+    assert after["lessons"] == before["lessons"] and after["assets"] == [] and after["jobs"] == []
+    assert [p for p in media_dir.rglob("*") if p.is_file()] == []  # nothing kept, nothing made
+
+
+def test_a_manifest_that_reached_a_job_is_refused_and_nothing_of_the_other_file_is_made(db_engine, shop,
+                                                                                        secret_media, tmp_path):
+    media_dir, public_dir = tmp_path / "media", tmp_path / "public"
+    folder = media_dir / "uploads" / "sneaky"
+    folder.mkdir(parents=True)
+    (folder / "original.mp4").write_bytes(_manifests(secret_media)["dash"])
+    with Session(db_engine) as s:
+        asset = MediaAsset(kind="video", storage_key="uploads/sneaky/original.mp4", mime="video/mp4",
+                           status="processing")
+        s.add(asset)
+        s.flush()
+        s.add(MediaJob(media_asset_id=asset.id, lesson_id=shop.video_lesson))
+        s.commit()
+        asset_id = asset.id
+    run_worker(db_engine, media_dir, public_dir)
+    with Session(db_engine) as s:
+        job = s.exec(select(MediaJob)).one()
+        asset = s.get(MediaAsset, asset_id)
+        assert (job.status, job.error) == ("failed", "upload.manifest_refused")
+        assert (asset.status, asset.renditions) == ("failed", {})
+    made = sorted(p.name for p in media_dir.rglob("*") if p.is_file())
+    assert made == ["original.mp4"] and not public_dir.exists()
+
+
+def _tiny(tmp_path, name: str, *args: str) -> Path:
+    return _make(tmp_path / name, "-f", "lavfi", "-i", "sine=frequency=500:sample_rate=44100", "-t", "1", *args)
+
+
+def test_only_the_allowed_containers_are_accepted(tmp_path):
+    accepted = {
+        "a.m4a": ("-c:a", "aac"), "a.mp3": ("-c:a", "libmp3lame"), "a.aac": ("-c:a", "aac", "-f", "adts"),
+        "a.wav": ("-c:a", "pcm_s16le"), "a.flac": ("-c:a", "flac"), "a.ogg": ("-c:a", "libvorbis"),
+        "a.mkv": ("-c:a", "libopus"), "a.webm": ("-c:a", "libopus"), "a.mov": ("-c:a", "aac"),
+    }
+    for name, args in accepted.items():
+        result = ffmpeg.probe(_tiny(tmp_path, name, *args))
+        assert result.is_media and result.container in ffmpeg.ALLOWED_DEMUXERS and result.refusal == "", name
+    for name, args in {"a.avi": ("-c:a", "pcm_s16le"), "a.flv": ("-c:a", "aac"), "a.ts": ("-c:a", "aac"),
+                       "a.au": ("-c:a", "pcm_s16be")}.items():
+        result = ffmpeg.probe(_tiny(tmp_path, name, *args))
+        assert not result.is_media and result.refusal == ffmpeg.REFUSED_FORMAT, name
+
+
+def test_every_command_reads_its_input_through_the_whitelists(tmp_path):
+    src, out = tmp_path / "in.mkv", tmp_path / "out"
+    commands = [
+        ffmpeg.video_command(src, out, max_height=720, crf=23, audio_kbps=128, has_audio=True, demuxer="matroska"),
+        ffmpeg.audio_command(src, out, demuxer="matroska"),
+        ffmpeg.poster_command(src, out, at_seconds=1, demuxer="matroska"),
+        ffmpeg.preview_command(src, out, seconds=30, video=True),
+        ffmpeg.hls_command(src, tmp_path, tmp_path / "k"),
+    ]
+    for cmd in commands:
+        i = cmd.index("-i")
+        assert cmd[i - 6:i] == ["-protocol_whitelist", "file", "-format_whitelist", ffmpeg.FORMAT_WHITELIST,
+                                "-f", cmd[i - 1]] and cmd[i - 1] in ffmpeg.ALLOWED_DEMUXERS
+    hls = commands[-1]
+    assert hls[hls.index("-protocol_whitelist", hls.index("-i")) + 1] == "file,crypto"  # output: encryption only
+    with pytest.raises(ffmpeg.FfmpegError):
+        ffmpeg.input_args(src, "dash")

@@ -164,3 +164,116 @@ def test_refund_outcome_is_applied_once(session):
     assert order_row(session, order.out_trade_no).refunded_fen == 700
     assert len(messages_of(session, user.id, "refund_result")) == 1
     assert utcnow()
+
+
+# ---------------------------------------------------------------------------------- consumption
+
+def _course_with_media(session, price=1000, lessons=(100, 100, 100, 100, 100)):
+    from coursemall.models import Chapter, Lesson
+
+    course = make_course(session, price_fen=price)
+    chapter = Chapter(course_id=course.id, title="一")
+    session.add(chapter)
+    session.flush()
+    rows = [Lesson(course_id=course.id, chapter_id=chapter.id, title=f"第{i}课", kind="video", position=i,
+                   duration_seconds=seconds) for i, seconds in enumerate(lessons)]
+    session.add_all(rows)
+    session.commit()
+    return course, rows
+
+
+def _buy(session, user, course):
+    cart.add_to_cart(session, actor_id=user.id, item_type="course", item_id=course.id)
+    order = checkout.checkout_cart(session, actor_id=user.id)
+    payments.sandbox_decide(session, actor_id=user.id, order_no=order.out_trade_no, outcome="pay")
+    return order.out_trade_no
+
+
+def _served(session, user, lesson, seconds: int) -> None:
+    """What api/hls.py records while it serves 4-second segments (and the key)."""
+    from coursemall.services.consumption import record_served
+
+    record_served(session, user_id=user.id, lesson_id=lesson.id, course_id=lesson.course_id, segment=-1,
+                  duration_ms=0)
+    for index in range(-(-seconds // 4)):
+        record_served(session, user_id=user.id, lesson_id=lesson.id, course_id=lesson.course_id, segment=index,
+                      duration_ms=min(4000, (seconds - 4 * index) * 1000))
+    session.commit()
+
+
+def test_served_media_counts_towards_the_refund_rule_beside_heartbeats(session):
+    from coursemall.services.consumption import consumption
+
+    course, lessons = _course_with_media(session)  # 500 media seconds
+    downloader, sampler, idle = make_user(session), make_user(session), make_user(session)
+    orders = {u.id: _buy(session, u, course) for u in (downloader, sampler, idle)}
+    # buy -> download every segment of two lessons without sending one heartbeat: 40 % served
+    for lesson in lessons[:2]:
+        _served(session, downloader, lesson, 100)
+    _served(session, sampler, lessons[0], 60)  # 12 %: below the 20 % of the default rule
+    used = consumption(session, downloader.id, [course.id])
+    assert (used.served_seconds, used.media_seconds, used.served_pct, used.progress_pct) == (200, 500, 40, 0)
+    review = refunds.request_refund(session, actor_id=downloader.id, order_no=orders[downloader.id], reason="退")
+    assert (review.status, review.policy_outcome) == ("requested", "review")
+    for user in (sampler, idle):
+        auto = refunds.request_refund(session, actor_id=user.id, order_no=orders[user.id], reason="买错了")
+        assert (auto.status, auto.policy_outcome) == ("succeeded", "auto_approve")
+
+
+def test_repeated_segments_count_once(session):
+    from coursemall.services.consumption import consumption, record_served
+
+    course, lessons = _course_with_media(session)
+    user = make_user(session)
+    first = [record_served(session, user_id=user.id, lesson_id=lessons[0].id, course_id=course.id, segment=i,
+                           duration_ms=4000) for i in (0, 1, 0, 0, 1)]
+    session.commit()
+    assert first == [True, True, False, False, False]
+    assert consumption(session, user.id, [course.id]).served_seconds == 8
+
+
+def test_a_learner_past_the_automatic_refund_limit_goes_to_review(session, monkeypatch):
+    import dataclasses
+
+    from coursemall.settings import get_settings
+
+    limit = dataclasses.replace(get_settings(), auto_refund_limit=2)
+    monkeypatch.setattr(refunds, "get_settings", lambda: limit)
+    user = make_user(session)
+    outcomes = []
+    for _ in range(3):
+        order, _courses = _paid_order(session, user, prices=(1000,))
+        outcomes.append(refunds.request_refund(session, actor_id=user.id, order_no=order.out_trade_no,
+                                               reason="又退了").policy_outcome)
+    assert outcomes == ["auto_approve", "auto_approve", "review_limit"]
+    third = session.exec(select(Refund).where(Refund.user_id == user.id).order_by(Refund.id.desc())).first()
+    assert third.status == "requested"
+    # refunds older than 90 days no longer count
+    for row in session.exec(select(Refund).where(Refund.user_id == user.id)).all():
+        row.created_at = utcnow() - timedelta(days=91)
+        session.add(row)
+    session.commit()
+    order, _courses = _paid_order(session, user, prices=(1000,))
+    assert refunds.request_refund(session, actor_id=user.id, order_no=order.out_trade_no,
+                                  reason="隔了很久").policy_outcome == "auto_approve"
+    # 0 = every refund goes to the owner
+    monkeypatch.setattr(refunds, "get_settings", lambda: dataclasses.replace(limit, auto_refund_limit=0))
+    fresh = make_user(session)
+    order, _courses = _paid_order(session, fresh, prices=(1000,))
+    view = refunds.request_refund(session, actor_id=fresh.id, order_no=order.out_trade_no, reason="第一次")
+    assert (view.status, view.policy_outcome) == ("requested", "review_limit")
+
+
+def test_the_review_queue_shows_what_the_learner_consumed(session):
+    from coursemall.services import admin as admin_service
+
+    owner = make_user(session, role="owner")
+    course, lessons = _course_with_media(session)
+    user = make_user(session)
+    order_no = _buy(session, user, course)
+    for lesson in lessons[:3]:
+        _served(session, user, lesson, 100)
+    refunds.request_refund(session, actor_id=user.id, order_no=order_no, reason="全下载了")
+    (row,) = admin_service.list_refund_rows(session, actor_id=owner.id)
+    assert (row.policy_outcome, row.served_seconds, row.media_seconds, row.served_pct, row.progress_pct) == (
+        "review", 300, 500, 60, 0)

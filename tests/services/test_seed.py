@@ -38,6 +38,8 @@ from coursemall.models import (
     User,
 )
 from coursemall.services.passwords import verify_password
+from coursemall.services.media_access import preview_ready
+from coursemall.services.transcode import check_playlist
 from coursemall.settings import get_settings
 
 CATALOG_TABLES = [User, Category, Tag, CourseTag, Instructor, Course, Chapter, Lesson, MediaAsset, Bundle,
@@ -345,13 +347,21 @@ def test_media_files_are_real_and_match_stored_duration(seeded_sqlite, demo_sett
             assert asset.mime == "video/mp4" and 85 <= asset.duration_seconds <= 95
             assert re.search(r"Video: h264 \(Constrained Baseline\).*yuv420p.*640x360", info), info
             assert "Audio: aac" in info
-            # partial-trial viewers are served a real clip of about 30 s, not the whole file
-            preview = demo_settings.media_dir / asset.renditions["preview"]
-            ph, pm, ps = re.search(r"Duration: (\d+):(\d+):([\d.]+)", _ffmpeg_info(preview)).groups()
-            assert 28 <= int(ph) * 3600 + int(pm) * 60 + float(ps) <= 32
         else:
             assert asset.mime == "audio/mpeg" and 90 <= asset.duration_seconds <= 120
             assert "Audio: mp3" in info
+        # the demo plays as production does: encrypted HLS variants, segments of about 4 s
+        variants = ("hd", "sd", "audio") if asset.kind == "video" else ("audio",)
+        for variant in variants:
+            segments = check_playlist(demo_settings.media_dir / asset.renditions[f"hls_{variant}"])
+            assert abs(segments - asset.duration_seconds / 4) <= 2
+    # partial-trial viewers are served a real clip of about 30 s, not the whole file
+    lessons = [lsn for lsn in _all(seeded_sqlite, Lesson) if lsn.free_seconds]
+    assert lessons and all(preview_ready(lsn) for lsn in lessons)
+    for clip in {lsn.preview_key for lsn in lessons}:
+        ph, pm, ps = re.search(r"Duration: (\d+):(\d+):([\d.]+)",
+                               _ffmpeg_info(demo_settings.media_dir / clip)).groups()
+        assert 29 <= int(ph) * 3600 + int(pm) * 60 + float(ps) <= 30.5
 
 
 # ------------------------------------------------------------------------------- drawing units

@@ -365,6 +365,7 @@ async def test_refund_queue_approve(engine, shop):
     (row,) = state.refunds
     assert row["id"] == str(shop["refund_id"]) and row["amount"] == "¥30.00" and row["reason"] == "不想学了"
     assert row["policy_outcome"] == "review"
+    assert row["consumed"] == "已播放 00:00 / 00:00（0%）· 学习进度 0%"  # served media beside progress
     assert (state.policy_auto, state.policy_days, state.policy_progress) == (False, "7", "20")
     await call(state, "approve_refund", row["id"])
     assert state.success.startswith("已同意") and state.refunds == [] and state.section == "queue"

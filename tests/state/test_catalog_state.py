@@ -53,6 +53,7 @@ def cat(sqlite_engine, monkeypatch):
             s.commit()
 
     monkeypatch.setattr(catalog_state, "session_scope", scope)
+    ids["engine"] = sqlite_engine
     return ids
 
 
@@ -152,10 +153,17 @@ def test_unpublished_course_is_not_found(cat):
 
 
 def test_lesson_load_trial_and_locked(cat):
+    from coursemall.models import MediaAsset
+
+    with Session(cat["engine"]) as db:
+        asset = db.get(MediaAsset, cat["asset_video"])
+        asset.renditions = {"hls_hd": "x/hls/hd"}
+        db.add(asset)
+        db.commit()
     lid = cat["lesson_trial"]
     s = make(LessonState, "/lesson/[lesson_id]", f"/lesson/{lid}", params={"lesson_id": str(lid)})
     call(s, "load")
-    assert s.access == "full" and s.media_url.startswith("/api/media/")
+    assert s.access == "full" and s.media_url.startswith("/api/hls/")
     paid = cat["lesson_paid"]
     s = make(LessonState, "/lesson/[lesson_id]", f"/lesson/{paid}", params={"lesson_id": str(paid)})
     call(s, "load")

@@ -272,28 +272,53 @@ def _signed_in_player(lesson_id, session_hash="b" * 64, mfa=False):
     return s
 
 
-def test_player_gets_one_session_bound_url_per_rendition(cat, monkeypatch):
+HLS = {"hd": "x/hd.mp4", "sd": "x/sd.mp4", "audio": "x/a.m4a", "poster": "p.jpg",
+       "hls_hd": "x/hls/hd", "hls_sd": "x/hls/sd", "hls_audio": "x/hls/audio"}
+
+
+def test_player_gets_one_session_bound_playlist_per_variant(cat, monkeypatch):
     from coursemall.media.tokens import session_binding, verify_token
     from coursemall.models import MediaAsset
 
-    _set(cat["engine"], MediaAsset, cat["asset_paid"],
-         renditions={"hd": "x/hd.mp4", "sd": "x/sd.mp4", "audio": "x/a.m4a", "poster": "p.jpg"})
+    _set(cat["engine"], MediaAsset, cat["asset_paid"], renditions=HLS)
     as_user(monkeypatch, cat["buyer"])
     s = _signed_in_player(cat["lesson_paid"])
     call(s, "load_player")
-    assert s.hd_url and s.sd_url and s.listen_url and s.src_url == ""
+    assert s.hd_url and s.sd_url and s.listen_url and s.src_url == "" and s.preparing_text == ""
     assert s.media_url == s.hd_url  # HD first; the script applies a remembered SD choice
-    claims = [verify_token(u.rsplit("/", 1)[1]) for u in (s.hd_url, s.sd_url, s.listen_url)]
-    assert [c.rendition for c in claims] == ["hd", "sd", "audio"]
+    assert all(u.startswith(f"/api/hls/{cat['lesson_paid']}/{cat['asset_paid']}/") and "/index.m3u8?t=" in u
+               for u in (s.hd_url, s.sd_url, s.listen_url))
+    claims = [verify_token(u.split("?t=", 1)[1]) for u in (s.hd_url, s.sd_url, s.listen_url)]
+    assert [c.rendition for c in claims] == ["hls-hd", "hls-sd", "hls-audio"]
     assert {c.binding for c in claims} == {session_binding("b" * 64)}
     assert {c.user_id for c in claims} == {cat["buyer"]}
 
 
-def test_player_without_renditions_plays_the_original(cat, monkeypatch):
+def test_without_encrypted_hls_the_buyer_is_told_the_media_is_being_prepared(cat, monkeypatch):
+    from coursemall.models import MediaAsset
+
+    _set(cat["engine"], MediaAsset, cat["asset_paid"], renditions={"hd": "x/hd.mp4", "sd": "x/sd.mp4"})
     as_user(monkeypatch, cat["buyer"])
     s = _signed_in_player(cat["lesson_paid"])
     call(s, "load_player")
-    assert s.media_url == s.src_url != "" and s.hd_url == s.sd_url == s.listen_url == ""
+    assert s.access == "full" and s.media_url == "" and s.hd_url == s.sd_url == s.src_url == ""
+    assert s.preparing_text == "本节视频正在准备中，请稍后再来"
+
+
+def test_partial_preview_plays_only_the_clip_or_says_it_is_being_prepared(cat, monkeypatch):
+    from coursemall.media.tokens import verify_token
+    from coursemall.models import Lesson
+
+    as_user(monkeypatch, None)
+    s = player_for(cat["lesson_partial"])
+    assert call(s, "load_player") is not None  # the player script (with the buy-prompt guard)
+    assert s.access == "partial" and s.media_url == "" and s.preparing_text == "试看片段正在准备中，请稍后再来"
+    _set(cat["engine"], Lesson, cat["lesson_partial"], preview_key="x/clip.m4a",
+         preview_asset_id=cat["asset_audio"], preview_seconds=30)
+    s = player_for(cat["lesson_partial"])
+    call(s, "load_player")
+    assert s.preparing_text == "" and s.media_url == s.src_url and s.hd_url == s.listen_url == ""
+    assert verify_token(s.src_url.rsplit("/", 1)[1]).rendition == "preview"
 
 
 def test_drip_locked_lesson_says_when_it_opens_and_mints_nothing(cat, monkeypatch):
@@ -329,6 +354,9 @@ def test_drip_after_days_counts_from_the_buyers_grant(cat, monkeypatch):
         ent.granted_at = utcnow() - timedelta(days=8)
         db.add(ent)
         db.commit()
+    from coursemall.models import MediaAsset
+
+    _set(cat["engine"], MediaAsset, cat["asset_paid"], renditions=HLS)
     s = _signed_in_player(cat["lesson_paid"])
     call(s, "load_player")
     assert s.access == "full" and s.unlock_text == "" and s.media_url and s.can_track
@@ -392,19 +420,20 @@ def test_another_instructor_gets_no_preview(cat, monkeypatch):
 
 def test_refresh_media_mints_fresh_urls_only_for_the_current_lesson_with_access(cat, monkeypatch):
     from coursemall.media.tokens import verify_token
-    from coursemall.models import Entitlement, utcnow
+    from coursemall.models import Entitlement, MediaAsset, utcnow
 
+    _set(cat["engine"], MediaAsset, cat["asset_paid"], renditions=HLS)
     as_user(monkeypatch, cat["buyer"])
     s = _signed_in_player(cat["lesson_paid"])
     call(s, "load_player")
     element_key = s.media_url
     for junk in (None, 5, {}, "x" * 5000, json.dumps({"lesson_id": cat["lesson_trial"]}),
                  json.dumps({"lesson_id": "1; drop"}), json.dumps({"lesson": 1})):
-        s.src_url = ""
+        s.hd_url = ""
         call(s, "refresh_media", junk)
-        assert s.src_url == ""  # nothing minted for junk or another lesson
+        assert s.hd_url == ""  # nothing minted for junk or another lesson
     call(s, "refresh_media", json.dumps({"lesson_id": cat["lesson_paid"]}))
-    claim = verify_token(s.src_url.rsplit("/", 1)[1])
+    claim = verify_token(s.hd_url.split("?t=", 1)[1])
     assert claim.lesson_id == cat["lesson_paid"] and claim.user_id == cat["buyer"]
     assert s.media_url == element_key  # the <video> keeps its key; the script swaps the source
     # after a refund the refresh mints nothing (and leaves the old, now refused, URL in place)
@@ -413,6 +442,6 @@ def test_refresh_media_mints_fresh_urls_only_for_the_current_lesson_with_access(
             ent.revoked_at = utcnow()
             db.add(ent)
         db.commit()
-    before = s.src_url
+    before = s.hd_url
     call(s, "refresh_media", json.dumps({"lesson_id": cat["lesson_paid"]}))
-    assert s.src_url == before
+    assert s.hd_url == before

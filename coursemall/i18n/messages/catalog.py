@@ -67,6 +67,8 @@ MESSAGES = {
     "lesson.back": ("返回课程", "Back to course"),
     "lesson.locked": ("本节为付费内容，购买课程后即可学习", "This lesson is paid content. Buy the course to unlock it."),
     "lesson.no_media": ("本节媒体暂不可用", "The media for this lesson is not available yet"),
+    "lesson.media_preparing": ("本节视频正在准备中，请稍后再来", "This lesson's media is being prepared; check back shortly"),
+    "lesson.preview_preparing": ("试看片段正在准备中，请稍后再来", "The free preview is being prepared; check back shortly"),
     "lesson.partial_note": ("可免费试看前 {duration}，完整内容请购买课程", "Preview the first {duration} free; buy the course for the full lesson"),
     "lesson.trial_over": ("试看结束，购买课程后可继续观看", "The preview has ended. Buy the course to keep watching."),
     "lesson.buy_course": ("去购买课程", "Buy the course"),
