@@ -17,8 +17,11 @@ from tests.payments.factories import active_grants, make_course, make_user, orde
 
 
 def _order(session):
+    """A pending order the learner started paying in the sandbox (bound to it)."""
     user = make_user(session)
-    return user, checkout.buy_now(session, actor_id=user.id, item_type="course", item_id=make_course(session).id)
+    order = checkout.buy_now(session, actor_id=user.id, item_type="course", item_id=make_course(session).id)
+    checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="sandbox")
+    return user, order
 
 
 def test_signed_sandbox_notification_pays(session):
