@@ -38,6 +38,6 @@ def check_xml(body: bytes | str) -> bytes:
     if _MARKUP_DECLARATION.search(raw):
         raise UnsafeXml("dtd_or_entity")
     declared = _XML_DECLARATION_ENCODING.match(raw)
-    if declared and declared.group(1).lower().replace("_", "-") not in (b"utf-8", b"utf8"):
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
         raise UnsafeXml("encoding")
     return raw

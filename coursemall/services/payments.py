@@ -82,17 +82,22 @@ class ApplyResult:
     order_status: str | None = None
 
 
+def _text(value: str | None, limit: int) -> str:
+    """Untrusted text as stored: PostgreSQL refuses NUL characters in text columns."""
+    return (value or "").replace("\x00", "\ufffd")[:limit]
+
+
 def _event(session: Session, *, order_id: int | None, out_trade_no: str, channel: str, kind: str,
            txn: str = "", amount: int | None = None, raw: str = "", verified: bool,
            outcome: str) -> None:
-    session.add(PaymentEvent(order_id=order_id, out_trade_no=out_trade_no[:64], channel=channel[:12],
-                             kind=kind, provider_txn_id=(txn or "")[:64], amount_fen=amount,
-                             raw=(raw or "")[:RAW_LIMIT], verified=verified, outcome=outcome[:48]))
+    session.add(PaymentEvent(order_id=order_id, out_trade_no=_text(out_trade_no, 64), channel=channel[:12],
+                             kind=kind, provider_txn_id=_text(txn, 64), amount_fen=amount,
+                             raw=_text(raw, RAW_LIMIT), verified=verified, outcome=_text(outcome, 48)))
 
 
 def _order_by_no(session: Session, out_trade_no: str) -> Order | None:
-    if not out_trade_no:
-        return None
+    if not out_trade_no or len(out_trade_no) > 32 or "\x00" in out_trade_no:
+        return None  # no such order number (and PostgreSQL refuses NUL in a query parameter)
     return session.exec(select(Order).where(Order.out_trade_no == out_trade_no)
                         .execution_options(populate_existing=True)).first()
 

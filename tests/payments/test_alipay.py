@@ -66,7 +66,7 @@ def test_signed_notification_fulfils_once(session, alipay):
 
 
 @pytest.mark.parametrize("forgery", ["other_key", "tampered_amount", "wrong_app_id", "wrong_seller", "wrong_amount",
-                                     "unknown_order", "no_sign", "garbage"])
+                                     "unknown_order", "no_sign", "garbage", "nul_bytes"])
 def test_forged_or_wrong_notifications_change_nothing(session, alipay, forgery):
     user, order = _order(session)
     fields = alipay.fake.buyer_pays(order.out_trade_no, "128.00")
@@ -84,6 +84,8 @@ def test_forged_or_wrong_notifications_change_nothing(session, alipay, forgery):
         body = alipay.fake.notification_body({**fields, "out_trade_no": "CM20261124FFFFFFFFFFFFFFFF"})
     elif forgery == "no_sign":
         body = b"&".join(f"{k}={v}".encode() for k, v in fields.items())
+    elif forgery == "nul_bytes":  # PostgreSQL refuses NUL in text: still a clean refusal, not a 500
+        body = alipay.fake.notification_body(fields).replace(b"out_trade_no=", b"out_trade_no=%00") + b"&x=%00"
     else:
         body = b"\xff\xfe<not a form>"
     ack = _notify(session, body)
@@ -195,3 +197,18 @@ def test_alipay_is_refused_inside_the_wechat_browser(session, alipay):
     with pytest.raises(DomainError, match="pay.open_in_browser"):
         checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="alipay")
     assert order_row(session, order.out_trade_no).channel == ""
+
+
+@pytest.mark.parametrize("client", ["desktop", "mobile"])
+def test_pay_url_carries_the_shops_expiry_in_china_time(session, alipay, client):
+    from datetime import timezone
+
+    user, order = _order(session, client=client, start=False)
+    action = checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="alipay")
+    params = dict(parse_qsl(urlparse(action.url).query))
+    sign = params.pop("sign")
+    assert rsa_verify(keys("app")[1], "&".join(f"{k}={v}" for k, v in sorted(params.items())), sign)
+    row = order_row(session, order.out_trade_no)
+    china = row.expires_at.astimezone(timezone(timedelta(hours=8)))
+    assert json.loads(params["biz_content"])["time_expire"] == china.strftime("%Y-%m-%d %H:%M:%S")
+    assert row.expires_at - row.created_at == timedelta(minutes=15)

@@ -179,3 +179,18 @@ def test_refund_lost_before_reaching_gateway_is_sent_again_by_the_job(session, w
     wechat.fake.settle_refund(view.out_refund_no)
     reconcile_pending(session, min_age_seconds=0)
     assert order_row(session, order.out_trade_no).status == "refunded"
+
+
+def test_unified_order_carries_the_shops_expiry_in_china_time(session, wechat):
+    from datetime import timedelta, timezone
+
+    from coursemall.settings import get_settings
+
+    user, order = _order(session)
+    checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="wechat")
+    row = order_row(session, order.out_trade_no)
+    assert row.expires_at - row.created_at == timedelta(minutes=get_settings().order_ttl_minutes)
+    (call,) = [c[1] for c in wechat.fake.calls if c[0] == "pay/unifiedorder"]  # signed: checked by the fake
+    china = row.expires_at.astimezone(timezone(timedelta(hours=8)))
+    assert call["time_expire"] == china.strftime("%Y%m%d%H%M%S")
+    assert wechat.fake.bad_signatures == 0
