@@ -14,7 +14,9 @@ Late payment rule (a payment that arrives after the order was closed): the order
 and fulfilled (closed → paid) when the learner does not already own every course of the order;
 when they do own everything already, the payment is still recorded (closed → paid) and an
 automatic refund of the whole order is queued (paid → refunding, refund `approved`, policy
-`auto_late_duplicate`), executed through the original channel by the refund job.
+`auto_late_duplicate`), executed through the original channel by the refund job. The same holds
+for a pending order paid when its courses are already owned (two open orders for one course,
+both paid): nothing is granted twice and the second one is refunded.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class _RaceLost(Exception):
 
 @dataclass(frozen=True)
 class ApplyResult:
-    outcome: str  # applied | applied_late | late_refund_queued | duplicate | duplicate_payment |
+    outcome: str  # applied | applied_late | late_refund_queued | owned_refund_queued | duplicate | duplicate_payment |
     #               ignored | closed | rejected:<why> (wrong_channel: stored and refunded)
     # Events: `verified` is True only when the notification passed every check (signature, app id,
     # merchant, known order, amount); any rejection is recorded with verified=False.
@@ -247,9 +247,10 @@ def _apply_paid_tx(session: Session, order: Order, *, channel: str, provider_txn
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
     course_ids = sorted({int(c) for line in lines for c in line.course_ids})
     already = owned_course_ids(session, order.user_id, course_ids, now=now)
-    if won_from == OrderStatus.CLOSED and course_ids and already >= set(course_ids):
-        _queue_late_refund(session, order, lines, now=now, channel=channel)
-        return "late_refund_queued"
+    if course_ids and already >= set(course_ids):  # e.g. a second pending order paid after the first
+        late = won_from == OrderStatus.CLOSED
+        _queue_owned_refund(session, order, lines, now=now, channel=channel, late=late)
+        return "late_refund_queued" if late else "owned_refund_queued"
     _grant(session, order, course_ids, already, now=now)
     create_message(session, user_id=order.user_id, kind="payment_succeeded", key="msg.payment_succeeded",
                    link=order_link(order.out_trade_no), order_no=order.out_trade_no,
@@ -309,16 +310,18 @@ def _grant(session: Session, order: Order, course_ids: list[int], already: set[i
                             .execution_options(synchronize_session=False))
 
 
-def _queue_late_refund(session: Session, order: Order, lines: list[OrderLine], *, now: datetime,
-                       channel: str) -> None:
-    """Late payment for a closed order whose courses the learner already owns: keep the payment,
-    grant nothing, queue an automatic full refund (executed by the refund job)."""
+def _queue_owned_refund(session: Session, order: Order, lines: list[OrderLine], *, now: datetime,
+                        channel: str, late: bool) -> None:
+    """A payment for an order whose courses the learner already owns (a late payment for a closed
+    order, or a second pending order paid after the first): keep the payment, grant nothing, queue
+    an automatic full refund (executed by the refund job)."""
     if not cas_order_status(session, order.id, OrderStatus.PAID, OrderStatus.REFUNDING):
         raise DomainError("order.bad_transition")
     refund = Refund(order_id=order.id, user_id=order.user_id, line_ids=[ln.id for ln in lines],
                     line_id=lines[0].id if len(lines) == 1 else None, out_refund_no=new_out_refund_no(now),
                     channel=channel, amount_fen=order.total_fen,
-                    reason="late payment for a closed order; courses already owned",
+                    reason=("late payment for a closed order; courses already owned" if late
+                            else "courses already owned through another order"),
                     status=RefundStatus.APPROVED, policy_outcome=PolicyOutcome.AUTO_LATE_DUPLICATE,
                     decided_at=now)
     session.add(refund)
@@ -327,7 +330,8 @@ def _queue_late_refund(session: Session, order: Order, lines: list[OrderLine], *
         line.refund_status = LineRefund.PENDING
         line.refund_id = refund.id
         session.add(line)
-    create_message(session, user_id=order.user_id, kind="refund_result", key="msg.late_refund",
+    create_message(session, user_id=order.user_id, kind="refund_result",
+                   key="msg.late_refund" if late else "msg.owned_refund",
                    link=order_link(order.out_trade_no), order_no=order.out_trade_no)
 
 

@@ -178,3 +178,26 @@ def test_extra_payments_are_kept_and_returned_exactly_once_under_concurrency(db_
     assert _titles(session, user.id) == ["重复付款将退回", RETURNED]
     assert session.get(Course, course.id, populate_existing=True).sales_count == 1
     assert order_row(session, order.out_trade_no).status == "paid"
+
+
+def test_two_open_orders_for_one_course_both_paid_grant_once_and_refund_the_second(session, alipay):
+    user = make_user(session)
+    course = make_course(session, price_fen=1200)
+    first = checkout.buy_now(session, actor_id=user.id, item_type="course", item_id=course.id)
+    second = checkout.buy_now(session, actor_id=user.id, item_type="course", item_id=course.id)
+    for order in (first, second):
+        checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="alipay")
+    outcomes = []
+    for order in (first, second):
+        fields = alipay.fake.buyer_pays(order.out_trade_no, "12.00")
+        outcomes.append(payments.apply_paid(session, channel="alipay", out_trade_no=order.out_trade_no,
+                                            provider_txn_id=fields["trade_no"], amount_fen=1200).outcome)
+    assert outcomes == ["applied", "owned_refund_queued"]
+    assert len(active_grants(session, user.id)) == 1
+    assert session.get(Course, course.id, populate_existing=True).sales_count == 1
+    reconcile_pending(session, min_age_seconds=0)
+    assert order_row(session, first.out_trade_no).status == "paid"
+    assert order_row(session, second.out_trade_no).status == "refunded"
+    assert len(active_grants(session, user.id)) == 1  # the first order's access stays
+    assert [c[1]["out_trade_no"] for c in alipay.fake.calls if c[0] == "alipay.trade.refund"] == [second.out_trade_no]
+    assert _titles(session, user.id) == ["重复购买将自动退款", "退款成功"]

@@ -97,8 +97,8 @@ MESSAGES = {
                                              "Confirmed; the order was moved to another payment method, so this transfer is in the refund queue: return it and click “Refunded by hand”"),
     "admin.manual.confirmed_duplicate": ("已确认；该订单已通过其他方式支付，这笔转账已加入退款队列，请手动退回后点“已手动退款”",
                                          "Confirmed; this order was already paid another way, so this transfer is in the refund queue: return it and click “Refunded by hand”"),
-    "admin.manual.confirmed_late": ("已确认；订单关闭后收到的付款已按规则处理",
-                                    "Confirmed; the payment after closing was handled by the late-payment rule"),
+    "admin.manual.confirmed_late": ("已确认；学员已拥有这些课程或订单已关闭，付款已按规则处理",
+                                    "Confirmed; the order was closed or its courses already owned, so the payment was handled by that rule"),
     "admin.manual.rejected": ("已驳回该付款凭证", "The transfer was rejected"),
     "admin.manual.open_proof": ("查看原图", "Open full image"),
     # payment settings
