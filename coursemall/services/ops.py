@@ -270,6 +270,8 @@ class RefundRowView:
     reason: str
     decision_reason: str
     created_at: datetime
+    attempts: int = 0
+    last_reason: str = ""  # why it is not finished yet (processing / attention)
 
 
 @dataclass(frozen=True)
@@ -346,7 +348,9 @@ def order_detail(session: Session, *, actor_id: object, order_no: object) -> Ord
         payments=tuple(PaymentView(p.channel, p.provider_txn_id, format_fen(p.amount_fen), p.paid_at, p.role)
                        for p in pays),
         refunds=tuple(RefundRowView(r.out_refund_no, format_fen(r.amount_fen), r.status, r.reason,
-                                    r.decision_reason, r.created_at) for r in refund_rows),
+                                    r.decision_reason, r.created_at, r.attempts,
+                                    r.last_reason if r.status in (RefundStatus.PROCESSING, RefundStatus.ATTENTION)
+                                    else "") for r in refund_rows),
         events=tuple(EventView(e.kind, e.channel, format_fen(e.amount_fen) if e.amount_fen is not None else "",
                                e.verified, e.outcome, e.created_at) for e in events),
         history=_history(order, refund_rows),
