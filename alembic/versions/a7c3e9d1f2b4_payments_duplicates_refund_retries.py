@@ -28,12 +28,13 @@ SQLITE_NAMES = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
 
 def _drop_unique_order_id() -> None:
     bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        with op.batch_alter_table('payments', recreate="always", naming_convention=SQLITE_NAMES) as batch_op:
-            batch_op.drop_constraint('uq_payments_order_id', type_='unique')
-        return
     for constraint in sa.inspect(bind).get_unique_constraints('payments'):
-        if constraint["column_names"] == ['order_id']:
+        if constraint["column_names"] != ['order_id']:
+            continue
+        if bind.dialect.name == "sqlite":  # table rebuilt; an unnamed constraint gets the convention's name
+            with op.batch_alter_table('payments', recreate="always", naming_convention=SQLITE_NAMES) as batch_op:
+                batch_op.drop_constraint(constraint["name"] or 'uq_payments_order_id', type_='unique')
+        else:
             op.drop_constraint(constraint["name"], 'payments', type_='unique')
 
 
