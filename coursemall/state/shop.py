@@ -608,7 +608,13 @@ class SandboxCashierState(_ShopMixin, AppState):
         self.order_no, self.total = view.out_trade_no, view.total
         self.status_text = self._status_text(view.status)
         self.payable = view.can_pay
-        if not view.can_pay:
+        if Channel.SANDBOX.value not in registry.enabled_channels():
+            self.payable = False  # a switched-off sandbox takes no decisions (the service refuses too)
+            self._fail("pay.channel_unavailable")
+        elif view.channel not in ("", Channel.SANDBOX.value):
+            self.payable = False  # the order was started on a real channel: only that one completes it
+            self._fail("pay.wrong_channel")
+        elif not view.can_pay:
             self._fail("cashier.not_payable")
         self.loaded = True
 
