@@ -74,8 +74,8 @@ class _RaceLost(Exception):
 
 @dataclass(frozen=True)
 class ApplyResult:
-    outcome: str  # applied | applied_late | late_refund_queued | owned_refund_queued | duplicate | duplicate_payment |
-    #               ignored | closed | rejected:<why> (wrong_channel: stored and refunded)
+    outcome: str  # applied | applied_late | late_refund_queued | owned_refund_queued | duplicate |
+    #               duplicate_payment | ignored | closed | rejected:<why> (wrong_channel: kept, refunded)
     # Events: `verified` is True only when the notification passed every check (signature, app id,
     # merchant, known order, amount); any rejection is recorded with verified=False.
     accepted: bool  # answer the provider with success (it must stop retrying)
@@ -279,7 +279,7 @@ def _extra_payment(session: Session, order: Order, *, channel: str, provider_txn
     payment = Payment(order_id=order.id, channel=channel, provider_txn_id=provider_txn_id, amount_fen=amount_fen,
                       role=role, paid_at=now)
     session.add(payment)
-    session.flush()  # IntegrityError here: a concurrent twin stored it first (→ 'duplicate')
+    session.flush()  # IntegrityError: a concurrent twin stored it first; apply_paid retries and sees it
     log.warning("order %s: %s payment kept and queued for refund (channel=%s txn=%s)", order.out_trade_no,
                 role, channel, provider_txn_id)
     session.add(Refund(order_id=order.id, user_id=order.user_id, line_ids=[], line_id=None,
@@ -352,8 +352,6 @@ def sandbox_decide(session: Session, *, actor_id: object, order_no: object, outc
     sandbox; an order not bound to any channel yet is bound to it here (as `start_payment`
     would), one bound to a real channel is refused ('pay.wrong_channel') and nothing changes.
     """
-    from sqlalchemy import update as sa_update
-
     from coursemall.services._commerce import own_order, require_actor
 
     user = require_actor(session, actor_id)
@@ -362,7 +360,7 @@ def sandbox_decide(session: Session, *, actor_id: object, order_no: object, outc
     channel = registry.get_channel("sandbox")
     order = own_order(session, user.id, order_no)
     if order.channel == "":
-        session.execute(sa_update(Order).where(Order.id == order.id, Order.channel == "")
+        session.execute(update(Order).where(Order.id == order.id, Order.channel == "")
                         .values(channel=Channel.SANDBOX.value, updated_at=utcnow())
                         .execution_options(synchronize_session=False))
         session.commit()
