@@ -96,7 +96,8 @@ def _seed(db_url: str, n: int) -> list[tuple[str, int]]:
             s.flush()
             course = courses[i % len(courses)]
             no = f"CMBENCH{secrets.token_hex(8).upper()}"
-            order = Order(out_trade_no=no, user_id=user.id, total_fen=9900, expires_at=now + timedelta(hours=1))
+            order = Order(out_trade_no=no, user_id=user.id, total_fen=9900, channel="sandbox",  # paying there
+                          expires_at=now + timedelta(hours=1))
             s.add(order)
             s.flush()
             s.add(OrderLine(order_id=order.id, item_type="course", item_id=course.id, title=course.title,

@@ -106,6 +106,8 @@ class ReflexClient:
         self.updates = 0
         self.last_delta: dict[str, Any] = {}
         self.keep_deltas: list[dict] | None = None  # set to a list to record every delta
+        self.events: list[dict] = []  # server-side events of the updates (redirects, scripts ...)
+        self._expect_event: str | None = None  # the waiter also resolves on an event of this name
 
     @property
     def router_data(self) -> dict[str, Any]:
@@ -169,12 +171,19 @@ class ReflexClient:
                     if name == "event":
                         self.updates += 1
                         delta = body.get("delta") or {}
+                        events = [e for e in body.get("events") or [] if isinstance(e, dict)]
+                        self.events.extend(events)
+                        w = self._waiter
+                        if (w is not None and not w.done() and self._expect_event is not None
+                                and any(e.get("name") == self._expect_event for e in events)):
+                            w.set_result(time.perf_counter())
                         if delta:
                             self.last_delta = delta
                             if self.keep_deltas is not None:
                                 self.keep_deltas.append(delta)
                             w = self._waiter
-                            if w is not None and not w.done() and self._matches(delta):
+                            if (w is not None and not w.done() and self._expect_event is None
+                                    and self._matches(delta)):
                                 w.set_result(time.perf_counter())
                     # other server events (new_token, state mismatch, ...) are ignored
                 elif data.startswith(prefix_connect):
@@ -206,13 +215,16 @@ class ReflexClient:
         return sub is not None and (var is None or var in sub)
 
     async def call(self, name: str, payload: dict | None = None, timeout: float = 10.0, *,
-                   expect: str | None = None, expect_var: str | None = None) -> float:
+                   expect: str | None = None, expect_var: str | None = None,
+                   expect_event: str | None = None) -> float:
         """Emit one event and wait for its delta; the latency in seconds.
 
         `expect` is the handler's state key (default: the event name without the handler), so
         a late on_load delta of another state is not taken for this event's; `expect_var`
-        narrows it to one var. After a timeout the late delta is awaited (up to `timeout`)
-        before the next event is sent, so it is not counted for the next one."""
+        narrows it to one var; `expect_event` waits instead for an update carrying a server event
+        of that name (e.g. `_redirect`, for handlers that only navigate). After a timeout the late
+        delta is awaited (up to `timeout`) before the next event is sent, so it is not counted
+        for the next one."""
         if self.closed.is_set() or self.ws is None:
             raise ProtocolError(f"socket closed: {self.close_reason}")
         if self._waiter is not None and not self._waiter.done():  # the late one of a timeout
@@ -221,6 +233,7 @@ class ReflexClient:
             except asyncio.TimeoutError:
                 pass
         self._expect = (expect or name.rsplit(".", 1)[0], expect_var)
+        self._expect_event = expect_event
         waiter = self._waiter = asyncio.get_running_loop().create_future()
         frame = f"42{NAMESPACE}," + json.dumps(["event", self.event(name, payload)],
                                                separators=(",", ":"))

@@ -14,7 +14,9 @@ Late payment rule (a payment that arrives after the order was closed): the order
 and fulfilled (closed → paid) when the learner does not already own every course of the order;
 when they do own everything already, the payment is still recorded (closed → paid) and an
 automatic refund of the whole order is queued (paid → refunding, refund `approved`, policy
-`auto_late_duplicate`), executed through the original channel by the refund job.
+`auto_late_duplicate`), executed through the original channel by the refund job. The same holds
+for a pending order paid when its courses are already owned (two open orders for one course,
+both paid): nothing is granted twice and the second one is refunded.
 """
 
 from __future__ import annotations
@@ -74,6 +76,24 @@ class Channel(StrEnum):
 
 
 PAYABLE_CHANNELS = (Channel.SANDBOX, Channel.ALIPAY, Channel.WECHAT, Channel.MANUAL)
+TEST_CHANNELS = (Channel.SANDBOX,)  # no real money moves: an extra "payment" there is refused, not stored
+
+
+def channels_that_may_complete(channel: str) -> tuple[str, ...]:
+    """The order bindings under which a payment through `channel` may complete the order.
+
+    An order is bound to the channel the learner started paying with (`Order.channel`, moved
+    when they switch before paying); only that channel completes it. A free order (total 0) is
+    completed by the `free` channel before any binding exists."""
+    if channel == Channel.FREE:
+        return ("", Channel.FREE.value)
+    return (channel,)
+
+
+class PaymentRole(StrEnum):
+    APPLIED = "applied"  # the one payment that paid the order
+    DUPLICATE = "duplicate"  # a second, different payment for an already paid order
+    OFF_CHANNEL = "off_channel"  # paid through a channel the order was not started on
 
 
 class ClientKind(StrEnum):
@@ -100,12 +120,26 @@ class RefundStatus(StrEnum):
     REQUESTED = "requested"  # waiting for the owner's review
     APPROVED = "approved"  # decided, not yet sent to the channel
     REJECTED = "rejected"
-    PROCESSING = "processing"  # sent; the channel answers asynchronously (WeChat)
+    PROCESSING = "processing"  # sent; the channel answers later (WeChat), or the call failed: retried
+    ATTENTION = "attention"  # the owner must act: the channel cannot refund (manual) or retries ran out
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
 
-REFUND_OPEN = (RefundStatus.REQUESTED, RefundStatus.APPROVED, RefundStatus.PROCESSING)
+REFUND_OPEN = (RefundStatus.REQUESTED, RefundStatus.APPROVED, RefundStatus.PROCESSING, RefundStatus.ATTENTION)
+
+# A refund still processing is asked about again after 1, 2, 4 ... minutes, at most every 6 hours;
+# after REFUND_MAX_ATTEMPTS calls (about three days: WeChat refunds to bank cards may take that
+# long) it waits for the owner in the refund queue.
+REFUND_RETRY_BASE = timedelta(minutes=1)
+REFUND_RETRY_CAP = timedelta(hours=6)
+REFUND_MAX_ATTEMPTS = 20
+
+
+def refund_retry_delay(attempts: int) -> timedelta:
+    """How long to wait before the next call after `attempts` calls (exponential, capped)."""
+    exponent = min(max(attempts, 1) - 1, 20)
+    return min(REFUND_RETRY_BASE * (2 ** exponent), REFUND_RETRY_CAP)
 
 
 class LineRefund(StrEnum):
@@ -125,6 +159,7 @@ class PolicyOutcome(StrEnum):
     REVIEW = "review"
     AUTO_LATE_DUPLICATE = "auto_late_duplicate"
     REVIEW_LIMIT = "review_limit"  # the rule held, but the learner had their automatic refunds already
+    AUTO_EXTRA_PAYMENT = "auto_extra_payment"  # returns a duplicate / off-channel payment
 
 
 STAFF_ROLES = ("owner", "staff")

@@ -1,5 +1,5 @@
 """Order sweeps: close expired unpaid orders, reconcile pending orders and refunds with the
-gateways, deliver queued e-mails.
+gateways (refunds retried with back-off, see services.refunds), deliver queued e-mails.
 
 Each sweep selects candidates, then changes each one by compare-and-set (one short transaction per
 item), so two workers running the same sweep at once close each order once and send one message.
@@ -16,11 +16,11 @@ from sqlalchemy import exists, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from coursemall.domain.orders import ManualStatus, OrderStatus, RefundStatus
-from coursemall.models import ManualPayment, Message, Order, Refund, User, utcnow
+from coursemall.domain.orders import ManualStatus, OrderStatus
+from coursemall.models import ManualPayment, Message, Order, User, utcnow
 from coursemall.services.checkout import GATEWAY_CHANNELS, close_at_channel, query_and_apply
 from coursemall.services.payments import _close_order
-from coursemall.services.refunds import execute_refund, retry_refund
+from coursemall.services.refunds import process_refunds
 
 log = logging.getLogger("coursemall.jobs")
 
@@ -52,8 +52,9 @@ def close_expired_orders(session: Session, now: datetime | None = None, *, batch
 
 def reconcile_pending(session: Session, now: datetime | None = None, *, min_age_seconds: int = 60,
                       batch: int = 100) -> dict[str, int]:
-    """Late notifications: query gateway orders pending for more than `min_age_seconds`; finish
-    refunds that are approved but not sent, or still processing. Idempotent."""
+    """Late notifications: query gateway orders pending for more than `min_age_seconds`; then the
+    refund pass (`refunds.process_refunds`): approved refunds sent, processing ones asked about
+    again when due (back-off), exhausted ones handed to the owner. Idempotent."""
     now = now or utcnow()
     stats = {"queried": 0, "paid": 0, "refunds": 0}
     pending = session.exec(
@@ -66,18 +67,7 @@ def reconcile_pending(session: Session, now: datetime | None = None, *, min_age_
         stats["queried"] += 1
         if query_and_apply(session, order) == "paid":
             stats["paid"] += 1
-    approved = session.exec(select(Refund.id).where(Refund.status == RefundStatus.APPROVED)
-                            .order_by(Refund.id).limit(batch)).all()
-    processing = session.exec(select(Refund.id).where(Refund.status == RefundStatus.PROCESSING,
-                                                      Refund.created_at <= now - timedelta(seconds=min_age_seconds))
-                              .order_by(Refund.id).limit(batch)).all()
-    session.commit()
-    for refund_id in approved:
-        execute_refund(session, refund_id=refund_id)
-        stats["refunds"] += 1
-    for refund_id in processing:
-        retry_refund(session, refund_id=refund_id)
-        stats["refunds"] += 1
+    stats["refunds"] = process_refunds(session, now, batch=batch)
     return stats
 
 

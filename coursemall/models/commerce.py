@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from coursemall.models.base import UtcDateTime, utcnow
@@ -89,22 +89,33 @@ class PaymentEvent(SQLModel, table=True):
 
 
 class Payment(SQLModel, table=True):
-    """The one payment that paid an order. UNIQUE(order) and UNIQUE(channel, provider txn)."""
+    """Every payment a channel reported for an order, one row per provider transaction
+    (UNIQUE channel + provider txn). `role`: 'applied' = the one payment that paid the order (at
+    most one per order, a partial unique index); 'duplicate' = a second, different payment for an
+    already paid order; 'off_channel' = a payment through a channel the order was not started on.
+    Duplicates and off-channel payments grant nothing and are returned by a refund whose
+    `payment_id` points here."""
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("channel", "provider_txn_id", name="uq_payment_provider_txn"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_txn_id", name="uq_payment_provider_txn"),
+        Index("uq_payments_applied_order", "order_id", unique=True,
+              sqlite_where=text("role = 'applied'"), postgresql_where=text("role = 'applied'")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    order_id: int = Field(foreign_key="orders.id", unique=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
     channel: str = Field(max_length=12)
     provider_txn_id: str = Field(max_length=64)
     amount_fen: int = Field(ge=0)
+    role: str = Field(default="applied", max_length=12)  # domain.orders.PaymentRole
     paid_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class Refund(SQLModel, table=True):
     __tablename__ = "refunds"
-    __table_args__ = (Index("ix_refunds_status_created", "status", "created_at"),)
+    __table_args__ = (Index("ix_refunds_status_created", "status", "created_at"),
+                      Index("uq_refunds_payment", "payment_id", unique=True))
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
@@ -121,7 +132,11 @@ class Refund(SQLModel, table=True):
     decision_reason: str = Field(default="", max_length=200)
     provider_refund_id: str = Field(default="", max_length=64)
     failure: str = Field(default="", max_length=200)
-    attempts: int = Field(default=0)
+    attempts: int = Field(default=0)  # calls to the channel so far (send + queries)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # while processing
+    last_reason: str = Field(default="", max_length=200)  # why it is not done yet (for the owner)
+    # Set when the refund returns one extra payment (duplicate / off-channel), not order lines.
+    payment_id: int | None = Field(default=None)  # payments.id; one refund per extra payment
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     completed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -179,6 +179,8 @@ def _policy_outcome(outcome) -> rx.Component:
                              ("auto_approve", tr("admin.policy.outcome.auto_approve")),
                              ("auto_late_duplicate", tr("admin.policy.outcome.auto_late_duplicate")),
                              ("review_limit", tr("admin.policy.outcome.review_limit")),
+                             ("auto_extra_payment", tr("admin.policy.outcome.auto_extra_payment")),
+                             ("staff", tr("admin.policy.outcome.staff")),
                              outcome), color_scheme="orange")
 
 
@@ -201,6 +203,54 @@ def _refund_card(row) -> rx.Component:
         ),
         width="100%", class_name="admin-refund-row", key=row["id"],
     )
+
+
+def _in_flight_card(row) -> rx.Component:
+    """A refund decided but not finished: the job retries it, or it waits for the owner."""
+    waiting = row["status"] == "attention"
+    return rx.card(
+        rx.vstack(
+            rx.hstack(rx.text(row["order_no"], weight="bold", size="2", font_family="monospace",
+                              word_break="break-all"),
+                      rx.spacer(),
+                      rx.badge(row["status_text"], color_scheme=rx.cond(waiting, "red", "orange"),
+                               class_name="refund-flight-status"),
+                      width="100%", align="center"),
+            rx.text(rx.cond(row["kind"] == "extra", tr("admin.refunds.kind.extra"), tr("admin.refunds.kind.order")),
+                    size="2", color="gray"),
+            _kv("admin.col.learner", row["learner"]),
+            _kv("admin.col.amount", row["amount"], weight="bold", color="var(--red-11)"),
+            _kv("admin.col.channel", channel_label(row["channel"])),
+            _kv("admin.refunds.attempts", row["attempts"], class_name="refund-attempts"),
+            rx.cond(row["reason"] != "",
+                    _kv("admin.refunds.last_reason", row["reason"], word_break="break-word",
+                        class_name="refund-last-reason")),
+            rx.cond(row["next"] != "", _kv("admin.refunds.next_attempt", row["next"])),
+            _kv("admin.col.date", row["date"]),
+            rx.cond(waiting, rx.vstack(
+                rx.text(tr("admin.refunds.by_hand_hint"), size="1", color="gray"),
+                rx.button(tr("admin.refunds.by_hand"), id=f"refund-by-hand-{row['id']}", size="2", width="100%",
+                          on_click=AdminRefundsState.mark_refunded_by_hand(row["id"]), color_scheme="green"),
+                rx.cond(row["can_retry"] == "1",
+                        rx.button(tr("admin.refunds.retry"), id=f"refund-retry-{row['id']}", size="2",
+                                  width="100%", variant="soft",
+                                  on_click=AdminRefundsState.retry_refund(row["id"]))),
+                spacing="2", width="100%")),
+            spacing="2", width="100%",
+        ),
+        width="100%", class_name="admin-refund-flight-row", key=row["id"],
+    )
+
+
+def _in_flight_section() -> rx.Component:
+    s = AdminRefundsState
+    return rx.fragment(_messages(s, "flight"), rx.cond(s.in_flight.length() > 0, rx.vstack(
+        rx.heading(tr("admin.refunds.in_flight"), size="4"),
+        rx.text(tr("admin.refunds.in_flight_hint"), size="2", color="gray"),
+        rx.grid(rx.foreach(s.in_flight, _in_flight_card), columns=rx.breakpoints(initial="1", md="2"),
+                spacing="3", width="100%"),
+        spacing="3", width="100%", id="refunds-in-flight",
+    )))
 
 
 def _labelled(label_key: str, id_: str, control: rx.Component) -> rx.Component:
@@ -252,6 +302,7 @@ def admin_refunds_page() -> rx.Component:
         _empty(AdminRefundsState.refunds),
         rx.grid(rx.foreach(AdminRefundsState.refunds, _refund_card),
                 columns=rx.breakpoints(initial="1", md="2"), spacing="3", width="100%"),
+        _in_flight_section(),
         _policy_form(),
     )
 

@@ -105,10 +105,10 @@ def admin_order_page() -> rx.Component:
                          on_submit=s.refund_order, reset_on_submit=False, width="100%")),
             _section("ops.order.payments",
                      rx.foreach(s.payments, lambda p: _mini_row(channel_label(p["channel"]), p["amount"], p["txn"],
-                                                                p["date"]))),
+                                                                p["role"], p["date"]))),
             _section("ops.order.refunds",
                      rx.foreach(s.refund_rows, lambda r: _mini_row(r["no"], r["amount"], r["status"], r["reason"],
-                                                                   r["date"]))),
+                                                                   r["progress"], r["date"]))),
             _section("ops.order.events",
                      rx.foreach(s.events, lambda e: _mini_row(
                          e["kind"], e["channel"], e["amount"],

@@ -232,6 +232,19 @@ def _refund_row(r: rx.Var) -> rx.Component:
     )
 
 
+def _extra_payment_row(p: rx.Var) -> rx.Component:
+    """A payment that did not pay this order (a second one, or through another channel) and how
+    its automatic return is going."""
+    return rx.vstack(
+        rx.text(p["text"], size="2"),
+        rx.hstack(rx.badge(p["status"], size="1", class_name="extra-payment-status",
+                           color_scheme=rx.match(p["status_key"], ("succeeded", "green"), "orange")),
+                  rx.spacer(), rx.text(p["date"], size="1", color="gray"), width="100%", align="center"),
+        spacing="1", width="100%", padding_y="0.4em", border_bottom="1px solid var(--gray-a3)",
+        class_name="extra-payment-row",
+    )
+
+
 def order_body() -> rx.Component:
     return page_column(
         rx.hstack(rx.link(rx.hstack(rx.icon("chevron-left", size=16), tr("order.my_orders"), spacing="1",
@@ -256,6 +269,10 @@ def order_body() -> rx.Component:
                     rx.cond(OrderState.refunds.length() > 0,
                             section("order.refunds", rx.foreach(OrderState.refunds, _refund_row),
                                     id="refund-list")),
+                    rx.cond(OrderState.extra_payments.length() > 0,
+                            section("order.extra_payments", rx.foreach(OrderState.extra_payments,
+                                                                       _extra_payment_row),
+                                    id="extra-payments")),
                     spacing="4", width="100%",
                 ),
             ),

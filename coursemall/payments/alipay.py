@@ -1,7 +1,8 @@
 """Alipay (支付宝) through python-alipay-sdk, RSA2.
 
 - desktop → page pay URL (`alipay.trade.page.pay`), mobile / WeChat browser → wap pay URL; both are
-  built and signed locally (no network).
+  built and signed locally (no network) and carry the shop's own expiry (`time_expire`,
+  "yyyy-MM-dd HH:mm:ss" Beijing time), so Alipay stops taking money when the shop stops waiting.
 - `POST /api/pay/notify/alipay` (form-encoded): `sign` is popped, `verify()` checks the RSA2
   signature with Alipay's public key (and pops `sign_type`), then app_id, seller_id (when
   configured) and the amount are checked; TRADE_SUCCESS / TRADE_FINISHED mean paid. The answer is
@@ -81,6 +82,9 @@ class AlipayChannel:
         kwargs = dict(subject=order.subject[:128], out_trade_no=order.out_trade_no,
                       total_amount=fen_to_yuan(order.total_fen), return_url=self.config.return_url,
                       notify_url=self.config.notify_url)
+        expires = order.expires_china()
+        if expires is not None:
+            kwargs["time_expire"] = expires.strftime("%Y-%m-%d %H:%M:%S")
         if order.client_kind == "desktop":
             signed = self._client.api_alipay_trade_page_pay(**kwargs)
         else:

@@ -9,7 +9,10 @@ a thread (`run_in_threadpool` / `asyncio.to_thread`), and never inside a DB tran
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Mapping, Protocol
+
+CHINA_TZ = timezone(timedelta(hours=8))  # both gateways read order times as Beijing time
 
 
 class NotificationRejected(Exception):
@@ -37,6 +40,10 @@ class OrderRef:
     client_ip: str = "127.0.0.1"
     openid: str = ""
     provider_txn_id: str = ""
+    expires_at: datetime | None = None  # the shop's own expiry: the gateway closes the trade then
+
+    def expires_china(self) -> datetime | None:
+        return self.expires_at.astimezone(CHINA_TZ) if self.expires_at is not None else None
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ class RefundRef:
 
 @dataclass(frozen=True)
 class RefundResult:
-    status: str  # succeeded | processing | failed
+    status: str  # succeeded | processing | failed | by_hand (the channel cannot pay money back)
     provider_refund_id: str = ""
     message: str = ""
 

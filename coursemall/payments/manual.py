@@ -2,9 +2,10 @@
 
 There is no gateway: nothing to verify, query or close remotely. Confirmation is a human
 decision in the owner's queue (`services.manual_pay`), which then runs the same fulfilment
-(`apply_paid`, channel `manual`, provider txn `manual-<id>`). A refund of a manually paid order is
-paid back by the owner outside the app, so `refund()` reports success at once (recorded as
-`offline`) and the access is revoked like any other refund.
+(`apply_paid`, channel `manual`, provider txn `manual-<id>`). Money paid by transfer can only be
+returned by the owner, outside the app: `refund()` answers `by_hand`, the refund waits in the
+owner's refund queue ("needs attention") until they mark it refunded by hand, and only then is
+the access revoked / the extra payment marked returned.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ class ManualChannel:
         return None
 
     def refund(self, refund: RefundRef) -> RefundResult:
-        return RefundResult(status="succeeded", provider_refund_id="offline")
+        return RefundResult(status="by_hand", message="manual_channel")
 
     def query_refund(self, refund: RefundRef) -> RefundResult:
-        return RefundResult(status="succeeded", provider_refund_id="offline")
+        return RefundResult(status="by_hand", message="manual_channel")
 
     def ack_success(self) -> Ack:
         return Ack(200, "ok", "text/plain")

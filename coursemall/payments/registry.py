@@ -204,12 +204,17 @@ def get_channel(name: str, settings: Settings | None = None, session: Session | 
 
 def get_channel_for_existing(name: str, settings: Settings | None = None,
                              session: Session | None = None) -> PaymentChannel:
-    """For notifications, queries and refunds of existing orders: also a channel switched off
-    after the order was created (its money still has to be reconciled)."""
+    """For notifications, queries and refunds of existing orders: also a real channel switched
+    off after the order was created (its money still has to be reconciled). Never the sandbox
+    while it is off: no money moved there, and a switched-off sandbox must not answer at all
+    (DomainError('pay.channel_unavailable'), which the notify route turns into a 404)."""
     if name in _overrides:
         return _overrides[name]
     settings = settings or get_settings()
-    return _built_channel(name, settings, channel_config(settings, session))
+    config = channel_config(settings, session)
+    if name == "sandbox" and name not in config.enabled:
+        raise DomainError("pay.channel_unavailable")
+    return _built_channel(name, settings, config)
 
 
 @contextmanager

@@ -15,6 +15,11 @@
   signature-checked by wechatpy, so we check them here (`check_signature`). The API base URL is
   set per client (`API_BASE_URL`) from COURSEMALL_WECHAT_API_BASE; tests use a loopback gateway.
 - spbill_create_ip is always passed: wechatpy would otherwise resolve WeChat's host to find it.
+- The unified order carries the shop's own expiry (`time_expire`, yyyyMMddHHmmss Beijing time),
+  so WeChat stops taking money when the shop stops waiting for it.
+- XML with a DOCTYPE, entity declaration or other markup declaration is refused before any
+  parser sees it (`xml_guard.check_xml`): notifications, the decrypted refund notice inside them,
+  and every gateway answer (the client's `_handle_result` checks the raw body first).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from urllib.parse import quote
 
 import qrcode
 import requests
+import xmltodict
+from wechatpy.crypto import RefundCrypto, WeChatRefundCrypto
 from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
 from wechatpy.pay import WeChatPay
 
@@ -42,6 +49,7 @@ from coursemall.payments.base import (
     RefundRef,
     RefundResult,
 )
+from coursemall.payments.xml_guard import UnsafeXml, check_xml
 
 log = logging.getLogger("coursemall.pay.wechat")
 MAX_BODY = 64 * 1024
@@ -80,6 +88,14 @@ def _xml(code: str, msg: str) -> str:
             f"<return_msg><![CDATA[{msg}]]></return_msg></xml>")
 
 
+class _GuardedWeChatPay(WeChatPay):
+    """wechatpy's client with every gateway answer checked before xmltodict parses it."""
+
+    def _handle_result(self, res):
+        check_xml(res.content)
+        return super()._handle_result(res)
+
+
 class WeChatChannel:
     name = "wechat"
     test_mode = False
@@ -87,7 +103,7 @@ class WeChatChannel:
     def __init__(self, config: WeChatConfig) -> None:
         self.config = config
         has_cert = bool(config.cert_path and config.key_path)
-        self._client = WeChatPay(appid=config.app_id, api_key=config.api_key, mch_id=config.mch_id,
+        self._client = _GuardedWeChatPay(appid=config.app_id, api_key=config.api_key, mch_id=config.mch_id,
                                  mch_cert=config.cert_path if has_cert else None,
                                  mch_key=config.key_path if has_cert else None,
                                  timeout=config.timeout)
@@ -107,6 +123,9 @@ class WeChatChannel:
         except requests.RequestException as exc:
             log.warning("wechat %s: gateway unreachable (%s)", what, type(exc).__name__)
             raise ChannelError("wechat_unreachable") from None
+        except UnsafeXml as exc:
+            log.warning("wechat %s: answer refused before parsing (%s)", what, exc.reason)
+            raise ChannelError("wechat_unsafe_answer") from None
         if not isinstance(res, dict):
             raise ChannelError("wechat_bad_answer")
         if not self._client.check_signature(res):
@@ -120,7 +139,7 @@ class WeChatChannel:
     # ------------------------------------------------------------------ pay
     def create_payment(self, order: OrderRef) -> PayAction:
         common = dict(body=order.subject[:120], total_fee=order.total_fen, notify_url=self.config.notify_url,
-                      out_trade_no=order.out_trade_no)
+                      out_trade_no=order.out_trade_no, time_expire=order.expires_china())
         try:
             if order.client_kind == "wechat":
                 if not order.openid:
@@ -149,6 +168,7 @@ class WeChatChannel:
     def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:
         if len(body) > MAX_BODY:
             raise NotificationRejected("too_large")
+        _refuse_unsafe(body)
         try:
             data = self._client.parse_payment_result(body)
         except (InvalidSignatureException, ValueError, TypeError, AttributeError):
@@ -173,19 +193,34 @@ class WeChatChannel:
     def verify_refund_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:
         if len(body) > MAX_BODY:
             raise NotificationRejected("too_large")
+        _refuse_unsafe(body)
         try:
-            info = self._client.parse_refund_notify_result(body)
+            info = self._decrypt_refund_notice(body)
+        except NotificationRejected:
+            raise
         except Exception:  # bad XML, wrong appid/mch_id, undecryptable req_info: all forgeries
             raise NotificationRejected("bad_signature") from None
         if not isinstance(info, dict) or not info.get("out_refund_no"):
             raise NotificationRejected("bad_payload")
         status = {"SUCCESS": "succeeded", "CHANGE": "failed", "REFUNDCLOSE": "failed"}.get(
             str(info.get("refund_status")), "")
+        fee = str(info.get("refund_fee", ""))
         return Notification(channel=self.name, out_trade_no=str(info.get("out_trade_no", ""))[:64],
                             provider_txn_id=str(info.get("transaction_id", ""))[:64],
-                            amount_fen=info.get("refund_fee") if isinstance(info.get("refund_fee"), int) else None,
+                            amount_fen=int(fee) if fee.isdigit() else None,
                             status="refund", raw=str(info)[:4000],
                             out_refund_no=str(info["out_refund_no"])[:32], refund_status=status)
+
+    def _decrypt_refund_notice(self, body: bytes) -> dict:
+        """wechatpy's parse_refund_notify_result, with the decrypted inner XML checked too (only
+        the holder of the API key can encrypt it, but it is parsed all the same)."""
+        outer = xmltodict.parse(body)["xml"]
+        if outer.get("appid") != self.config.app_id or outer.get("mch_id") != self.config.mch_id:
+            raise NotificationRejected("wrong_merchant")
+        key = WeChatRefundCrypto(self.config.api_key).key
+        plain = RefundCrypto(key).decrypt(outer["req_info"])
+        _refuse_unsafe(plain)
+        return dict(xmltodict.parse(plain)["root"])
 
     # ------------------------------------------------------------------ gateway calls
     def query(self, order: OrderRef) -> QueryResult:
@@ -252,6 +287,14 @@ class WeChatChannel:
     def ack_failure(self, reason: str = "") -> Ack:
         safe = "".join(c for c in reason if c.isalnum() or c in "_-")[:40] or "FAIL"
         return Ack(400, _xml("FAIL", safe), "application/xml")
+
+
+def _refuse_unsafe(body: bytes | str) -> None:
+    try:
+        check_xml(body)
+    except UnsafeXml as exc:
+        log.warning("wechat notification refused before parsing (%s)", exc.reason)
+        raise NotificationRejected("unsafe_xml") from None
 
 
 class _Refused(Exception):

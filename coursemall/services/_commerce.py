@@ -41,12 +41,14 @@ def require_staff(session: Session, actor_id: object, *, owner_only: bool = Fals
     return user
 
 
-def cas_order_status(session: Session, order_id: int, old: str, new: str, **values: object) -> bool:
-    """Move order `order_id` from `old` to `new` iff it is still `old`. True when this call won."""
+def cas_order_status(session: Session, order_id: int, old: str, new: str, *, where: tuple = (),
+                     **values: object) -> bool:
+    """Move order `order_id` from `old` to `new` iff it is still `old` (and every extra `where`
+    condition holds, e.g. the channel binding). True when this call won."""
     check_transition(old, new)
     result = session.execute(
         update(Order)
-        .where(Order.id == order_id, Order.status == str(old))
+        .where(Order.id == order_id, Order.status == str(old), *where)
         .values(status=str(new), updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
@@ -88,7 +90,8 @@ def order_ref(order: Order, *, subject: str = "", client_ip: str = "127.0.0.1", 
               provider_txn_id: str = "") -> OrderRef:
     return OrderRef(out_trade_no=order.out_trade_no, total_fen=order.total_fen,
                     subject=subject or f"CourseMall {order.out_trade_no}", client_kind=order.client_kind,
-                    client_ip=client_ip, openid=openid, provider_txn_id=provider_txn_id)
+                    client_ip=client_ip, openid=openid, provider_txn_id=provider_txn_id,
+                    expires_at=order.expires_at)
 
 
 def owned_course_ids(session: Session, user_id: int, course_ids: list[int] | set[int],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from coursemall.domain.money import format_fen
@@ -45,6 +45,11 @@ class AdminRefundRow:
     media_seconds: int = 0
     served_pct: int = 0
     progress_pct: int = 0
+    channel: str = ""
+    attempts: int = 0
+    last_reason: str = ""
+    next_attempt_at: datetime | None = None
+    extra_payment: bool = False  # returns a duplicate / off-channel payment, not order lines
 
 
 def admin_counts(session: Session, *, actor_id: object) -> AdminCounts:
@@ -54,7 +59,8 @@ def admin_counts(session: Session, *, actor_id: object) -> AdminCounts:
         return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
 
     return AdminCounts(
-        pending_refunds=count(Refund, Refund.status == RefundStatus.REQUESTED),
+        pending_refunds=count(Refund, Refund.status.in_([RefundStatus.REQUESTED,  # type: ignore[attr-defined]
+                                                         RefundStatus.ATTENTION])),
         pending_manual=count(ManualPayment, ManualPayment.status == ManualStatus.PENDING),
         paid_orders=count(Order, Order.status == OrderStatus.PAID),
     )
@@ -90,3 +96,23 @@ def _refund_courses(session: Session, refund_ids: list[int]) -> dict[int, set[in
                                               .where(OrderLine.refund_id.in_(refund_ids))).all():  # type: ignore[union-attr]
         found.setdefault(int(refund_id), set()).update(int(c) for c in course_ids or ())
     return found
+
+
+def list_refunds_in_flight(session: Session, *, actor_id: object, limit: int = 50) -> list[AdminRefundRow]:
+    """Refunds decided but not finished: first those waiting for the owner (attention: manual
+    transfer, retries exhausted, refused), then those the job is still sending or asking about,
+    with attempts, last reason and next attempt."""
+    require_staff(session, actor_id)
+    lim = limit if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= MAX_ROWS else 50
+    order = case((Refund.status == RefundStatus.ATTENTION, 0), else_=1)
+    rows = session.exec(
+        select(Refund, Order.out_trade_no, User.nickname)
+        .join(Order, Order.id == Refund.order_id).join(User, User.id == Refund.user_id)
+        .where(Refund.status.in_([RefundStatus.ATTENTION, RefundStatus.PROCESSING,  # type: ignore[attr-defined]
+                                  RefundStatus.APPROVED]))
+        .order_by(order, Refund.id).limit(lim)).all()
+    return [AdminRefundRow(id=r.id or 0, order_no=no, learner=nick, amount=format_fen(r.amount_fen),
+                           reason=r.reason, policy_outcome=r.policy_outcome, status=r.status,
+                           created_at=r.created_at, channel=r.channel, attempts=r.attempts,
+                           last_reason=r.last_reason, next_attempt_at=r.next_attempt_at,
+                           extra_payment=r.payment_id is not None) for r, no, nick in rows]

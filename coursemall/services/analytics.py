@@ -189,7 +189,8 @@ def sales_cte(sql: _Sql, *, scoped: bool, with_channel: bool = False) -> str:
     course of every order line paid in [:s, :e); bundle lines split exactly over their courses."""
     frm, idx, cid = sql.expand()
     n = "json_array_length(ol.course_ids)"
-    pay_join = "LEFT JOIN payments p ON p.order_id = o.id" if with_channel else ""
+    # the applied payment only: duplicates/off-channel payments are refunded, never sales
+    pay_join = "LEFT JOIN payments p ON p.order_id = o.id AND p.role = 'applied'" if with_channel else ""
     chan = ", COALESCE(p.channel, o.channel) AS channel" if with_channel else ""
     where = "o.status IN :paid AND o.paid_at >= :s AND o.paid_at < :e"
 

@@ -6,8 +6,11 @@
   and prices from the database; the client passes ids only. Items whose courses overlap (a
   course and a bundle containing it) are refused, so nobody pays twice for one course. A total of
   0 completes at once as a free order (same exactly-once fulfilment, channel `free`).
-- `start_payment` picks an enabled channel and asks it for the next step (PayAction). It makes
-  gateway calls (WeChat unified order): call it off the event loop.
+- `start_payment` picks an enabled channel, binds the order to it and asks it for the next step
+  (PayAction). Only the bound channel can complete the order (`services.payments`). Switching
+  channel before paying moves the binding by compare-and-set, after asking the old gateway
+  whether it was paid meanwhile (then the payment is applied and the switch refused), and closes
+  the old gateway trade. It makes gateway calls (WeChat unified order): call it off the event loop.
 - `cancel_order` closes an unpaid order (CAS pending→closed); expiry is `jobs.orders`.
 - `refresh_order_status` is what the return page calls: when the order is still pending on a
   real channel it queries the gateway and applies a confirmed payment through `apply_paid`.
@@ -30,14 +33,25 @@ from coursemall.domain.orders import (
     EventKind,
     ItemType,
     LineRefund,
+    ManualStatus,
     OrderStatus,
+    PaymentRole,
     PricedItem,
     parse_enum,
     parse_id,
     parse_order_no,
     price_lines,
 )
-from coursemall.models import CartItem, Order, OrderLine, Payment, ShopPaymentSetting, utcnow
+from coursemall.models import (
+    CartItem,
+    ManualPayment,
+    Order,
+    OrderLine,
+    Payment,
+    Refund,
+    ShopPaymentSetting,
+    utcnow,
+)
 from coursemall.payments import registry
 from coursemall.payments.base import ChannelError
 from coursemall.services._commerce import (
@@ -70,6 +84,19 @@ class OrderLineView:
 
 
 @dataclass(frozen=True)
+class ExtraPaymentView:
+    """A payment that did not pay the order (a second payment, or one through a channel the
+    order was not started on) and how its return is going."""
+
+    channel: str
+    amount: str
+    role: str  # domain.orders.PaymentRole
+    paid_at: datetime
+    refund_status: str  # domain.orders.RefundStatus of the refund returning it ('' = none yet)
+    refunded_at: datetime | None
+
+
+@dataclass(frozen=True)
 class OrderView:
     out_trade_no: str
     status: str
@@ -85,6 +112,7 @@ class OrderView:
     can_pay: bool
     can_cancel: bool
     can_refund: bool
+    extra_payments: tuple[ExtraPaymentView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,7 +141,17 @@ def order_view(session: Session, order: Order, *, now: datetime | None = None) -
         can_cancel=pending,
         can_refund=order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) and order.total_fen > 0
         and any(ln.refund_status == LineRefund.NONE for ln in lines),
+        extra_payments=extra_payments(session, order.id),
     )
+
+
+def extra_payments(session: Session, order_id: int) -> tuple[ExtraPaymentView, ...]:
+    rows = session.exec(select(Payment, Refund).join(Refund, Refund.payment_id == Payment.id, isouter=True)
+                        .where(Payment.order_id == order_id, Payment.role != PaymentRole.APPLIED)
+                        .order_by(Payment.id)).all()
+    return tuple(ExtraPaymentView(channel=p.channel, amount=format_fen(p.amount_fen), role=p.role, paid_at=p.paid_at,
+                                  refund_status=r.status if r else "", refunded_at=r.completed_at if r else None)
+                 for p, r in rows)
 
 
 # ---------------------------------------------------------------------------------- create
@@ -210,14 +248,17 @@ def start_payment(session: Session, *, actor_id: object, order_no: object, chann
     else:
         action = None
     previous = order.channel
-    changed = session.execute(update(Order).where(Order.id == order.id, Order.status == OrderStatus.PENDING)
-                              .values(channel=name, client_kind=kind, updated_at=utcnow())
-                              .execution_options(synchronize_session=False)).rowcount
+    if previous != name:
+        _check_switch_allowed(session, order)
+    moved = session.execute(update(Order).where(Order.id == order.id, Order.status == OrderStatus.PENDING,
+                                                Order.channel == previous)
+                            .values(channel=name, client_kind=kind, updated_at=utcnow())
+                            .execution_options(synchronize_session=False)).rowcount
     session.commit()
-    if changed != 1:
-        raise DomainError("order.not_payable")
+    if moved != 1:
+        raise DomainError("order.bad_transition")  # paid, closed or switched meanwhile: refresh
     if previous in GATEWAY_CHANNELS and previous != name:
-        close_at_channel(order)  # switching channels: the old trade must not be payable any more
+        close_at_channel(order, channel=previous)  # switching channels: the old trade must not be payable
     if action is None:
         ref = order_ref(session.get(Order, order.id, populate_existing=True), subject=_subject(session, order),
                         client_ip=client_ip or "127.0.0.1", openid=openid)
@@ -228,6 +269,18 @@ def start_payment(session: Session, *, actor_id: object, order_no: object, chann
             raise DomainError("pay.channel_error") from None
     return PayActionView(kind=action.kind, channel=action.channel, url=action.url, qr_png=action.qr_png,
                          params=dict(action.params), test_mode=action.test_mode, order_status=OrderStatus.PENDING)
+
+
+def _check_switch_allowed(session: Session, order: Order) -> None:
+    """Before the binding moves away from a channel: a transfer proof waiting for the owner keeps
+    the order on the manual channel; a gateway the learner may already have paid is asked first
+    (a payment found there is applied, and the order is no longer payable)."""
+    waiting = session.exec(select(ManualPayment.id).where(ManualPayment.order_id == order.id,
+                                                          ManualPayment.status == ManualStatus.PENDING)).first()
+    if waiting is not None:
+        raise DomainError("pay.proof_waiting")
+    if order.channel in GATEWAY_CHANNELS and query_and_apply(session, order) == "paid":
+        raise DomainError("order.not_payable")
 
 
 def _subject(session: Session, order: Order) -> str:
@@ -252,12 +305,14 @@ def cancel_order(session: Session, *, actor_id: object, order_no: object) -> Ord
     return order_view(session, session.get(Order, order.id, populate_existing=True))
 
 
-def close_at_channel(order: Order) -> None:
-    """Best effort: close the trade at the gateway so the learner can no longer pay it."""
+def close_at_channel(order: Order, *, channel: str | None = None) -> None:
+    """Best effort: close the trade at the gateway (default: the order's channel) so the learner
+    can no longer pay it. A payment that still arrives there is kept and refunded (off-channel)."""
+    name = channel or order.channel
     try:
-        registry.get_channel_for_existing(order.channel).close(order_ref(order))
+        registry.get_channel_for_existing(name).close(order_ref(order))
     except (ChannelError, DomainError) as exc:
-        log.info("closing %s at %s failed: %s", order.out_trade_no, order.channel, exc)
+        log.info("closing %s at %s failed: %s", order.out_trade_no, name, exc)
 
 
 # ---------------------------------------------------------------------------------- read
@@ -329,7 +384,9 @@ def get_order(session: Session, *, actor_id: object, order_no: object) -> OrderV
 
 
 def payment_of(session: Session, order_id: int) -> Payment | None:
-    return session.exec(select(Payment).where(Payment.order_id == order_id)).first()
+    """The payment that paid the order (extra payments are not it)."""
+    return session.exec(select(Payment).where(Payment.order_id == order_id,
+                                              Payment.role == PaymentRole.APPLIED)).first()
 
 
 __all__ = [

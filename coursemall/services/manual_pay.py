@@ -36,6 +36,7 @@ from coursemall.models import ManualPayment, Order, PaymentEvent, ShopPaymentSet
 from coursemall.payments.base import PayAction
 from coursemall.services._commerce import order_link, own_order, require_actor, require_staff
 from coursemall.services.messages import create_message
+from coursemall.services.checkout import GATEWAY_CHANNELS, close_at_channel, query_and_apply
 from coursemall.services.payments import _apply_paid_tx
 from coursemall.services.setup import require_shop_open
 from coursemall.settings import get_settings
@@ -133,11 +134,16 @@ def submit_manual_proof(session: Session, *, actor_id: object, order_no: object,
     if waiting is not None:
         raise DomainError("manual.already_submitted")
     png = clean_image(image)
+    previous = order.channel
+    if previous in GATEWAY_CHANNELS and query_and_apply(session, order) == "paid":
+        raise DomainError("order.not_payable")  # paid at the gateway meanwhile: no transfer needed
     name = f"proofs/{secrets.token_hex(16)}.png"
     path = get_settings().media_dir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)
-    changed = session.execute(update(Order).where(Order.id == order.id, Order.status == OrderStatus.PENDING)
+    # The proof binds the order to the manual channel (from whatever it was bound to).
+    changed = session.execute(update(Order).where(Order.id == order.id, Order.status == OrderStatus.PENDING,
+                                                  Order.channel == previous)
                               .values(channel=Channel.MANUAL, updated_at=utcnow())
                               .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
@@ -147,6 +153,8 @@ def submit_manual_proof(session: Session, *, actor_id: object, order_no: object,
     mp = ManualPayment(order_id=order.id, user_id=user.id, proof_image=name, reference=ref)
     session.add(mp)
     session.commit()
+    if previous in GATEWAY_CHANNELS:
+        close_at_channel(order, channel=previous)
     return _view(mp, order, user)
 
 
@@ -182,8 +190,10 @@ def read_manual_proof(session: Session, *, actor_id: object, manual_payment_id: 
 
 def confirm_manual_payment(session: Session, *, actor_id: object, manual_payment_id: object) -> str:
     """Confirm a transfer: grants access exactly once. Returns the fulfilment outcome
-    ('applied', 'applied_late', 'late_refund_queued', or 'duplicate_payment' when the order was
-    already paid another way — then the owner returns this transfer by hand)."""
+    ('applied', 'applied_late', 'late_refund_queued', or 'duplicate_payment' /
+    'rejected:wrong_channel' when the order was already paid another way or moved to another
+    channel — then the transfer is kept as an extra payment whose refund waits in the refund queue
+    for the owner's "refunded by hand")."""
     user = require_staff(session, actor_id)
     mp_id = parse_id(manual_payment_id)
     mp = session.get(ManualPayment, mp_id)

@@ -23,6 +23,7 @@ from coursemall.domain.money import format_fen
 from coursemall.domain.orders import (
     LineRefund,
     OrderStatus,
+    PaymentRole,
     RefundStatus,
     parse_id,
     parse_order_no,
@@ -258,6 +259,7 @@ class PaymentView:
     provider_txn_id: str
     amount: str
     paid_at: datetime
+    role: str = PaymentRole.APPLIED.value  # applied | duplicate | off_channel (refunded)
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,8 @@ class RefundRowView:
     reason: str
     decision_reason: str
     created_at: datetime
+    attempts: int = 0
+    last_reason: str = ""  # why it is not finished yet (processing / attention)
 
 
 @dataclass(frozen=True)
@@ -327,12 +331,12 @@ def order_detail(session: Session, *, actor_id: object, order_no: object) -> Ord
         raise DomainError("order.not_found")
     user = session.get(User, order.user_id)
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)).all()
-    pays = session.exec(select(Payment).where(Payment.order_id == order.id)).all()
+    pays = session.exec(select(Payment).where(Payment.order_id == order.id).order_by(Payment.id)).all()
     refund_rows = list(session.exec(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)).all())
     events = session.exec(select(PaymentEvent).where(or_(PaymentEvent.order_id == order.id,
                                                          PaymentEvent.out_trade_no == order.out_trade_no))
                           .order_by(col(PaymentEvent.id).desc()).limit(50)).all()
-    can_refund = _can_refund(order, bool(pays))
+    can_refund = _can_refund(order, any(p.role == PaymentRole.APPLIED for p in pays))
     return OrderDetail(
         order_no=order.out_trade_no, status=order.status, channel=order.channel, total=format_fen(order.total_fen),
         refunded=format_fen(order.refunded_fen), learner_id=order.user_id, learner=user.nickname if user else "",
@@ -341,9 +345,12 @@ def order_detail(session: Session, *, actor_id: object, order_no: object) -> Ord
         lines=tuple(LineView(ln.id, ln.title, format_fen(ln.unit_price_fen), ln.refund_status,
                              can_refund and ln.refund_status == LineRefund.NONE and ln.unit_price_fen > 0)
                     for ln in lines),
-        payments=tuple(PaymentView(p.channel, p.provider_txn_id, format_fen(p.amount_fen), p.paid_at) for p in pays),
+        payments=tuple(PaymentView(p.channel, p.provider_txn_id, format_fen(p.amount_fen), p.paid_at, p.role)
+                       for p in pays),
         refunds=tuple(RefundRowView(r.out_refund_no, format_fen(r.amount_fen), r.status, r.reason,
-                                    r.decision_reason, r.created_at) for r in refund_rows),
+                                    r.decision_reason, r.created_at, r.attempts,
+                                    r.last_reason if r.status in (RefundStatus.PROCESSING, RefundStatus.ATTENTION)
+                                    else "") for r in refund_rows),
         events=tuple(EventView(e.kind, e.channel, format_fen(e.amount_fen) if e.amount_fen is not None else "",
                                e.verified, e.outcome, e.created_at) for e in events),
         history=_history(order, refund_rows),
@@ -367,7 +374,8 @@ def staff_refund(session: Session, *, actor_id: object, order_no: object, line_i
         raise DomainError("order.not_found")
     if order.status == OrderStatus.REFUNDING:
         raise DomainError("refund.in_progress")
-    payment = session.exec(select(Payment).where(Payment.order_id == order.id)).first()
+    payment = session.exec(select(Payment).where(Payment.order_id == order.id,
+                                                 Payment.role == PaymentRole.APPLIED)).first()
     if not _can_refund(order, payment is not None):
         raise DomainError("refund.not_refundable")
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)).all()

@@ -7,6 +7,16 @@ the original channel → completion (revoke that line's access) exactly once.
 - Execution: refund `approved` → `processing` (CAS; the winner alone calls the gateway, outside
   any transaction, with the stable `out_refund_no`) → `succeeded` / `failed`. WeChat answers
   later (refund notification or the refund job's query); Alipay and sandbox answer at once.
+- Retries: a refund still `processing` (the channel said so, or the call failed or timed out)
+  keeps its attempt count, next-attempt time and last reason; the refund job (`process_refunds`)
+  asks again when due, with exponential back-off, each retry claimed by compare-and-set on the
+  attempt count (several workers: one call). After `REFUND_MAX_ATTEMPTS` calls, or when the
+  channel cannot pay money back (manual transfer, `by_hand`), or when a refund of an extra
+  payment is refused, it moves to `attention`: the owner's refund queue shows it with the reason
+  and offers "refunded by hand" (`mark_refunded_by_hand`) and "try again" (`retry_refund_now`).
+- Extra payments (a second payment, or one through a channel the order was not started on;
+  `services.payments`) are returned by a refund with `payment_id` set: it never touches the
+  order's lines, access or status; its completion tells the learner.
 - Completion, in ONE transaction: refund `processing → succeeded` (CAS: a repeated notification
   changes nothing), lines marked refunded, the order's entitlements for courses no longer covered
   by any unrefunded line revoked (`revoked_at`, reason), order `refunding → refunded /
@@ -25,16 +35,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
 from coursemall.domain.catalog import EntitlementSource
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import (
     AUTO_REFUND_WINDOW,
+    REFUND_MAX_ATTEMPTS,
+    Channel,
     EventKind,
     LineRefund,
     OrderStatus,
+    PaymentRole,
     PolicyOutcome,
     RefundPolicyRule,
     RefundStatus,
@@ -44,12 +57,14 @@ from coursemall.domain.orders import (
     parse_order_no,
     parse_text,
     refund_request_allowed,
+    refund_retry_delay,
     status_after_refund,
 )
 from coursemall.domain.money import format_fen
 from coursemall.models import Entitlement, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, utcnow
 from coursemall.payments import registry
 from coursemall.payments.base import ChannelError, Notification, RefundRef, RefundResult
+from coursemall.services import audit
 from coursemall.services._commerce import (
     cas_order_status,
     new_out_refund_no,
@@ -165,7 +180,8 @@ def request_refund(session: Session, *, actor_id: object, order_no: object, line
     if (order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED) or order.paid_at is None
             or order.total_fen == 0):
         raise DomainError("refund.not_refundable")
-    payment = session.exec(select(Payment).where(Payment.order_id == order.id)).first()
+    payment = session.exec(select(Payment).where(Payment.order_id == order.id,
+                                                 Payment.role == PaymentRole.APPLIED)).first()
     if payment is None:
         raise DomainError("refund.not_refundable")
     rule_row = _policy_row(session)
@@ -273,19 +289,29 @@ def _release_lines(session: Session, refund: Refund, order: Order) -> None:
 # ---------------------------------------------------------------------------------- execution
 
 def _refund_ref(session: Session, refund: Refund) -> RefundRef:
+    """What the channel needs: the order's applied payment, or the extra payment this refund
+    returns (its own transaction and amount)."""
     order = session.get(Order, refund.order_id)
-    payment = session.exec(select(Payment).where(Payment.order_id == refund.order_id)).first()
     assert order is not None
+    if refund.payment_id is not None:
+        payment = session.get(Payment, refund.payment_id)
+        total = payment.amount_fen if payment else refund.amount_fen
+    else:
+        payment = session.exec(select(Payment).where(Payment.order_id == refund.order_id,
+                                                     Payment.role == PaymentRole.APPLIED)).first()
+        total = order.total_fen
     return RefundRef(out_trade_no=order.out_trade_no, provider_txn_id=payment.provider_txn_id if payment else "",
-                     out_refund_no=refund.out_refund_no, order_total_fen=order.total_fen,
+                     out_refund_no=refund.out_refund_no, order_total_fen=total,
                      amount_fen=refund.amount_fen, reason=refund.reason)
 
 
-def execute_refund(session: Session, *, refund_id: int) -> str:
+def execute_refund(session: Session, *, refund_id: int, now: datetime | None = None) -> str:
     """Send an approved refund to its channel (the CAS winner alone). Returns the refund status."""
+    now = now or utcnow()
     won = session.execute(
         update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.APPROVED)
-        .values(status=RefundStatus.PROCESSING, attempts=Refund.attempts + 1)
+        .values(status=RefundStatus.PROCESSING, attempts=Refund.attempts + 1,
+                next_attempt_at=now + refund_retry_delay(1))  # a lease: nobody retries before
         .execution_options(synchronize_session=False)).rowcount == 1
     session.commit()
     refund = session.get(Refund, refund_id, populate_existing=True)
@@ -293,11 +319,13 @@ def execute_refund(session: Session, *, refund_id: int) -> str:
         raise DomainError("refund.not_found")
     if not won:
         return refund.status
-    return _call_channel_refund(session, refund, retry=False)
+    return _call_channel_refund(session, refund, retry=False, now=now)
 
 
-def _call_channel_refund(session: Session, refund: Refund, *, retry: bool) -> str:
+def _call_channel_refund(session: Session, refund: Refund, *, retry: bool, now: datetime) -> str:
+    """One call to the channel (outside any transaction), then its answer applied."""
     ref = _refund_ref(session, refund)
+    session.commit()
     if refund.channel == "free" or refund.amount_fen == 0:
         result = RefundResult(status="succeeded", provider_refund_id="free")
     else:
@@ -311,45 +339,123 @@ def _call_channel_refund(session: Session, refund: Refund, *, retry: bool) -> st
             else:
                 result = channel.refund(ref)
         except (ChannelError, DomainError) as exc:
+            reason = str(getattr(exc, "code", "") or exc) or type(exc).__name__
             log.warning("refund %s: channel %s unavailable (%s); will retry", refund.out_refund_no,
-                        refund.channel, exc)
-            return RefundStatus.PROCESSING
+                        refund.channel, reason)
+            return _still_processing(session, refund.id, reason=f"channel_error:{reason}", now=now)
     if result.status == "processing":
-        return RefundStatus.PROCESSING  # the notification or the next sweep completes it
-    return apply_refund_result(session, refund_id=refund.id, result=result, kind=EventKind.QUERY if retry else "refund")
+        return _still_processing(session, refund.id, reason="channel_processing", now=now)
+    if result.status == "by_hand":
+        return _needs_attention(session, refund.id, reason=result.message or "by_hand")
+    return apply_refund_result(session, refund_id=refund.id, result=result,
+                               kind=EventKind.QUERY if retry else "refund")
 
 
-def retry_refund(session: Session, *, refund_id: int) -> str:
-    """Job: a refund still `processing` (answer lost, gateway down, WeChat async): ask again."""
+def _still_processing(session: Session, refund_id: int, *, reason: str, now: datetime) -> str:
+    """The channel has not finished (or could not be reached): note why and when to ask again;
+    after REFUND_MAX_ATTEMPTS calls the refund waits for the owner instead."""
+    refund = session.get(Refund, refund_id, populate_existing=True)
+    assert refund is not None
+    if refund.status != RefundStatus.PROCESSING:
+        return refund.status  # a notification completed it meanwhile
+    if refund.attempts >= REFUND_MAX_ATTEMPTS:
+        return _needs_attention(session, refund_id, reason=f"retries_exhausted:{reason}")
+    session.execute(update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.PROCESSING)
+                    .values(last_reason=reason[:200], next_attempt_at=now + refund_retry_delay(refund.attempts))
+                    .execution_options(synchronize_session=False))
+    session.commit()
+    return RefundStatus.PROCESSING
+
+
+def _needs_attention(session: Session, refund_id: int, *, reason: str) -> str:
+    """processing → attention (CAS): the owner sees it in the refund queue with the reason."""
+    won = session.execute(update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.PROCESSING)
+                          .values(status=RefundStatus.ATTENTION, last_reason=reason[:200], next_attempt_at=None)
+                          .execution_options(synchronize_session=False)).rowcount == 1
+    if won:
+        refund = session.get(Refund, refund_id, populate_existing=True)
+        order_no = session.exec(select(Order.out_trade_no).where(Order.id == refund.order_id)).one()
+        log.warning("refund %s of order %s needs the owner: %s", refund.out_refund_no, order_no, reason)
+        session.add(PaymentEvent(order_id=refund.order_id, out_trade_no=order_no, channel=refund.channel,
+                                 kind="refund", amount_fen=refund.amount_fen,
+                                 raw=f"refund {refund.out_refund_no}: needs attention ({reason})"[:8000],
+                                 verified=True, outcome="attention"))
+    session.commit()
+    return session.exec(select(Refund.status).where(Refund.id == refund_id)).one()
+
+
+def retry_refund(session: Session, *, refund_id: int, now: datetime | None = None) -> str:
+    """Job: a refund still `processing` and due (answer lost, gateway down, WeChat async): claim it
+    by compare-and-set on its attempt count — so with several workers exactly one asks — and ask
+    the channel again."""
+    now = now or utcnow()
     refund = session.get(Refund, refund_id, populate_existing=True)
     if refund is None or refund.status != RefundStatus.PROCESSING:
         return refund.status if refund else ""
-    return _call_channel_refund(session, refund, retry=True)
+    due = or_(Refund.next_attempt_at.is_(None), Refund.next_attempt_at <= now)  # type: ignore[union-attr]
+    won = session.execute(
+        update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.PROCESSING,
+                             Refund.attempts == refund.attempts, due)
+        .values(attempts=refund.attempts + 1, next_attempt_at=now + refund_retry_delay(refund.attempts + 1))
+        .execution_options(synchronize_session=False)).rowcount == 1
+    session.commit()
+    if not won:
+        return RefundStatus.PROCESSING  # another worker has it, or it is not due yet
+    refund = session.get(Refund, refund_id, populate_existing=True)
+    assert refund is not None
+    return _call_channel_refund(session, refund, retry=True, now=now)
+
+
+def process_refunds(session: Session, now: datetime | None = None, *, batch: int = 100) -> int:
+    """The refund job's pass: send approved refunds, ask again about due processing ones.
+    Safe with several workers (each refund is claimed by compare-and-set). Returns the number of
+    refunds this call worked on."""
+    now = now or utcnow()
+    approved = session.exec(select(Refund.id).where(Refund.status == RefundStatus.APPROVED)
+                            .order_by(Refund.id).limit(batch)).all()
+    due = session.exec(select(Refund.id).where(
+        Refund.status == RefundStatus.PROCESSING,
+        or_(Refund.next_attempt_at.is_(None), Refund.next_attempt_at <= now))  # type: ignore[union-attr]
+        .order_by(Refund.id).limit(batch)).all()
+    session.commit()
+    for refund_id in approved:
+        execute_refund(session, refund_id=refund_id, now=now)
+    for refund_id in due:
+        retry_refund(session, refund_id=refund_id, now=now)
+    return len(approved) + len(due)
 
 
 def apply_refund_result(session: Session, *, refund_id: int, result: RefundResult, kind: str,
                         raw: str = "") -> str:
-    """Apply a channel's answer about a refund exactly once. Commits; returns the refund status."""
+    """Apply a channel's answer about a refund exactly once. Commits; returns the refund status.
+
+    A late success also completes a refund already waiting for the owner (attention)."""
     refund = session.get(Refund, refund_id, populate_existing=True)
     assert refund is not None
     order = session.get(Order, refund.order_id, populate_existing=True)
     assert order is not None
     now = utcnow()
     outcome = "ignored"
+    open_states = (RefundStatus.PROCESSING, RefundStatus.ATTENTION)
     if result.status == "succeeded":
         won = session.execute(
-            update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.PROCESSING)
-            .values(status=RefundStatus.SUCCEEDED, completed_at=now, provider_refund_id=result.provider_refund_id[:64])
+            update(Refund).where(Refund.id == refund_id, Refund.status.in_(open_states))  # type: ignore[attr-defined]
+            .values(status=RefundStatus.SUCCEEDED, completed_at=now, provider_refund_id=result.provider_refund_id[:64],
+                    next_attempt_at=None)
             .execution_options(synchronize_session=False)).rowcount == 1
         if won:
             _complete(session, refund, order, now=now)
             outcome = "applied"
         else:
             outcome = "duplicate"
+    elif result.status == "failed" and refund.payment_id is not None:
+        # Money someone paid by mistake must go back: a refused refund waits for the owner.
+        session.commit()
+        return _needs_attention(session, refund_id, reason=f"channel_refused:{result.message}")
     elif result.status == "failed":
         won = session.execute(
             update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.PROCESSING)
-            .values(status=RefundStatus.FAILED, completed_at=now, failure=result.message[:200])
+            .values(status=RefundStatus.FAILED, completed_at=now, failure=result.message[:200], next_attempt_at=None)
             .execution_options(synchronize_session=False)).rowcount == 1
         if won:
             _release_lines(session, refund, order)
@@ -367,6 +473,11 @@ def apply_refund_result(session: Session, *, refund_id: int, result: RefundResul
 
 
 def _complete(session: Session, refund: Refund, order: Order, *, now: datetime) -> None:
+    if refund.payment_id is not None:  # an extra payment went back: the order itself is untouched
+        create_message(session, user_id=refund.user_id, kind="refund_result", key="msg.extra_payment_refunded",
+                       link=order_link(order.out_trade_no), order_no=order.out_trade_no,
+                       amount=format_fen(refund.amount_fen))
+        return
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
     mine = [ln for ln in lines if ln.refund_id == refund.id]
     for ln in mine:
@@ -416,12 +527,78 @@ def apply_refund_notification(session: Session, note: Notification) -> bool:
     return True
 
 
+# ---------------------------------------------------------------------------------- owner actions
+
+def mark_refunded_by_hand(session: Session, *, actor_id: object, refund_id: object) -> RefundView:
+    """Owner/staff: the money of a refund waiting for them (a manual transfer, or one the channel
+    would not complete) was returned outside the app. Completes it exactly once (CAS
+    attention → succeeded): access revoked / extra payment marked returned, learner told."""
+    user = require_staff(session, actor_id)
+    refund_id = parse_id(refund_id)
+    refund = session.get(Refund, refund_id, populate_existing=True)
+    if refund is None:
+        raise DomainError("refund.not_found")
+    order = session.get(Order, refund.order_id, populate_existing=True)
+    assert order is not None
+    now = utcnow()
+    won = session.execute(
+        update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.ATTENTION)
+        .values(status=RefundStatus.SUCCEEDED, completed_at=now, provider_refund_id="by_hand",
+                last_reason=f"refunded by hand (user {user.id})", next_attempt_at=None)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    if not won:
+        session.rollback()
+        raise DomainError("refund.not_waiting")
+    _complete(session, refund, order, now=now)
+    session.add(PaymentEvent(order_id=order.id, out_trade_no=order.out_trade_no, channel=refund.channel,
+                             kind=EventKind.MANUAL, provider_txn_id="by_hand", amount_fen=refund.amount_fen,
+                             raw=f"refund {refund.out_refund_no}: refunded by hand by user {user.id}",
+                             verified=True, outcome="refunded_by_hand"))
+    audit.record(session, actor_id=user.id, action="refund.by_hand", target=f"order:{order.out_trade_no}",
+                 detail={"refund": refund.out_refund_no, "amount_fen": refund.amount_fen})
+    session.commit()
+    session.refresh(refund)
+    return _view(refund, order.out_trade_no)
+
+
+def retry_refund_now(session: Session, *, actor_id: object, refund_id: object) -> RefundView:
+    """Owner/staff: send a refund waiting for them to its channel again (e.g. after fixing the
+    merchant certificate); the back-off starts over. Not for manual transfers (refund by hand)."""
+    user = require_staff(session, actor_id)
+    refund_id = parse_id(refund_id)
+    refund = session.get(Refund, refund_id, populate_existing=True)
+    if refund is None:
+        raise DomainError("refund.not_found")
+    if refund.channel == Channel.MANUAL:
+        raise DomainError("refund.by_hand_only")
+    order_no = session.exec(select(Order.out_trade_no).where(Order.id == refund.order_id)).one()
+    now = utcnow()
+    won = session.execute(
+        update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.ATTENTION)
+        .values(status=RefundStatus.PROCESSING, attempts=1, next_attempt_at=now + refund_retry_delay(1),
+                last_reason=f"retried by user {user.id}")
+        .execution_options(synchronize_session=False)).rowcount == 1
+    if not won:
+        session.rollback()
+        raise DomainError("refund.not_waiting")
+    audit.record(session, actor_id=user.id, action="refund.retry", target=f"order:{order_no}",
+                 detail={"refund": refund.out_refund_no})
+    session.commit()
+    refund = session.get(Refund, refund_id, populate_existing=True)
+    assert refund is not None
+    _call_channel_refund(session, refund, retry=True, now=now)
+    session.refresh(refund)
+    return _view(refund, order_no)
+
+
 # ---------------------------------------------------------------------------------- lists
 
 def list_my_refunds(session: Session, *, actor_id: object, order_no: object) -> list[RefundView]:
     user = require_actor(session, actor_id)
     order = own_order(session, user.id, parse_order_no(order_no))
-    rows = session.exec(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)).all()
+    # Refunds of extra payments are shown with those payments (OrderView.extra_payments).
+    rows = session.exec(select(Refund).where(Refund.order_id == order.id, Refund.payment_id.is_(None))  # type: ignore[union-attr]
+                        .order_by(Refund.id)).all()
     return [_view(r, order.out_trade_no) for r in rows]
 
 

@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
+from coursemall.i18n import CATALOG
 from coursemall.services import admin as admin_service
 from coursemall.domain.catalog import format_duration
 from coursemall.domain.money import format_fen
@@ -174,9 +175,12 @@ class AdminOrdersState(AdminBaseState):
 
 
 class AdminRefundsState(AdminBaseState):
-    """/admin/refunds: the review queue (approve / reject with a reason) and the refund policy."""
+    """/admin/refunds: the review queue (approve / reject with a reason), the refunds in progress
+    (attempts, last reason, next attempt; "refunded by hand" / "try again" for those waiting for
+    the owner) and the refund policy."""
 
     refunds: list[dict[str, str]] = []
+    in_flight: list[dict[str, str]] = []
     policy_auto: bool = True
     policy_days: str = "7"
     policy_progress: str = "20"
@@ -185,6 +189,26 @@ class AdminRefundsState(AdminBaseState):
 
     def _clear_data(self) -> None:
         self.refunds = []
+        self.in_flight = []
+
+    def _reason_text(self, code: str) -> str:
+        """'channel_error:wechat_unreachable' → the translated cause, the channel's detail after it."""
+        head, _, detail = code.partition(":")
+        key = f"admin.refunds.why.{head}"
+        if key not in CATALOG:
+            return code
+        if head == "retries_exhausted" and detail:  # say what kept failing, too
+            return f"{self._t(key)} · {self._reason_text(detail)}"
+        return f"{self._t(key)} ({detail})" if detail else self._t(key)
+
+    def _in_flight_row(self, r: admin_service.AdminRefundRow) -> dict[str, str]:
+        return {"id": str(r.id), "order_no": r.order_no, "learner": r.learner, "amount": r.amount,
+                "status": r.status, "status_text": self._t(f"refund.status.{r.status}"),
+                "channel": r.channel, "kind": "extra" if r.extra_payment else "order",
+                "attempts": str(r.attempts), "reason": self._reason_text(r.last_reason) if r.last_reason else "",
+                "next": _fmt_time(r.next_attempt_at) if r.next_attempt_at and r.status == "processing" else "",
+                "can_retry": "1" if r.status == "attention" and r.channel != "manual" else "",
+                "date": _fmt_time(r.created_at)}
 
     def _show_policy(self, view: refunds.PolicyView) -> None:
         self.policy_auto = view.auto_approve
@@ -201,6 +225,7 @@ class AdminRefundsState(AdminBaseState):
         try:
             with session_scope() as s:
                 rows = admin_service.list_refund_rows(s, actor_id=self._actor_id())
+                flight = admin_service.list_refunds_in_flight(s, actor_id=self._actor_id())
                 policy = refunds.get_refund_policy(s)
         except DomainError as exc:
             return self._service_error("queue", exc)
@@ -211,7 +236,44 @@ class AdminRefundsState(AdminBaseState):
                                              total=format_duration(r.media_seconds), served_pct=r.served_pct,
                                              progress_pct=r.progress_pct),
                          "date": _fmt_time(r.created_at)} for r in rows]
+        self.in_flight = [self._in_flight_row(r) for r in flight]
         self._show_policy(policy)
+
+    def _reload_in_flight(self) -> None:
+        self.in_flight = [self._in_flight_row(r) for r in
+                          _in_session(admin_service.list_refunds_in_flight, actor_id=self._actor_id())]
+
+    @rx.event
+    @staff_required
+    def mark_refunded_by_hand(self, refund_id: int):
+        """The owner returned the money outside the app (manual transfer, or a refund the channel
+        would not finish): completes the refund once."""
+        rid = parse_row_id(refund_id)
+        if rid is None:
+            return self._fail("flight", "admin.bad_id")
+        try:
+            _in_session(refunds.mark_refunded_by_hand, actor_id=self._actor_id(), refund_id=rid)
+        except DomainError as exc:
+            self._reload_in_flight()
+            return self._service_error("flight", exc)
+        self._reload_in_flight()
+        self._ok("flight", "admin.refunds.marked_by_hand")
+
+    @rx.event
+    @staff_required
+    async def retry_refund(self, refund_id: int):
+        """Send a refund waiting for the owner to its channel again (a blocking gateway call)."""
+        rid = parse_row_id(refund_id)
+        if rid is None:
+            return self._fail("flight", "admin.bad_id")
+        try:
+            view = await asyncio.to_thread(_in_session, refunds.retry_refund_now, actor_id=self._actor_id(),
+                                           refund_id=rid)
+        except DomainError as exc:
+            self._reload_in_flight()
+            return self._service_error("flight", exc)
+        self._reload_in_flight()
+        self._ok("flight", "admin.refunds.retried", status=self._t(f"refund.status.{view.status}"))
 
     def _drop_row(self, refund_id: int) -> None:
         self.refunds = [r for r in self.refunds if r["id"] != str(refund_id)]

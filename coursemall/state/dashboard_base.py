@@ -34,7 +34,9 @@ MANUAL_OUTCOME_KEYS = {
     "applied": "admin.manual.confirmed",
     "applied_late": "admin.manual.confirmed_late",
     "late_refund_queued": "admin.manual.confirmed_late",
+    "owned_refund_queued": "admin.manual.confirmed_late",
     "duplicate_payment": "admin.manual.confirmed_duplicate",
+    "rejected:wrong_channel": "admin.manual.confirmed_wrong_channel",
 }
 
 

@@ -88,9 +88,12 @@ class AdminOrderDetailState(AdminBaseState):
         self.lines = [{"id": str(ln.id), "title": ln.title, "price": ln.price, "refund_status": ln.refund_status,
                        "refundable": "1" if ln.refundable else ""} for ln in d.lines]
         self.payments = [{"channel": p.channel, "txn": p.provider_txn_id, "amount": p.amount,
-                          "date": _time(p.paid_at)} for p in d.payments]
+                          "role": self._t(f"ops.payment_role.{p.role}"), "date": _time(p.paid_at)}
+                         for p in d.payments]
         self.refund_rows = [{"no": r.out_refund_no, "amount": r.amount, "status": r.status, "reason": r.reason,
-                             "decision": r.decision_reason, "date": _time(r.created_at)} for r in d.refunds]
+                             "decision": r.decision_reason, "date": _time(r.created_at),
+                             "progress": self._t("ops.refund.progress", attempts=r.attempts, why=r.last_reason)
+                             if r.last_reason else ""} for r in d.refunds]
         self.events = [{"kind": e.kind, "channel": e.channel, "amount": e.amount,
                         "verified": "1" if e.verified else "", "outcome": e.outcome, "date": _time(e.created_at)}
                        for e in d.events]

@@ -293,6 +293,7 @@ class OrderState(_ShopMixin, AppState):
     expires_text: str = ""
     lines: list[dict[str, str]] = []
     refunds: list[dict[str, str]] = []
+    extra_payments: list[dict[str, str]] = []  # second / off-channel payments and their return
     channels: list[dict[str, str]] = []
     default_channel: str = ""
     test_mode: bool = False  # the sandbox channel is offered: say so on the page
@@ -314,7 +315,7 @@ class OrderState(_ShopMixin, AppState):
     def _reset(self) -> None:
         self.order_no = self.status = self.status_text = self.channel_text = ""
         self.total = self.refunded = self.created = self.paid_at = self.expires_text = ""
-        self.lines, self.refunds, self.channels = [], [], []
+        self.lines, self.refunds, self.channels, self.extra_payments = [], [], [], []
         self.can_pay = self.can_cancel = self.can_refund = False
         self.pay_kind = self.pay_qr = self.manual_qr = self.manual_instructions = ""
         self.proof_waiting = False
@@ -362,6 +363,7 @@ class OrderState(_ShopMixin, AppState):
             "status": self._t(f"refund.status.{r.status}"), "status_key": r.status, "reason": r.reason,
             "decision": r.decision_reason, "date": _fmt_time(r.created_at),
         } for r in refunds]
+        self.extra_payments = [self._extra_payment_row(p) for p in view.extra_payments]
         self.can_pay, self.can_cancel, self.can_refund = view.can_pay, view.can_cancel, view.can_refund
         self.channels = self._offered_channels(manual_enabled) if view.can_pay else []
         self.test_mode = any(c["test"] == "1" for c in self.channels)
@@ -374,6 +376,13 @@ class OrderState(_ShopMixin, AppState):
             self.pay_kind = self.pay_qr = ""
         self.loaded = True
         self.not_found = False
+
+    def _extra_payment_row(self, p: checkout_service.ExtraPaymentView) -> dict[str, str]:
+        channel = self._t(f"pay.channel.{p.channel}") if p.channel in {c.value for c in Channel} else p.channel
+        status = p.refund_status or "approved"
+        return {"text": self._t(f"order.extra_payment.{p.role}", amount=p.amount, channel=channel),
+                "status": self._t(f"order.extra_refund.{status}"), "status_key": status,
+                "date": _fmt_time(p.paid_at), "refunded": _fmt_time(p.refunded_at)}
 
     async def _reload(self, user_id: int, order_no: str) -> None:
         view, refunds, manual = await asyncio.to_thread(_load_order_work, user_id, order_no)
@@ -599,7 +608,13 @@ class SandboxCashierState(_ShopMixin, AppState):
         self.order_no, self.total = view.out_trade_no, view.total
         self.status_text = self._status_text(view.status)
         self.payable = view.can_pay
-        if not view.can_pay:
+        if Channel.SANDBOX.value not in registry.enabled_channels():
+            self.payable = False  # a switched-off sandbox takes no decisions (the service refuses too)
+            self._fail("pay.channel_unavailable")
+        elif view.channel not in ("", Channel.SANDBOX.value):
+            self.payable = False  # the order was started on a real channel: only that one completes it
+            self._fail("pay.wrong_channel")
+        elif not view.can_pay:
             self._fail("cashier.not_payable")
         self.loaded = True
 

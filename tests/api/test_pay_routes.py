@@ -24,10 +24,14 @@ def client(db_engine, monkeypatch):
         yield c
 
 
-def _order(session, price=2000):
+def _order(session, price=2000, channel: str | None = "sandbox"):
+    """A pending order; with `channel` the learner started paying there (the order is bound to it)."""
     user = make_user(session)
-    return user, checkout.buy_now(session, actor_id=user.id, item_type="course",
-                                  item_id=make_course(session, price_fen=price).id)
+    order = checkout.buy_now(session, actor_id=user.id, item_type="course",
+                             item_id=make_course(session, price_fen=price).id)
+    if channel:
+        checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel=channel)
+    return user, order
 
 
 def test_sandbox_notify_route(client, session):
@@ -43,7 +47,7 @@ def test_sandbox_notify_route(client, session):
 
 
 def test_alipay_notify_route_answers_success_and_failure(client, session, alipay):
-    user, order = _order(session)
+    user, order = _order(session, channel="alipay")
     fields = alipay.fake.buyer_pays(order.out_trade_no, "20.00")
     forged = alipay.fake.notification_body({**fields, "total_amount": "0.01"}).replace(b"sign=", b"sign=AA")
     r = client.post("/api/pay/notify/alipay", content=forged,
@@ -56,8 +60,7 @@ def test_alipay_notify_route_answers_success_and_failure(client, session, alipay
 
 
 def test_wechat_notify_route_answers_xml(client, session, wechat):
-    user, order = _order(session)
-    checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="wechat")
+    user, order = _order(session, channel="wechat")
     body = wechat.fake.notification_body(wechat.fake.buyer_pays(order.out_trade_no))
     r = client.post("/api/pay/notify/wechat", content=body, headers={"content-type": "text/xml"})
     assert r.status_code == 200 and xmltodict.parse(r.text)["xml"]["return_code"] == "SUCCESS"
@@ -75,7 +78,7 @@ def test_unknown_channel_big_body_and_unconfigured_channel(client, session):
 
 
 def test_return_route_only_redirects(client, session):
-    user, order = _order(session)
+    user, order = _order(session, channel=None)
     r = client.get(f"/api/pay/return/alipay?out_trade_no={order.out_trade_no}&trade_status=TRADE_SUCCESS",
                    follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"http://localhost:3000/order/{order.out_trade_no}"

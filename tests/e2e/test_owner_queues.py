@@ -352,3 +352,58 @@ def test_dashboard_orders_filter_and_qr_upload(page, shop_services):
     with Session(shop_services) as s:
         after = manual_pay.get_manual_settings(s)
         assert (after.enabled, after.instructions) == (before.enabled, before.instructions)
+
+
+def test_second_transfer_is_returned_by_hand_and_the_learner_sees_it(page, shop_services, live_server):
+    """A learner's order got a second transfer: the order page tells them it goes back; the
+    owner's refund queue shows it waiting (with why); one click records it refunded by hand."""
+    from sqlalchemy import update
+
+    from coursemall.i18n import t
+    from coursemall.models import Order, Refund
+    from coursemall.services import checkout, payments, refunds, sessions
+    from tests.payments.factories import make_user
+
+    tag = uuid.uuid4().hex[:8]
+    with Session(shop_services, expire_on_commit=False) as s:
+        learner = make_user(s, email=f"e2e-twice-{tag}@example.com")
+        order = checkout.buy_now(s, actor_id=learner.id, item_type="course", item_id=paid_course(s, learner.id).id)
+        s.execute(update(Order).where(Order.out_trade_no == order.out_trade_no).values(channel="manual"))
+        s.commit()
+        for n in (1, 2):  # the owner confirmed two transfers for the one order
+            payments.apply_paid(s, channel="manual", out_trade_no=order.out_trade_no,
+                                provider_txn_id=f"manual-e2e-{tag}-{n}", amount_fen=order.total_fen, kind="manual")
+        refunds.process_refunds(s)
+        refund = s.exec(select(Refund).join(Order, Order.id == Refund.order_id)
+                        .where(Order.out_trade_no == order.out_trade_no)).one()
+        assert refund.status == "attention"
+        token = sessions.create_session(s, user_id=learner.id, user_agent="e2e")
+        s.commit()
+    learner_cookie = {"name": sessions.SESSION_COOKIE, "value": token, "url": live_server, "httpOnly": True,
+                      "sameSite": "Lax"}
+
+    def learner_sees(status_key: str) -> None:
+        page.context.clear_cookies()
+        page.context.add_cookies([learner_cookie])
+        page.goto(f"/order/{order.out_trade_no}")
+        wait_ready(page)
+        row = page.locator("#extra-payments .extra-payment-row")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text(order.total)
+        expect(row.locator(".extra-payment-status")).to_have_text(t(f"order.extra_refund.{status_key}"))
+
+    learner_sees("attention")
+    page.context.clear_cookies()
+    sign_in_owner(page, shop_services)
+    page.goto("/admin/refunds")
+    wait_ready(page)
+    card = page.locator(".admin-refund-flight-row", has_text=order.out_trade_no)
+    expect(card).to_be_visible()
+    expect(card.locator(".refund-last-reason")).to_contain_text(t("admin.refunds.why.manual_channel"))
+    expect(page.locator(f"#refund-retry-{refund.id}")).to_have_count(0)  # a transfer cannot be re-sent
+    page.locator(f"#refund-by-hand-{refund.id}").click()
+    expect(page.locator("#form-success")).to_have_text(t("admin.refunds.marked_by_hand"))
+    expect(card).to_have_count(0)
+    with Session(shop_services) as s:
+        assert s.get(Refund, refund.id).status == "succeeded"
+    learner_sees("succeeded")

@@ -204,6 +204,7 @@ class FakeWeChat:
         self.refunds: dict[str, dict] = {}
         self.calls: list[tuple[str, dict]] = []
         self.bad_signatures = 0
+        self.answer_prefix = ""  # tests: put e.g. a DOCTYPE in front of every (signed) answer
         self.lock = threading.Lock()
         fake = self
 
@@ -214,7 +215,7 @@ class FakeWeChat:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", "0"))
                 data = xmltodict.parse(self.rfile.read(length))["xml"]
-                raw = fake._handle(urlparse(self.path).path.lstrip("/"), dict(data)).encode()
+                raw = (fake.answer_prefix + fake._handle(urlparse(self.path).path.lstrip("/"), dict(data))).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/xml")
                 self.send_header("Content-Length", str(len(raw)))

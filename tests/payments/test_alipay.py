@@ -4,6 +4,7 @@ gateway (query, close, refund). Every test runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlparse
 
 import pytest
@@ -18,10 +19,13 @@ from tests.payments.fakes import rsa_verify
 from tests.payments.fixtures import APP_ID, alipay, keys  # noqa: F401
 
 
-def _order(session, price=12800, client="desktop"):
+def _order(session, price=12800, client="desktop", start=True):
+    """A pending order; with `start` the learner has chosen Alipay (the order is bound to it)."""
     user = make_user(session)
     order = checkout.buy_now(session, actor_id=user.id, item_type="course",
                              item_id=make_course(session, price_fen=price).id, client_kind=client)
+    if start:
+        checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="alipay")
     return user, order
 
 
@@ -32,7 +36,7 @@ def _notify(session, body: bytes):
 
 @pytest.mark.parametrize(("client", "method"), [("desktop", "alipay.trade.page.pay"), ("mobile", "alipay.trade.wap.pay")])
 def test_pay_url_is_signed_rsa2_with_server_amount(session, alipay, client, method):
-    user, order = _order(session, client=client)
+    user, order = _order(session, client=client, start=False)
     action = checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="alipay")
     assert action.kind == "redirect" and action.url.startswith(alipay.fake.url + "?")
     params = dict(parse_qsl(urlparse(action.url).query))
@@ -56,12 +60,13 @@ def test_signed_notification_fulfils_once(session, alipay):
     pays = payments_of(session, order.out_trade_no)
     assert [(p.channel, p.provider_txn_id, p.amount_fen) for p in pays] == [("alipay", fields["trade_no"], 12800)]
     assert len(active_grants(session, user.id)) == 1
-    outcomes = [e.outcome for e in session.exec(select(PaymentEvent).order_by(PaymentEvent.id)).all()]
+    outcomes = [e.outcome for e in session.exec(select(PaymentEvent).where(PaymentEvent.kind == "notify")
+                                                .order_by(PaymentEvent.id)).all()]
     assert outcomes == ["applied", "duplicate"]
 
 
 @pytest.mark.parametrize("forgery", ["other_key", "tampered_amount", "wrong_app_id", "wrong_seller", "wrong_amount",
-                                     "unknown_order", "no_sign", "garbage"])
+                                     "unknown_order", "no_sign", "garbage", "nul_bytes"])
 def test_forged_or_wrong_notifications_change_nothing(session, alipay, forgery):
     user, order = _order(session)
     fields = alipay.fake.buyer_pays(order.out_trade_no, "128.00")
@@ -79,6 +84,8 @@ def test_forged_or_wrong_notifications_change_nothing(session, alipay, forgery):
         body = alipay.fake.notification_body({**fields, "out_trade_no": "CM20261124FFFFFFFFFFFFFFFF"})
     elif forgery == "no_sign":
         body = b"&".join(f"{k}={v}".encode() for k, v in fields.items())
+    elif forgery == "nul_bytes":  # PostgreSQL refuses NUL in text: still a clean refusal, not a 500
+        body = alipay.fake.notification_body(fields).replace(b"out_trade_no=", b"out_trade_no=%00") + b"&x=%00"
     else:
         body = b"\xff\xfe<not a form>"
     ack = _notify(session, body)
@@ -159,11 +166,12 @@ def test_refund_survives_gateway_outage(session, alipay):
     assert view.status == "processing" and len(active_grants(session, user.id)) == 1
     alipay.channel._client._gateway = good_gateway
     refund = session.exec(select(Refund)).one()
-    refund.created_at = refund.created_at.replace(year=2020)
-    session.add(refund)
-    session.commit()
-    reconcile_pending(session)
-    reconcile_pending(session)  # idempotent
+    assert (refund.attempts, refund.last_reason) == (1, "channel_error:alipay_unreachable")
+    reconcile_pending(session)  # not due yet: the back-off holds
+    assert not [c for c in alipay.fake.calls if c[0] == "alipay.trade.refund"]
+    later = refund.next_attempt_at + timedelta(seconds=1)
+    reconcile_pending(session, later)
+    reconcile_pending(session, later)  # idempotent
     assert order_row(session, order.out_trade_no).status == "refunded"
     assert len(alipay.fake.refunds) == 1
     refund_calls = [c for c in alipay.fake.calls if c[0] == "alipay.trade.refund"]
@@ -179,13 +187,28 @@ def test_gateway_answer_signed_by_someone_else_is_not_trusted(session, alipay):
 
 
 def test_channel_must_be_enabled(session):
-    user, order = _order(session)
+    user, order = _order(session, start=False)
     with pytest.raises(DomainError, match="pay.channel_unavailable"):
         checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="alipay")
 
 
 def test_alipay_is_refused_inside_the_wechat_browser(session, alipay):
-    user, order = _order(session, client="wechat")
+    user, order = _order(session, client="wechat", start=False)
     with pytest.raises(DomainError, match="pay.open_in_browser"):
         checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="alipay")
     assert order_row(session, order.out_trade_no).channel == ""
+
+
+@pytest.mark.parametrize("client", ["desktop", "mobile"])
+def test_pay_url_carries_the_shops_expiry_in_china_time(session, alipay, client):
+    from datetime import timezone
+
+    user, order = _order(session, client=client, start=False)
+    action = checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="alipay")
+    params = dict(parse_qsl(urlparse(action.url).query))
+    sign = params.pop("sign")
+    assert rsa_verify(keys("app")[1], "&".join(f"{k}={v}" for k, v in sorted(params.items())), sign)
+    row = order_row(session, order.out_trade_no)
+    china = row.expires_at.astimezone(timezone(timedelta(hours=8)))
+    assert json.loads(params["biz_content"])["time_expire"] == china.strftime("%Y-%m-%d %H:%M:%S")
+    assert row.expires_at - row.created_at == timedelta(minutes=15)

@@ -35,19 +35,25 @@ def test_expiry_after_ttl_only(session):
 def test_two_workers_close_each_order_once(db_engine, session):
     user, orders = _orders(session, 6)
     later = utcnow() + timedelta(hours=1)
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=30)
     counts: list[int] = []
+    errors: list[BaseException] = []
 
     def worker():
-        with Session(db_engine, expire_on_commit=False) as s:
-            barrier.wait()
-            counts.append(close_expired_orders(s, later))
+        try:
+            with Session(db_engine, expire_on_commit=False) as s:
+                barrier.wait()
+                counts.append(close_expired_orders(s, later))
+        except BaseException as exc:  # noqa: BLE001 - reported below: a crashed worker fails the test
+            errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
+    assert not [t for t in threads if t.is_alive()], "a worker hung"
+    assert errors == []
     assert sum(counts) == 6
     session.expire_all()
     assert {o.status for o in session.exec(select(Order)).all()} == {"closed"}

@@ -17,8 +17,11 @@ from tests.payments.factories import active_grants, make_course, make_user, orde
 
 
 def _order(session):
+    """A pending order the learner started paying in the sandbox (bound to it)."""
     user = make_user(session)
-    return user, checkout.buy_now(session, actor_id=user.id, item_type="course", item_id=make_course(session).id)
+    order = checkout.buy_now(session, actor_id=user.id, item_type="course", item_id=make_course(session).id)
+    checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="sandbox")
+    return user, order
 
 
 def test_signed_sandbox_notification_pays(session):
@@ -73,8 +76,10 @@ def test_sandbox_decide_validates_input_and_owner(session):
 
 def test_payment_settings_fail_fast(tmp_path):
     base = {"COURSEMALL_DATA_DIR": str(tmp_path)}
-    assert load_settings(base).pay_channels == ("sandbox", "manual")
-    assert load_settings({**base, "COURSEMALL_SANDBOX_PAY": "0"}).pay_channels == ("manual",)
+    assert load_settings(base).pay_channels == ()  # a production shop: none until configured
+    demo = {**base, "COURSEMALL_DEMO": "1"}
+    assert load_settings(demo).pay_channels == ("sandbox", "manual")
+    assert load_settings({**demo, "COURSEMALL_SANDBOX_PAY": "0"}).pay_channels == ("manual",)
     with pytest.raises(SettingsError, match="unknown channels"):
         load_settings({**base, "COURSEMALL_PAY_CHANNELS": "sandbox,paypal"})
     with pytest.raises(SettingsError, match="COURSEMALL_ALIPAY_APP_ID"):

@@ -30,6 +30,14 @@ def _notify(session, body: bytes, channel="wechat"):
     return payments.handle_notification(session, channel=channel, body=body, headers={"content-type": "text/xml"})
 
 
+def _after_backoff(session):
+    """A moment when the processing refund is due to be asked about again."""
+    from datetime import timedelta
+
+    refund = session.exec(select(Refund).execution_options(populate_existing=True)).one()
+    return refund.next_attempt_at + timedelta(seconds=1)
+
+
 def _ack_code(ack) -> str:
     return xmltodict.parse(ack.body)["xml"]["return_code"]
 
@@ -151,7 +159,9 @@ def test_refund_query_job_completes_refund(session, wechat):
     _notify(session, wechat.fake.notification_body(wechat.fake.buyer_pays(order.out_trade_no)))
     view = refunds.request_refund(session, actor_id=user.id, order_no=order.out_trade_no, reason="退款")
     wechat.fake.settle_refund(view.out_refund_no)  # notification lost
-    reconcile_pending(session, min_age_seconds=0)
+    reconcile_pending(session, min_age_seconds=0)  # asked again only after the back-off
+    assert order_row(session, order.out_trade_no).status == "refunding"
+    reconcile_pending(session, _after_backoff(session), min_age_seconds=0)
     assert order_row(session, order.out_trade_no).status == "refunded"
     assert len([c for c in wechat.fake.calls if c[0] == "secapi/pay/refund"]) == 1
 
@@ -173,9 +183,25 @@ def test_refund_lost_before_reaching_gateway_is_sent_again_by_the_job(session, w
     view = refunds.request_refund(session, actor_id=user.id, order_no=order.out_trade_no, reason="断网")
     assert view.status == "processing" and wechat.fake.refunds == {}
     wechat.channel._client.API_BASE_URL = good
-    reconcile_pending(session, min_age_seconds=0)  # REFUNDNOTEXIST → refund sent again, same number
+    # REFUNDNOTEXIST → refund sent again, same number
+    reconcile_pending(session, _after_backoff(session), min_age_seconds=0)
     assert list(wechat.fake.refunds) == [view.out_refund_no]
     assert session.exec(select(Refund)).one().status == "processing"
     wechat.fake.settle_refund(view.out_refund_no)
-    reconcile_pending(session, min_age_seconds=0)
+    reconcile_pending(session, _after_backoff(session), min_age_seconds=0)
     assert order_row(session, order.out_trade_no).status == "refunded"
+
+
+def test_unified_order_carries_the_shops_expiry_in_china_time(session, wechat):
+    from datetime import timedelta, timezone
+
+    from coursemall.settings import get_settings
+
+    user, order = _order(session)
+    checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="wechat")
+    row = order_row(session, order.out_trade_no)
+    assert row.expires_at - row.created_at == timedelta(minutes=get_settings().order_ttl_minutes)
+    (call,) = [c[1] for c in wechat.fake.calls if c[0] == "pay/unifiedorder"]  # signed: checked by the fake
+    china = row.expires_at.astimezone(timezone(timedelta(hours=8)))
+    assert call["time_expire"] == china.strftime("%Y%m%d%H%M%S")
+    assert wechat.fake.bad_signatures == 0

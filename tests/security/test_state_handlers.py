@@ -65,7 +65,8 @@ EXPECTED: dict[str, set[str]] = {
     "AdminBaseState": set(),
     "AdminHomeState": {"load_admin_home"},
     "AdminOrdersState": {"filter_orders", "goto_orders_page", "load_orders", "search_orders"},
-    "AdminRefundsState": {"approve_refund", "load_refunds", "reject_refund", "save_policy"},
+    "AdminRefundsState": {"approve_refund", "load_refunds", "mark_refunded_by_hand", "reject_refund", "retry_refund",
+                          "save_policy"},
     "AdminManualState": {"confirm_manual", "load_manual", "reject_manual"},
     "AdminPaymentSettingsState": {"load_payment_settings", "save_payment_settings", "upload_qr"},
     # dashboard (issue 5): every handler carries a guard from coursemall.state.guards (checked by

@@ -175,7 +175,7 @@ def test_free_orders_are_not_refundable(session):
 
 
 def _hammer(engine, order_no: str, amount: int, n: int = 20) -> list[str]:
-    barrier = threading.Barrier(n)
+    barrier = threading.Barrier(n, timeout=30)
     outcomes: list[str] = []
     errors: list[BaseException] = []
 
@@ -192,7 +192,8 @@ def _hammer(engine, order_no: str, amount: int, n: int = 20) -> list[str]:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
+    assert not [t for t in threads if t.is_alive()], "a worker hung"
     assert errors == []
     return outcomes
 
@@ -202,6 +203,7 @@ def test_twenty_concurrent_notifications_fulfil_once(db_engine, session):
     a, b = make_course(session, price_fen=100), make_course(session, price_fen=200)
     bundle = make_bundle(session, [a, b], price_fen=250)
     order = checkout.buy_now(session, actor_id=user.id, item_type="bundle", item_id=bundle.id)
+    checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="sandbox")
     outcomes = _hammer(db_engine, order.out_trade_no, 250)
     assert sorted(outcomes) == ["applied"] + ["duplicate"] * 19
     session.expire_all()
@@ -252,6 +254,7 @@ def test_crash_in_the_middle_of_fulfilment_leaves_nothing_half_done(session, mon
     the payment insert, nothing stays (the provider retries), and the retry fulfils once."""
     user = make_user(session)
     order = checkout.buy_now(session, actor_id=user.id, item_type="course", item_id=make_course(session).id)
+    checkout.start_payment(session, actor_id=user.id, order_no=order.out_trade_no, channel="sandbox")
 
     def boom(*args, **kwargs):
         raise RuntimeError("worker killed")

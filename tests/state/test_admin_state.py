@@ -35,7 +35,7 @@ from coursemall.state.admin import (
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import parse_row_id
 from coursemall.state.guards import guard_of
-from tests.payments.factories import active_grants, make_course, make_user
+from tests.payments.factories import active_grants, make_course, make_user, messages_of
 from tests.state.test_auth_state import call, make_state
 
 FORBIDDEN = t("admin.forbidden")
@@ -89,10 +89,20 @@ def shop(engine):
         mo = checkout.buy_now(s, actor_id=buyer.id, item_type="course", item_id=course.id)
         mp = manual_pay.submit_manual_proof(s, actor_id=buyer.id, order_no=mo.out_trade_no, image=png_bytes((9, 9, 9)),
                                             reference="尾号 1234")
+        # a transfer paid twice: the second one waits for the owner to return it by hand
+        twice = make_user(s)
+        to = checkout.buy_now(s, actor_id=twice.id, item_type="course", item_id=make_course(s, price_fen=800).id)
+        checkout.start_payment(s, actor_id=twice.id, order_no=to.out_trade_no, channel="manual")
+        for txn in ("manual-a", "manual-b"):
+            payments.apply_paid(s, channel="manual", out_trade_no=to.out_trade_no, provider_txn_id=txn,
+                                amount_fen=800, kind="manual")
+        refunds.process_refunds(s)
+        attention = s.exec(select(Refund).where(Refund.status == "attention")).one()
     return {
         "owner": owner.id, "staff": staff.id, "learner": learner.id, "buyer": buyer.id,
         "refund_id": refund.id, "order_no": order.out_trade_no, "mp_id": mp.id, "manual_order": mo.out_trade_no,
-        "manual_course": course.id,
+        "manual_course": course.id, "attention_id": attention.id, "twice_order": to.out_trade_no,
+        "twice": twice.id,
     }
 
 
@@ -102,7 +112,7 @@ def snapshot(engine) -> dict:
         policy = s.get(RefundPolicy, 1)
         setting = s.get(ShopPaymentSetting, 1)
         return {
-            "refunds": sorted((r.id, r.status, r.decision_reason) for r in s.exec(select(Refund)).all()),
+            "refunds": sorted((r.id, r.status, r.decision_reason, r.attempts) for r in s.exec(select(Refund)).all()),
             "manual": sorted((m.id, m.status, m.reject_reason) for m in s.exec(select(ManualPayment)).all()),
             "orders": sorted((o.out_trade_no, o.status) for o in s.exec(select(Order)).all()),
             "grants": s.exec(select(func.count()).select_from(Entitlement)
@@ -128,6 +138,8 @@ def valid_calls(shop) -> list[tuple[type, str, tuple]]:
         (AdminRefundsState, "reject_refund", ({"refund_id": str(shop["refund_id"]), "reason": "已学完"},)),
         (AdminRefundsState, "save_policy", ({"auto_approve": "on", "within_days": "3", "max_progress_pct": "10",
                                              "request_window_days": "15"},)),
+        (AdminRefundsState, "mark_refunded_by_hand", (str(shop.get("attention_id", 1)),)),
+        (AdminRefundsState, "retry_refund", (str(shop.get("attention_id", 1)),)),
         (AdminManualState, "load_manual", ()),
         (AdminManualState, "confirm_manual", (shop["mp_id"],)),
         (AdminManualState, "reject_manual", ({"manual_payment_id": str(shop["mp_id"]), "reason": "金额不符"},)),
@@ -140,7 +152,7 @@ def valid_calls(shop) -> list[tuple[type, str, tuple]]:
 DATA_VARS = {
     AdminHomeState: ("pending_refunds", "pending_manual", "paid_orders"),
     AdminOrdersState: ("orders", "count"),
-    AdminRefundsState: ("refunds",),
+    AdminRefundsState: ("refunds", "in_flight"),
     AdminManualState: ("payments",),
     AdminPaymentSettingsState: ("instructions", "qr_url"),
 }
@@ -244,6 +256,8 @@ BAD_ARG_CALLS = [
     (AdminRefundsState, "approve_refund", lambda bad: (bad,)),
     (AdminRefundsState, "reject_refund", lambda bad: (bad,)),
     (AdminRefundsState, "reject_refund", lambda bad: ({"refund_id": bad, "reason": "原因"},)),
+    (AdminRefundsState, "mark_refunded_by_hand", lambda bad: (bad,)),
+    (AdminRefundsState, "retry_refund", lambda bad: (bad,)),
     (AdminRefundsState, "save_policy", lambda bad: (bad,)),
     (AdminRefundsState, "save_policy", lambda bad: ({"auto_approve": "on", "within_days": bad,
                                                      "max_progress_pct": "10", "request_window_days": "30"},)),
@@ -341,11 +355,12 @@ async def test_dashboard_and_orders(engine, shop):
     cookie = cookie_for(engine, shop["staff"])
     home = make_state(AdminHomeState, cookie=cookie)
     await call(home, "load_admin_home")
-    assert home.allowed and (home.pending_refunds, home.pending_manual) == (1, 1)
+    # one refund to review and one waiting for the owner's hand
+    assert home.allowed and (home.pending_refunds, home.pending_manual) == (2, 1)
 
     orders = make_state(AdminOrdersState, cookie=cookie)
     await call(orders, "load_orders")
-    assert {o["order_no"] for o in orders.orders} == {shop["order_no"], shop["manual_order"]}
+    assert {o["order_no"] for o in orders.orders} == {shop["order_no"], shop["manual_order"], shop["twice_order"]}
     row = next(o for o in orders.orders if o["order_no"] == shop["order_no"])
     assert row["status"] == "refunding" and row["channel"] == "sandbox" and row["total"] == "¥30.00"
     assert row["learner"] and set(row) == {"order_no", "href", "learner", "contact", "titles", "total", "status",
@@ -355,7 +370,7 @@ async def test_dashboard_and_orders(engine, shop):
     assert [o["order_no"] for o in orders.orders] == [shop["manual_order"]]
     assert orders.status_filter == "pending"
     await call(orders, "filter_orders", "")
-    assert len(orders.orders) == 2
+    assert len(orders.orders) == 3
 
 
 async def test_refund_queue_approve(engine, shop):
@@ -374,6 +389,31 @@ async def test_refund_queue_approve(engine, shop):
         assert active_grants(s, shop["learner"]) == []
     await call(state, "approve_refund", row["id"])  # a second click
     assert state.error == t("refund.already_decided")
+
+
+async def test_refund_waiting_for_the_owner_is_shown_and_refunded_by_hand(engine, shop):
+    """A second transfer for a paid order: the queue shows it with its reason and attempts; one
+    click records it refunded by hand (once), and the learner is told."""
+    state = make_state(AdminRefundsState, cookie=cookie_for(engine, shop["staff"]))
+    await call(state, "load_refunds")
+    (row,) = state.in_flight
+    assert row["id"] == str(shop["attention_id"]) and row["status"] == "attention"
+    assert (row["kind"], row["channel"], row["amount"], row["attempts"]) == ("extra", "manual", "¥8.00", "1")
+    assert row["reason"] == t("admin.refunds.why.manual_channel") and row["can_retry"] == ""
+    assert row["status_text"] == t("refund.status.attention")
+    await call(state, "retry_refund", row["id"])  # a transfer cannot be sent again by the app
+    assert state.error == t("refund.by_hand_only")
+    await call(state, "mark_refunded_by_hand", row["id"])
+    assert state.success == t("admin.refunds.marked_by_hand") and state.in_flight == []
+    await call(state, "mark_refunded_by_hand", row["id"])  # a second click
+    assert state.error == t("refund.not_waiting")
+    with Session(engine) as s:
+        refund = s.get(Refund, shop["attention_id"])
+        assert (refund.status, refund.provider_refund_id) == ("succeeded", "by_hand")
+        assert s.exec(select(Order.status).where(Order.out_trade_no == shop["twice_order"])).one() == "paid"
+        assert len(active_grants(s, shop["twice"])) == 1  # the paid order keeps its access
+        titles = [m.title for m in messages_of(s, shop["twice"], "refund_result")]
+        assert titles == [t("msg.extra_payment_duplicate.title"), t("msg.extra_payment_refunded.title")]
 
 
 async def test_refund_queue_reject_as_staff(engine, shop):

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.models import CartItem, Entitlement, ManualPayment, Message, Order, Payment, Refund
-from coursemall.services import checkout, sessions
+from coursemall.services import checkout, payments, sessions
 from coursemall.state.catalog import CourseState
 from coursemall.state.shop import (
     BuyState,
@@ -425,3 +425,36 @@ async def test_header_unread_count_loads_with_the_viewer(engine, shop):
     guest = make_state(AppState)
     await call(guest, "load_viewer")
     assert guest.unread_count == 0
+
+
+async def test_the_cashier_refuses_an_order_started_on_another_channel(engine, shop):
+    from sqlalchemy import update
+
+    order_no = new_order(engine, shop)
+    with Session(engine) as s:  # the learner started paying with Alipay
+        s.execute(update(Order).where(Order.out_trade_no == order_no).values(channel="alipay"))
+        s.commit()
+    cashier = order_state(shop, "alice", order_no, SandboxCashierState)
+    await call(cashier, "load_cashier")
+    assert not cashier.payable and cashier.error == "该订单已选择其他支付方式，不能在此支付"
+    await call(cashier, "decide", "pay")
+    assert cashier.error == "该订单已选择其他支付方式，不能在此支付"
+    assert status_of(engine, order_no) == "pending"
+
+
+async def test_the_order_page_shows_a_second_payment_and_its_return(engine, shop):
+    from coursemall.services import refunds
+
+    order_no, st = await _paid_order(engine, shop, courses=("c2",))
+    with Session(engine) as s:  # the sandbox gateway reports a second, different payment
+        assert payments.apply_paid(s, channel="sandbox", out_trade_no=order_no, provider_txn_id="SB-second",
+                                   amount_fen=4900).outcome == "duplicate_payment"
+    await call(st, "load_order")
+    (row,) = st.extra_payments
+    assert row["text"] == "订单已支付后又收到一笔 ¥49.00（沙箱支付（测试模式）），这笔重复付款会原路退回给你。"
+    assert (row["status_key"], row["status"]) == ("approved", "等待退回")
+    assert st.refunds == [] and st.can_refund  # the order itself is untouched
+    with Session(engine) as s:
+        refunds.process_refunds(s)
+    await call(st, "load_order")
+    assert [(r["status_key"], r["status"]) for r in st.extra_payments] == [("succeeded", "已退回")]
