@@ -81,16 +81,23 @@ def test_delete_and_hide(session, w):
     with pytest.raises(DomainError, match="comment.not_found"):  # not the author, not a manager
         community.delete_comment(session, actor_id=w.buyer, comment_id=reply.id)
     with pytest.raises(DomainError, match="error.forbidden"):
-        community.set_comment_hidden(session, actor_id=w.buyer, comment_id=reply.id, hidden=True)
+        community.set_comment_hidden(session, actor_id=w.buyer, comment_id=reply.id, hidden=True, as_manager=True)
     with pytest.raises(DomainError, match="error.forbidden"):  # instructor of other courses
-        community.set_comment_hidden(session, actor_id=w.other_teacher, comment_id=reply.id, hidden=True)
-    community.set_comment_hidden(session, actor_id=w.teacher, comment_id=reply.id, hidden=True)
+        community.set_comment_hidden(session, actor_id=w.other_teacher, comment_id=reply.id, hidden=True,
+                                     as_manager=True)
+    for manager in (w.teacher, w.staff, w.owner):  # a manager not admitted by the dashboard guard
+        with pytest.raises(DomainError, match="error.forbidden"):
+            community.set_comment_hidden(session, actor_id=manager, comment_id=reply.id, hidden=True)
+        with pytest.raises(DomainError, match="comment.not_found"):
+            community.delete_comment(session, actor_id=manager, comment_id=reply.id)
+    community.set_comment_hidden(session, actor_id=w.teacher, comment_id=reply.id, hidden=True, as_manager=True)
     top = community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items[0]
     assert top.reply_count == 0 and top.replies == ()
-    community.set_comment_hidden(session, actor_id=w.staff, comment_id=reply.id, hidden=False)
+    community.set_comment_hidden(session, actor_id=w.staff, comment_id=reply.id, hidden=False, as_manager=True)
     assert community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items[0].reply_count == 1
     community.delete_comment(session, actor_id=w.buyer2, comment_id=reply.id)
-    community.delete_comment(session, actor_id=w.owner, comment_id=mine.id)
+    community.delete_comment(session, actor_id=w.owner, comment_id=mine.id, as_manager=True)
+    assert _audit_actions(session) == ["comment.hide", "comment.unhide", "comment.delete"]  # moderation is audited
     assert community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items == ()
     with pytest.raises(DomainError, match="comment.not_found"):
         community.toggle_like(session, actor_id=w.buyer2, comment_id=mine.id)
@@ -142,15 +149,22 @@ def test_reviews_buyers_only_one_per_course_editable(session, w):
     assert session.exec(select(func.count()).select_from(Review).where(Review.user_id == w.buyer2)).one() == 1
     # owner reply, hide/show keep the sums right
     with pytest.raises(DomainError, match="error.forbidden"):
-        community.reply_review(session, actor_id=w.buyer, review_id=created.id, text="我来回复")
-    replied = community.reply_review(session, actor_id=w.teacher, review_id=created.id, text="谢谢支持")
+        community.reply_review(session, actor_id=w.buyer, review_id=created.id, text="我来回复", as_manager=True)
+    for manager in (w.teacher, w.staff):  # not admitted by the dashboard guard
+        with pytest.raises(DomainError, match="error.forbidden"):
+            community.reply_review(session, actor_id=manager, review_id=created.id, text="没验证")
+        with pytest.raises(DomainError, match="error.forbidden"):
+            community.set_review_hidden(session, actor_id=manager, review_id=created.id, hidden=True)
+    replied = community.reply_review(session, actor_id=w.teacher, review_id=created.id, text="谢谢支持",
+                                     as_manager=True)
     assert replied.owner_reply == "谢谢支持"
-    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True)
+    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True, as_manager=True)
     assert rating_cols(session, w.course) == (base_sum, base_count) == visible_totals(session, w.course)
-    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True)  # no double count
+    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True,
+                                as_manager=True)  # no double count
     community.submit_review(session, actor_id=w.buyer2, course_id=w.course, rating=1)  # edit while hidden
     assert rating_cols(session, w.course) == (base_sum, base_count)
-    community.set_review_hidden(session, actor_id=w.owner, review_id=created.id, hidden=False)
+    community.set_review_hidden(session, actor_id=w.owner, review_id=created.id, hidden=False, as_manager=True)
     assert rating_cols(session, w.course) == (base_sum + 1, base_count + 1) == visible_totals(session, w.course)
     summary = community.rating_summary(session, course_id=w.course)
     assert summary.count == base_count + 1 and sum(b.count for b in summary.bars) == summary.count
@@ -187,11 +201,14 @@ def _audit_actions(session) -> list[str]:
 def test_managers_read_paid_lesson_comments_without_buying(session, w):
     community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="付费课的评论")
     for manager in (w.owner, w.staff, w.teacher):
-        page = community.list_comments(session, actor_id=manager, lesson_id=w.paid)
+        page = community.list_comments(session, actor_id=manager, lesson_id=w.paid, as_manager=True)
         assert [c.body for c in page.items] == ["付费课的评论"] and page.items[0].can_delete
+    for manager in (w.owner, w.staff):  # not through the dashboard guard: a non-buyer like any other
+        with pytest.raises(DomainError, match="lesson.locked"):
+            community.list_comments(session, actor_id=manager, lesson_id=w.paid)
     for outsider in (w.other_teacher, w.stranger):  # another instructor is not entitled either
         with pytest.raises(DomainError, match="lesson.locked"):
-            community.list_comments(session, actor_id=outsider, lesson_id=w.paid)
+            community.list_comments(session, actor_id=outsider, lesson_id=w.paid, as_manager=True)
 
 
 def test_moderation_feed_is_scoped_to_the_actors_courses(session, w):
