@@ -39,6 +39,7 @@ import pytest
 import coursemall.db
 from coursemall.i18n import CATALOG, t
 from coursemall.state.dashboard_base import DashboardBaseState
+from coursemall.state.guards import guard_of
 from tests.security.authz import (
     ACTORS,
     OUTSIDERS,
@@ -48,6 +49,7 @@ from tests.security.authz import (
     all_routes,
     build_world,
     call,
+    handler_fn,
     png_upload,
     table_digest,
     visible_text,
@@ -650,6 +652,27 @@ def test_every_handler_and_route_has_a_row():
     assert not stale, f"rows for handlers that no longer exist (remove them): {stale}"
     assert not missing_routes, f"API routes without a row in ROUTES: {missing_routes}\n{hint}"
     assert not stale_routes, f"rows for routes that no longer exist: {stale_routes}"
+
+
+# The most a guard lets through; a row may allow fewer (the service narrows it further).
+GUARD_REACH = {"owner_required": OWNER, "staff_required": STAFF, "dashboard_required": DASHBOARD,
+               "dashboard_user_required": DASHBOARD_USERS}
+
+
+def test_rows_agree_with_the_guards():
+    """A guarded handler's row never lets more people act than its guard does, and every guard
+    refuses a password-only owner/staff with the TOTP step (except the TOTP pages themselves)."""
+    problems = []
+    for key, (cls, name) in sorted(all_handlers().items()):
+        guard = guard_of(handler_fn(cls, name))
+        if guard is None:
+            continue
+        reach = GUARD_REACH.get(guard)
+        if reach is None:
+            problems.append(f"{key}: unknown guard {guard!r} (add it to GUARD_REACH)")
+        elif not TABLE[key].allow <= reach:
+            problems.append(f"{key}: row allows {sorted(TABLE[key].allow - reach)} beyond its guard {guard}")
+    assert not problems, "\n".join(problems)
 
 
 async def test_authorization_matrix(lab):
