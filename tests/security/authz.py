@@ -28,18 +28,22 @@ import hashlib
 import inspect
 import io
 import logging
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlencode
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import reflex as rx
 from argon2 import PasswordHasher
 from PIL import Image
 from reflex.istate.data import RouterData
+from sqlalchemy import event
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, SQLModel, select
@@ -49,6 +53,7 @@ from starlette.routing import Route
 import coursemall.coursemall  # noqa: F401  (imports every page and so every state)
 import coursemall.db
 from coursemall.db import make_engine
+from coursemall.i18n import CATALOG
 from coursemall.models import (
     Certificate,
     Chapter,
@@ -78,8 +83,9 @@ from coursemall.services import (
     homework,
     instructors,
     manual_pay,
-    passwords,
+    mfa,
     notes,
+    passwords,
     payments,
     refunds,
     sessions,
@@ -132,26 +138,27 @@ def handler_fn(cls: type, name: str) -> Callable:
 
 
 def all_routes() -> dict[str, Route]:
-    """{"METHOD /path": route} for every API route (HEAD only where declared explicitly)."""
+    """{"METHOD /path": route} for every API route. HEAD is left out where GET exists: Starlette
+    answers HEAD with the GET endpoint."""
     from coursemall.api import build_api
 
     out = {}
     for route in build_api().routes:
-        declared = getattr(route, "methods", None) or {"GET"}
-        for method in sorted(declared):
-            if method == "HEAD" and "GET" in declared and not _declares_head(route):
-                continue
-            out[f"{method} {route.path}"] = route
+        methods = getattr(route, "methods", None) or {"GET"}
+        for method in sorted(methods):
+            if not (method == "HEAD" and "GET" in methods):
+                out[f"{method} {route.path}"] = route
     return out
-
-
-def _declares_head(route: Route) -> bool:
-    return False  # Starlette adds HEAD to every GET route; it is the same endpoint
 
 
 # ---------------------------------------------------------------------------------- the world
 
 MARK = "密"  # every private text of learner A carries it, with a tag saying what it is
+OWNER_TOTP_SECRET = "AUTHZMATRIXOWNERTOTPSEED234567AB"  # the owner's authenticator (base32)
+
+
+def owner_totp_code() -> str:
+    return pyotp.TOTP(OWNER_TOTP_SECRET).now()
 
 
 @dataclass
@@ -194,6 +201,8 @@ def build_world(engine) -> World:
         learner.email = "learner-a@example.com"
         learner.nickname = "学员甲"
         s.add(learner)
+        ids["learner_watermark"] = learner.watermark_code
+        mfa.enrol_with_secret(s, user_id=base.owner, secret=OWNER_TOTP_SECRET)  # staff has none yet
         s.commit()
         course = s.get(Course, base.course)
         ids["teacher_instructor"] = course.instructor_id
@@ -269,11 +278,11 @@ def build_world(engine) -> World:
         ids.update(media_job=job.id, media_asset=lesson.media_asset_id, upload_key=upload.upload_key)
 
         # sessions: every actor's cookie, and a second device of learner A (for "revoke my session")
-        for actor, user_id, mfa in (("learner", base.buyer, False), ("learner2", base.buyer2, False),
+        for actor, user_id, verified in (("learner", base.buyer, False), ("learner2", base.buyer2, False),
                                     ("teacher", base.teacher, False), ("teacher2", base.other_teacher, False),
                                     ("staff_pw", base.staff, False), ("staff", base.staff, True),
                                     ("owner_pw", base.owner, False), ("owner", base.owner, True)):
-            w.tokens[actor] = sessions.create_session(s, user_id=user_id, mfa_verified=mfa, user_agent="pytest")
+            w.tokens[actor] = sessions.create_session(s, user_id=user_id, mfa_verified=verified, user_agent="pytest")
         other_device = sessions.create_session(s, user_id=base.buyer, user_agent="A's phone")
         ids["ticket"] = sessions.create_login_ticket(s, user_id=base.buyer)
         s.commit()
@@ -319,6 +328,11 @@ def _install_write_log(path: Path) -> None:
         conn.close()
 
 
+def _no_fsync(dbapi_conn, _record) -> None:
+    """A throwaway copy: no fsync per commit (thousands of calls restore and write it)."""
+    dbapi_conn.execute("PRAGMA synchronous=OFF")
+
+
 class Lab:
     """The pristine world file and the working copy every call runs against."""
 
@@ -348,6 +362,7 @@ class Lab:
             source.close()
         shutil.copyfile(self.pristine, self.work)
         self.engine = make_engine(f"sqlite:///{self.work}")
+        event.listen(self.engine, "connect", _no_fsync)
         reset_process_caches()
         self.pristine_digest = table_digest(self.engine)
         return world
@@ -403,11 +418,15 @@ def reset_process_caches() -> None:
 
 # ---------------------------------------------------------------------------------- calling
 
-def make_state(cls: type, cookie: str, params: dict[str, str] | None = None, path: str = "/"):
+def make_state(cls: type, cookie: str, params: dict[str, str] | None = None, path: str = "/",
+               query: dict[str, str] | None = None):
+    """A fresh state tree for one call: the actor's cookie, the route segments (`params`) and the
+    URL's query string (`query`, e.g. ?q=...&page=...)."""
     root = rx.State(_reflex_internal_init=True)
+    as_path = f"{path}?{urlencode(query)}" if query else path
     root.router = RouterData.from_router_data({
         "headers": {"cookie": cookie, "user-agent": "Mozilla/5.0 (pytest)", "origin": "http://localhost:3000"},
-        "ip": "127.0.0.1", "pathname": path, "asPath": path, "query": params or {},
+        "ip": "127.0.0.1", "pathname": path, "asPath": as_path, "query": params or {},
     })
     state = root
     for name in cls.get_full_name().split(".")[1:]:
@@ -455,10 +474,11 @@ def state_vars(cls: type) -> list[str]:
 
 
 async def call(lab: Lab, world: World, cls: type, name: str, actor: str, args: tuple = (),
-               params: dict[str, str] | None = None, pre: dict[str, Any] | None = None) -> Outcome:
-    """Run one handler as one actor against a fresh world; the world is restored afterwards."""
+               params: dict[str, str] | None = None, pre: dict[str, Any] | None = None,
+               query: dict[str, str] | None = None) -> Outcome:
+    """Run one handler as one actor against a fresh world (restored first if the last call wrote)."""
     lab.restore()
-    state = make_state(cls, world.cookies[actor], params)
+    state = make_state(cls, world.cookies[actor], params, query=query)
     for var, value in (pre or {}).items():
         setattr(state, var, value)
     defaults = {var: getattr(state, var) for var in state_vars(cls)}
@@ -498,3 +518,19 @@ def authz_lab(directory: Path) -> Iterator[tuple[Lab, World]]:
     finally:
         coursemall.db.get_engine, passwords._hasher, passwords._DUMMY_HASH = saved
         lab.close()
+
+
+MESSAGE_VARS = ("error", "success", "note_error", "note_message", "gate_error", "gate_success")
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+def unclear_messages(state) -> list[str]:
+    """Messages a user could not act on: the generic "something went wrong" (an unknown code or an
+    unexpected error) or a text with an unfilled {placeholder}."""
+    generic = set(CATALOG["error.generic"])
+    out = []
+    for name in MESSAGE_VARS:
+        text = getattr(state, name, "")
+        if isinstance(text, str) and text and (text in generic or PLACEHOLDER.search(text)):
+            out.append(f"{name} = {text!r}")
+    return out

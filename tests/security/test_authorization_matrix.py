@@ -15,11 +15,15 @@ password-only staff/owner whose verified self is allowed must be refused *with t
 - `allow`: not refused (no refusal message), no exception, nothing logged as broken, and the
   writes go only to the row's `writes` tables (at least one of them when `writes` is given and
   `optional` is not set);
-- `deny` / `totp`: no row written, no exception, the state's data vars keep their defaults (the
-  row's `public` vars excepted: what the page shows anyone), and a refusal or no message;
-  `totp` also shows the TOTP message (`mfa_needed`);
+- `deny` / `totp`: no row written (the row's `logs` excepted: a trail of refusals such as the
+  payment event log), no exception, the state's data vars keep their defaults or are emptied (the
+  row's `public` vars excepted: what the page shows anyone), and a refusal or no message; `totp`
+  also shows the TOTP step (`mfa_needed`, or the TOTP message where a state has no such flag);
 - outsiders (anonymous, learner2, teacher2, staff_pw, owner_pw) never see learner A's private
-  text (notes, questions, homework, refund reason, transfer reference, e-mail, order numbers).
+  text (notes, questions, homework, refund reason, transfer reference, order numbers), unless the
+  row says `shows_all` (the demo's outbox).
+API routes (ROUTES) follow the same rules with HTTP statuses: admitted < 400 (or the row's
+`answers`), refused >= 300.
 
 A handler or route missing from TABLE fails `test_every_handler_and_route_has_a_row` with the row
 to add. tests/security/test_state_handlers.py takes its allow-list of handlers from TABLE.
@@ -50,8 +54,10 @@ from tests.security.authz import (
     build_world,
     call,
     handler_fn,
+    owner_totp_code,
     png_upload,
     table_digest,
+    unclear_messages,
     visible_text,
 )
 
@@ -71,11 +77,9 @@ READERS = BUYERS | MANAGERS  # may open the paid lesson (managers preview it)
 
 # Messages that say "no" (for a refused call) — anything else is an answer to an admitted call.
 REFUSAL_KEYS = ("admin.forbidden", "admin.mfa_required", "admin.owner_only", "error.forbidden",
-                "error.sign_in_required", "error.not_found", "order.not_found", "comment.not_found",
-                "review.not_found", "note.not_found", "homework.not_found", "lesson.not_found", "course.not_found",
-                "lesson.locked", "checkin.not_learner", "review.buyers_only", "admin.not_found", "cms.not_found",
-                "refund.not_found", "manual.not_found", "session.not_found", "leak.not_found")
-REFUSALS = {text for key in REFUSAL_KEYS if key in CATALOG for text in CATALOG[key]}
+                "error.sign_in_required", "lesson.locked", "checkin.not_learner", "review.buyers_only",
+                *(key for key in CATALOG if key.endswith("not_found")))  # foreign objects are "not found"
+REFUSALS = {text for key in REFUSAL_KEYS for text in CATALOG[key]}
 MFA_TEXTS = set(CATALOG["admin.mfa_required"])
 GUARD_REFUSALS = {text for key in ("admin.forbidden", "admin.mfa_required") for text in CATALOG[key]}
 # Vars that steer the page, never data (and echoes of the route): they may change on a refused call.
@@ -303,8 +307,8 @@ TABLE: dict[str, Row] = {
                                            pre=lambda w: {"grants": [{"id": str(w.entitlement)}]}),
     "AdminInstructorsState.load_instructors": row(STAFF),
     # instructor decisions are the owner's (permissions.py); the page is staff_required, staff are told so
-    "AdminInstructorsState.approve_application": row(OWNER, f"instructor_applications instructors users audit_log {MAIL}",
-                                                     args=arg(lambda w: w.application), totp=False),
+    "AdminInstructorsState.approve_application": row(OWNER, f"instructor_applications instructors users audit_log "
+                                                     f"{MAIL}", args=arg(lambda w: w.application), totp=False),
     "AdminInstructorsState.reject_application": row(OWNER, f"instructor_applications audit_log {MAIL}", totp=False,
                                                     args=form(application_id=lambda w: str(w.application),
                                                               reason="资料不全")),
@@ -326,7 +330,7 @@ TABLE: dict[str, Row] = {
                                          args=arg(lambda w: w.review)),
     "ModerationState.save_blocked_words": row(STAFF, "shop_settings audit_log", args=form(words="优惠券")),
     "LeakState.load_leak": row(STAFF),
-    "LeakState.trace": row(STAFF, "audit_log", optional=True, args=form(code="WM")),
+    "LeakState.trace": row(STAFF, "audit_log", optional=True, args=form(code=lambda w: w.learner_watermark)),
     "LeakState.ask_action": row(STAFF, args=arg("freeze"), pre=lambda w: {"_target_user_id": w.learner}),
     "LeakState.cancel_action": row(STAFF),
     "LeakState.confirm_action": row(STAFF, f"users user_sessions audit_log {MAIL}",
@@ -369,13 +373,15 @@ TABLE: dict[str, Row] = {
     "SecurityState.cancel_enrol": row(DASHBOARD_USERS),
     "SecurityState.confirm_enrol": row(DASHBOARD_USERS, "users user_sessions mfa_recovery_codes", optional=True,
                                        args=form(code="000000")),
-    "SecurityState.verify_device": row(DASHBOARD_USERS, "user_sessions mfa_attempts", optional=True,
-                                       args=form(code="000000")),
-    "SecurityState.regenerate_codes": row(DASHBOARD_USERS, "mfa_recovery_codes", optional=True),
+    "SecurityState.verify_device": row(DASHBOARD_USERS, "users user_sessions login_attempts", optional=True,
+                                       args=form(code=lambda w: owner_totp_code()),
+                                       why="the owner's current code: it verifies only the owner's own device"),
+    "SecurityState.regenerate_codes": row(DASHBOARD_USERS, "mfa_recovery_codes users audit_log", optional=True),
     "SecurityState.hide_codes": row(DASHBOARD_USERS),
     "MfaGateState.load_gate": row(DASHBOARD_USERS),
-    "MfaGateState.submit_gate": row(DASHBOARD_USERS, "user_sessions mfa_attempts", optional=True,
-                                    args=form(code="000000")),
+    "MfaGateState.submit_gate": row(DASHBOARD_USERS, "users user_sessions login_attempts", optional=True,
+                                    args=form(code=lambda w: owner_totp_code()),
+                                    why="the owner's current code: it verifies only the owner's own device"),
     "StaffState.load_staff": row(OWNER),
     "StaffState.promote_staff": row(OWNER, "users audit_log", args=form(account="learner-a@example.com")),
     "StaffState.demote_staff": row(OWNER, "users user_sessions audit_log", args=arg(lambda w: w.staff)),
@@ -414,8 +420,8 @@ TABLE: dict[str, Row] = {
         chapter_id=lambda w: str(w.chapter), kind="video", title="新课时"), pre=lambda w: {"_course_id": w.course}),
     "CmsCourseState.move_lesson": row(MANAGERS, "lessons courses audit_log", optional=True,
                                       args=arg(lambda w: str(w.lesson), "up"), pre=lambda w: {"_course_id": w.course}),
-    "CmsCourseState.delete_lesson": row(MANAGERS, "lessons courses audit_log", optional=True, args=arg(lambda w: str(w.lesson)),
-                                        pre=lambda w: {"_course_id": w.course}),
+    "CmsCourseState.delete_lesson": row(MANAGERS, "lessons courses audit_log", optional=True,
+                                        args=arg(lambda w: str(w.lesson)), pre=lambda w: {"_course_id": w.course}),
     "CmsLessonState.load_lesson": row(MANAGERS),
     "CmsLessonState.save_lesson": row(MANAGERS, "lessons courses audit_log", args=form(
         title="构图的高级技巧", is_free_trial="", free_seconds="0", article="", reading_minutes="", drip="none",
@@ -493,8 +499,8 @@ ROUTES: dict[str, tuple[Row, RouteCall]] = {
         lambda w: f"/api/wechat/oauth/start?order_no={w.pending_order}"), why="WeChat is not configured here"),
     "GET /api/wechat/oauth/callback": _route(frozenset(), call=RouteCall(
         lambda w: "/api/wechat/oauth/callback?code=x&state=forged")),
-    "GET /api/certificate/{code}.png": _route(EVERYONE, call=RouteCall(lambda w: f"/api/certificate/{w.certificate}.png"),
-                                              why="public verification"),
+    "GET /api/certificate/{code}.png": _route(EVERYONE, why="public verification", call=RouteCall(
+        lambda w: f"/api/certificate/{w.certificate}.png")),
     "POST /api/uploads": _route(MANAGERS, "upload_sessions audit_log", call=RouteCall(
         lambda w: "/api/uploads", body=lambda w: json.dumps({"lesson_id": w.lesson, "filename": "a.mp4",
                                                              "size": 1000}).encode(),
@@ -538,6 +544,8 @@ def _check_state_call(key: str, r: Row, actor: str, outcome, cls, world: World) 
     if outcome.logged:
         problems.append(f"logged an exception: {outcome.logged[0]}")
     state = outcome.state
+    if unclear := unclear_messages(state):
+        problems.append(f"no clear message: {unclear}")
     error = getattr(state, "error", "") or getattr(state, "note_error", "") or getattr(state, "gate_error", "")
     written = set(outcome.writes)
     if expected == "allow":
