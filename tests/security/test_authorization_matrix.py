@@ -35,7 +35,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import pytest
@@ -51,7 +50,6 @@ from tests.security.authz import (
     all_handlers,
     authz_lab,
     all_routes,
-    build_world,
     call,
     handler_fn,
     owner_totp_code,
