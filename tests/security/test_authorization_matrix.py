@@ -139,6 +139,17 @@ MAIL = "messages outbox_messages"  # a message in the centre, and its e-mail
 COMMERCE = f"orders order_lines order_events payments payment_events entitlements refunds courses {MAIL}"
 
 # ---------------------------------------------------------------------------------- THE TABLE
+#
+# Adding a handler: one line, e.g.
+#     "OrderState.cancel_order": row(LEARNER, "orders order_events", why="own order"),
+# - who may act (a set above, or a set literal); everyone else must be refused;
+# - the tables an admitted call writes (space-separated; `optional=True` if it may write none);
+# - the arguments: `args=arg(...)` / `args=form(field=...)` with ids of the world's objects (`w.`),
+#   `params=` for route segments other than PARAMS, `pre=` for vars an earlier load sets;
+# - `logs=` for tables a refused call still writes (a trail of refusals), `public=` for vars a
+#   refused caller may still see, `totp=False` where a password-only owner/staff is refused
+#   without the TOTP step, `why=` when the rule is not obvious.
+# A new table the world should hold (a new kind of object) goes into authz.build_world.
 
 TABLE: dict[str, Row] = {
     # ---- every page
