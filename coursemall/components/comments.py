@@ -11,15 +11,19 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
+from coursemall.components.mfa import mfa_gate
 from coursemall.pages import routes
 from coursemall.state.community import LessonCommentsState as S
+from coursemall.state.player import PlayerState
 
 
 def _messages() -> rx.Component:
     return rx.fragment(
-        rx.cond(S.error != "",
-                rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert",
-                           id="comment-error", size="1", width="100%")),
+        # the TOTP step once per page: the player above shows it when the whole lesson needs it
+        rx.cond(S.mfa_needed, rx.cond(PlayerState.mfa_needed, rx.fragment(), mfa_gate()),
+                rx.cond(S.error != "",
+                        rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert",
+                                   id="comment-error", size="1", width="100%"))),
         rx.cond(S.success != "",
                 rx.callout(S.success, icon="circle_check", color_scheme="green", role="status",
                            id="comment-success", size="1", width="100%")),

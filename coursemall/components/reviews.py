@@ -8,14 +8,16 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
+from coursemall.components.mfa import mfa_gate
 from coursemall.state.community import ReviewState as S
 
 
 def _messages() -> rx.Component:
     return rx.fragment(
-        rx.cond(S.error != "",
-                rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert",
-                           id="review-error", size="1", width="100%")),
+        rx.cond(S.mfa_needed, mfa_gate(),
+                rx.cond(S.error != "",
+                        rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert",
+                                   id="review-error", size="1", width="100%"))),
         rx.cond(S.success != "",
                 rx.callout(S.success, icon="circle_check", color_scheme="green", role="status",
                            id="review-success", size="1", width="100%")),

@@ -7,6 +7,7 @@ import reflex as rx
 
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
+from coursemall.components.mfa import mfa_gate
 from coursemall.pages import routes
 from coursemall.state.catalog import page_load
 from coursemall.state.community import CHECKIN_UPLOAD, CheckinState as S
@@ -17,9 +18,10 @@ _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp":
 
 def _messages() -> rx.Component:
     return rx.fragment(
-        rx.cond(S.error != "",
-                rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert", id="form-error",
-                           width="100%")),
+        rx.cond(S.mfa_needed, mfa_gate(),
+                rx.cond(S.error != "",
+                        rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert", id="form-error",
+                                   width="100%"))),
         rx.cond(S.success != "",
                 rx.callout(S.success, icon="circle_check", color_scheme="green", role="status",
                            id="form-success", width="100%")),

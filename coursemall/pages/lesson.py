@@ -17,6 +17,7 @@ import reflex as rx
 from coursemall.components.comments import lesson_comments_section
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
+from coursemall.components.mfa import mfa_gate
 from coursemall.components.outline import kind_icon, kind_label
 from coursemall.pages import routes
 from coursemall.components.player import (
@@ -179,6 +180,7 @@ def lesson_body() -> rx.Component:
                                   align="center", spacing="1"),
                         href=LessonState.course_href, id="lesson-back", size="2", underline="none"),
                 preview_banner(),
+                rx.cond(PlayerState.mfa_needed, mfa_gate()),
                 lesson_content(),
                 rx.hstack(kind_icon(LessonState.kind),
                           rx.text(kind_label(LessonState.kind), size="1", color="gray"),

@@ -126,12 +126,13 @@ def checkin_status(session: Session, *, actor_id: object, course_id: object,
 
 
 def list_checkins(session: Session, *, actor_id: object, course_id: object, before_id: object = None,
-                  limit: object = 20, days: int = 30) -> tuple[CheckInView, ...]:
-    """Recent check-ins of a course (newest first, last `days` days), for its learners and managers."""
+                  limit: object = 20, days: int = 30, as_manager: bool = False) -> tuple[CheckInView, ...]:
+    """Recent check-ins of a course (newest first, last `days` days), for its learners and its
+    managers (through the dashboard guard: `as_manager`)."""
     user = require_actor(session, actor_id)
     course = _published_course(session, course_id)
     if not (has_active_entitlement(session, user_id=user.id, course_id=course.id)
-            or manages_course(session, user, course.id)):
+            or manages_course(session, user, course.id, as_manager=as_manager)):
         raise DomainError("checkin.not_learner")
     window = days if isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 366 else 30
     since = rules.local_day(utcnow()) - timedelta(days=window)

@@ -11,6 +11,12 @@ Authorisation is against the object: commenting needs full access to the lesson
 or a course manager (owner/staff, or the approved instructor of that course, from the database);
 reviews need an active purchase (order/bundle/manual entitlement).
 
+Manager powers (reading paid lessons' comments without buying, hiding or deleting others'
+comments, replying to or hiding reviews, answering questions, grading) are used only when the
+caller says `as_manager=True`, which a state passes only after the dashboard guard admitted the
+session (`state/guards.check_dashboard`: role from the database, TOTP for owner and staff).
+Without it a manager is treated as any learner. The role and the object are checked here again.
+
 Moderation (issue 5): the dashboard feed and actions (`moderation_*`, `moderate_*`) go through
 `permissions` — instructors see and act on their own courses only (another course's ids answer
 "not found"), every change is audited; course managers read the comments of every lesson of their
@@ -163,16 +169,18 @@ def parse_limit(value: object, default: int = 20) -> int:
     return value
 
 
-def managed_course_ids(session: Session, user: User) -> list[int] | None:
+def managed_course_ids(session: Session, user: User, *, as_manager: bool) -> list[int] | None:
     """None = every course (owner/staff); otherwise the ids of the instructor's courses
-    (the role rules of services/permissions; [] for learners)."""
-    actor = dashboard_actor(session, user.id)
+    (the role rules of services/permissions; [] for learners, and for everyone whose caller did
+    not pass the dashboard guard: `as_manager` False)."""
+    actor = dashboard_actor(session, user.id) if as_manager is True else None
     return [] if actor is None else course_scope(session, actor)
 
 
-def manages_course(session: Session, user: User, course_id: int) -> bool:
-    """Owner/staff (role from the database) or the approved instructor of this course."""
-    scope = managed_course_ids(session, user)
+def manages_course(session: Session, user: User, course_id: int, *, as_manager: bool) -> bool:
+    """Owner/staff (role from the database) or the approved instructor of this course, acting
+    through the dashboard guard (`as_manager`)."""
+    scope = managed_course_ids(session, user, as_manager=as_manager)
     return scope is None or course_id in scope
 
 
@@ -231,19 +239,20 @@ class _ReadTarget:
     course_id: int
 
 
-def _readable_lesson(session: Session, actor_id: object, lesson_id: object) -> tuple[User, _ReadTarget]:
+def _readable_lesson(session: Session, actor_id: object, lesson_id: object,
+                     as_manager: bool) -> tuple[User, _ReadTarget]:
     """A lesson whose comments the actor may read: a course manager reads every lesson of their
     courses (paid ones too, without an entitlement); anyone else needs access to the lesson."""
     user = require_actor(session, actor_id)
     lesson = session.get(Lesson, parse_id(lesson_id))
-    if lesson is not None and manages_course(session, user, lesson.course_id):
+    if lesson is not None and manages_course(session, user, lesson.course_id, as_manager=as_manager):
         return user, _ReadTarget(lesson.id, lesson.course_id)
     _, target = require_study(session, user.id, lesson_id)
     return user, _ReadTarget(target.lesson_id, target.course_id)
 
 
 def add_comment(session: Session, *, actor_id: object, lesson_id: object, text: object,
-                parent_id: object = None) -> CommentView:
+                parent_id: object = None, as_manager: bool = False) -> CommentView:
     """A comment on a lesson, or a reply (replies to a reply attach to its top-level comment)."""
     user, target = require_study(session, actor_id, lesson_id, full=True)
     body = clean_text(text, max_len=COMMENT_MAX, session=session)
@@ -265,13 +274,13 @@ def add_comment(session: Session, *, actor_id: object, lesson_id: object, text: 
                         .execution_options(synchronize_session=False))
     session.commit()
     return _comment_views(session, [(comment, user.nickname, user.avatar_path)], user,
-                          manages_course(session, user, target.course_id))[0]
+                          manages_course(session, user, target.course_id, as_manager=as_manager))[0]
 
 
 def list_comments(session: Session, *, actor_id: object, lesson_id: object, before_id: object = None,
-                  limit: object = 20) -> CommentPage:
+                  limit: object = 20, as_manager: bool = False) -> CommentPage:
     """Top-level comments of a lesson, newest first, each with its first replies (oldest first)."""
-    user, target = _readable_lesson(session, actor_id, lesson_id)
+    user, target = _readable_lesson(session, actor_id, lesson_id, as_manager)
     size = parse_limit(limit)
     query = (select(LessonComment, User.nickname, User.avatar_path).join(User, User.id == LessonComment.user_id)
              .where(LessonComment.lesson_id == target.lesson_id, col(LessonComment.parent_id).is_(None),
@@ -281,7 +290,7 @@ def list_comments(session: Session, *, actor_id: object, lesson_id: object, befo
     rows = list(session.exec(query.order_by(col(LessonComment.id).desc()).limit(size + 1)).all())
     more = len(rows) > size
     rows = rows[:size]
-    manager = manages_course(session, user, target.course_id)
+    manager = manages_course(session, user, target.course_id, as_manager=as_manager)
     tops = _comment_views(session, rows, user, manager)
     replies: dict[int, list[CommentView]] = {}
     if tops:
@@ -300,17 +309,18 @@ def list_comments(session: Session, *, actor_id: object, lesson_id: object, befo
 
 
 def list_replies(session: Session, *, actor_id: object, comment_id: object, after_id: object = None,
-                 limit: object = 20) -> tuple[CommentView, ...]:
+                 limit: object = 20, as_manager: bool = False) -> tuple[CommentView, ...]:
     """Replies of a comment, oldest first, after `after_id`."""
     user = require_actor(session, actor_id)
     parent = _visible_comment(session, comment_id)
-    _, target = _readable_lesson(session, user.id, parent.lesson_id)
+    _, target = _readable_lesson(session, user.id, parent.lesson_id, as_manager)
     query = (select(LessonComment, User.nickname, User.avatar_path).join(User, User.id == LessonComment.user_id)
              .where(LessonComment.parent_id == parent.id, LessonComment.status == "visible"))
     if after_id is not None:
         query = query.where(LessonComment.id > parse_id(after_id))
     rows = list(session.exec(query.order_by(LessonComment.id).limit(parse_limit(limit))).all())
-    return tuple(_comment_views(session, rows, user, manages_course(session, user, target.course_id)))
+    return tuple(_comment_views(session, rows, user,
+                                manages_course(session, user, target.course_id, as_manager=as_manager)))
 
 
 def set_like(session: Session, *, actor_id: object, comment_id: object, liked: object) -> LikeView:
@@ -365,30 +375,33 @@ def _set_comment_status(session: Session, comment: LessonComment, old: str, new:
     return won
 
 
-def delete_comment(session: Session, *, actor_id: object, comment_id: object) -> None:
-    """Delete (soft) a comment: its author or a course manager. Others get comment.not_found."""
+def delete_comment(session: Session, *, actor_id: object, comment_id: object, as_manager: bool = False) -> None:
+    """Delete (soft) a comment: its author, or a course manager through the dashboard guard
+    (then as moderation: audited). Others get comment.not_found."""
     user = require_actor(session, actor_id)
     comment = session.get(LessonComment, parse_id(comment_id), populate_existing=True)
     if comment is None or comment.status == "deleted":
         raise DomainError("comment.not_found")
-    if comment.user_id != user.id and not manages_course(session, user, comment.course_id):
-        raise DomainError("comment.not_found")
+    if comment.user_id != user.id:
+        if not manages_course(session, user, comment.course_id, as_manager=as_manager):
+            raise DomainError("comment.not_found")
+        moderate_comment(session, actor_id=user.id, comment_id=comment.id, action="delete")
+        return
     _set_comment_status(session, comment, comment.status, "deleted")
     session.commit()
 
 
-def set_comment_hidden(session: Session, *, actor_id: object, comment_id: object, hidden: object) -> None:
-    """Moderation by a course manager: hide or show again."""
+def set_comment_hidden(session: Session, *, actor_id: object, comment_id: object, hidden: object,
+                       as_manager: bool = False) -> None:
+    """Moderation by a course manager through the dashboard guard: hide or show again (audited)."""
     want = parse_bool(hidden)
     user = require_actor(session, actor_id)
     comment = session.get(LessonComment, parse_id(comment_id), populate_existing=True)
     if comment is None or comment.status == "deleted":
         raise DomainError("comment.not_found")
-    if not manages_course(session, user, comment.course_id):
+    if not manages_course(session, user, comment.course_id, as_manager=as_manager):
         raise DomainError("error.forbidden")
-    old, new = ("visible", "hidden") if want else ("hidden", "visible")
-    _set_comment_status(session, comment, old, new)
-    session.commit()
+    moderate_comment(session, actor_id=user.id, comment_id=comment.id, action="hide" if want else "unhide")
 
 
 # ---------------------------------------------------------------------------------- reviews
@@ -496,20 +509,22 @@ def submit_review(session: Session, *, actor_id: object, course_id: object, rati
     raise DomainError("learning.busy")
 
 
-def _managed_review(session: Session, user: User, review_id: object) -> Review:
+def _managed_review(session: Session, user: User, review_id: object, as_manager: bool) -> Review:
     review = session.get(Review, parse_id(review_id), populate_existing=True)
     if review is None:
         raise DomainError("review.not_found")
-    if not manages_course(session, user, review.course_id):
+    if not manages_course(session, user, review.course_id, as_manager=as_manager):
         raise DomainError("error.forbidden")
     return review
 
 
-def reply_review(session: Session, *, actor_id: object, review_id: object, text: object) -> ReviewView:
-    """The owner's (staff's, course instructor's) public reply; empty text removes it."""
+def reply_review(session: Session, *, actor_id: object, review_id: object, text: object,
+                 as_manager: bool = False) -> ReviewView:
+    """The owner's (staff's, course instructor's) public reply through the dashboard guard; empty
+    text removes it."""
     user = require_actor(session, actor_id)
     body = clean_text(text, max_len=REPLY_MAX, min_len=0, filter_words=False)
-    review = _managed_review(session, user, review_id)
+    review = _managed_review(session, user, review_id, as_manager)
     session.execute(update(Review).where(Review.id == review.id).values(owner_reply=body)
                     .execution_options(synchronize_session=False))
     session.commit()
@@ -518,11 +533,12 @@ def reply_review(session: Session, *, actor_id: object, review_id: object, text:
     return _review_view(review, author, user.id)
 
 
-def set_review_hidden(session: Session, *, actor_id: object, review_id: object, hidden: object) -> None:
+def set_review_hidden(session: Session, *, actor_id: object, review_id: object, hidden: object,
+                      as_manager: bool = False) -> None:
     """Hide (or show again) a review from the course page: `moderate_review`, with the course
     page's answers (a non-manager is 'forbidden' there, not 'not found')."""
     user = require_actor(session, actor_id)
-    _managed_review(session, user, review_id)
+    _managed_review(session, user, review_id, as_manager)
     moderate_review(session, actor_id=user.id, review_id=review_id, hidden=hidden)
 
 

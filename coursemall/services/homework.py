@@ -155,11 +155,12 @@ def list_my_homework(session: Session, *, actor_id: object, limit: object = 50) 
 
 
 def review_queue(session: Session, *, actor_id: object, graded: object = False, course_id: object = None,
-                 limit: object = 50, offset: object = 0) -> tuple[SubmissionView, ...]:
-    """Submissions to grade (or already graded), oldest first, within the actor's courses."""
+                 limit: object = 50, offset: object = 0, as_manager: bool = False) -> tuple[SubmissionView, ...]:
+    """Submissions to grade (or already graded), oldest first, within the actor's courses (a
+    manager through the dashboard guard: `as_manager`)."""
     user = require_actor(session, actor_id)
     want_graded = parse_bool(graded)
-    scope = managed_course_ids(session, user)
+    scope = managed_course_ids(session, user, as_manager=as_manager)
     if scope is not None and not scope:
         raise DomainError("error.forbidden")
     query = select(HomeworkSubmission).where(HomeworkSubmission.status == ("graded" if want_graded else "submitted"))
@@ -174,7 +175,7 @@ def review_queue(session: Session, *, actor_id: object, graded: object = False, 
 
 
 def grade_homework(session: Session, *, actor_id: object, submission_id: object, score: object,
-                   feedback: object) -> SubmissionView:
+                   feedback: object, as_manager: bool = False) -> SubmissionView:
     """Feedback + score (0–100) by a manager of the course; grading again edits the grade.
     The learner gets a message each time."""
     user = require_actor(session, actor_id)
@@ -184,7 +185,7 @@ def grade_homework(session: Session, *, actor_id: object, submission_id: object,
     row = session.get(HomeworkSubmission, parse_id(submission_id), populate_existing=True)
     if row is None:
         raise DomainError("homework.not_found")
-    if not manages_course(session, user, row.course_id):
+    if not manages_course(session, user, row.course_id, as_manager=as_manager):
         raise DomainError("error.forbidden")
     now = utcnow()
     session.execute(update(HomeworkSubmission).where(HomeworkSubmission.id == row.id)

@@ -116,14 +116,16 @@ def delete_note(session: Session, *, actor_id: object, note_id: object) -> None:
     session.commit()
 
 
-def answer_question(session: Session, *, actor_id: object, note_id: object, text: object) -> MarkerView:
-    """A course manager answers a question (or edits the answer); the asker gets a message."""
+def answer_question(session: Session, *, actor_id: object, note_id: object, text: object,
+                    as_manager: bool = False) -> MarkerView:
+    """A course manager (through the dashboard guard: `as_manager`) answers a question (or edits
+    the answer); the asker gets a message."""
     user = require_actor(session, actor_id)
     answer = clean_text(text, max_len=ANSWER_MAX, filter_words=False)
     note = session.get(LessonNote, parse_id(note_id), populate_existing=True)
     if note is None or note.kind != "question":
         raise DomainError("note.not_found")
-    if not manages_course(session, user, note.course_id):
+    if not manages_course(session, user, note.course_id, as_manager=as_manager):
         raise DomainError("error.forbidden")
     first = note.answered_at is None
     session.execute(update(LessonNote).where(LessonNote.id == note.id)
@@ -140,11 +142,12 @@ def answer_question(session: Session, *, actor_id: object, note_id: object, text
 
 
 def list_question_queue(session: Session, *, actor_id: object, answered: object = False,
-                        limit: object = 50, offset: object = 0) -> tuple[QuestionView, ...]:
-    """Questions for managers: owner/staff see all courses, an instructor only their own."""
+                        limit: object = 50, offset: object = 0, as_manager: bool = False) -> tuple[QuestionView, ...]:
+    """Questions for managers (through the dashboard guard: `as_manager`): owner/staff see all
+    courses, an instructor only their own."""
     user = require_actor(session, actor_id)
     want_answered = parse_bool(answered)
-    scope = managed_course_ids(session, user)
+    scope = managed_course_ids(session, user, as_manager=as_manager)
     if scope is not None and not scope:
         raise DomainError("error.forbidden")
     skip = offset if isinstance(offset, int) and not isinstance(offset, bool) and 0 <= offset <= 100_000 else 0

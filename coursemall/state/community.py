@@ -8,6 +8,13 @@ only from the server-side session (`self._actor_id()`), calls one community/chec
 service (which authorises against the object again) and copies the DTO into plain str/int/bool/
 list[dict[str, str]] vars. DomainError codes become translated messages; nothing else reaches the
 browser. User text is copied verbatim into vars and rendered with `rx.text` (never as HTML).
+
+Course managers' powers here (reading a paid lesson's comments without buying it, deleting or
+hiding others' comments, replying to and hiding reviews, reading a course's check-ins, grading)
+go through the dashboard guard: pure manager actions carry `@dashboard_required`; the others ask
+`_manager()` (the same check) and pass `as_manager` to the service. An owner or staff member on a
+password-only session is refused with the TOTP message (`mfa_needed`: the page shows the TOTP
+step) and treated as a learner; a learner's own actions are unchanged.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from coursemall.services.media_access import valid_id
 from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import DashboardBaseState
-from coursemall.state.guards import dashboard_required
+from coursemall.state.guards import MFA_REQUIRED, check_dashboard, dashboard_required
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,6 +124,31 @@ class CommunityBaseState(FeedbackMixin, AppState):
     """Messages and helpers shared by the community states (no public methods)."""
 
 
+class ManagerMixin(rx.State, mixin=True):
+    """The manager side of a storefront community state: the dashboard guard's check, and the
+    TOTP step flag the page shows (a var of each state, so one page's refusal stays on it)."""
+
+    mfa_needed: bool = False
+
+    def _manager(self) -> tuple[bool, str]:
+        """(True, "") when this session may use a course manager's powers (role from the
+        database, TOTP for owner/staff), else (False, the refusal code)."""
+        actor, code = check_dashboard(self)
+        return actor is not None, code
+
+    def _deny(self, code: str) -> None:
+        """Called by the guard (and by handlers) when a manager power is refused."""
+        self.mfa_needed = code == MFA_REQUIRED
+        self._fail(code)
+
+    def _refused(self, exc: BaseException, manager_code: str) -> None:
+        """A service refusal; when the caller is a manager held back only by the TOTP step, the
+        TOTP message (the page offers the step) instead of the learner's answer."""
+        if manager_code == MFA_REQUIRED and isinstance(exc, DomainError):
+            return self._deny(MFA_REQUIRED)
+        self._failed(exc)
+
+
 
 # ---------------------------------------------------------------------------------- comments
 
@@ -140,7 +172,7 @@ def _comment_vars(view: community_service.CommentView, *, shown_replies: int = 0
     }
 
 
-class LessonCommentsState(CommunityBaseState):
+class LessonCommentsState(ManagerMixin, CommunityBaseState):
     """The comment section of /lesson/[lesson_id]: newest first, one level of replies, likes."""
 
     lesson_id: int = 0
@@ -174,6 +206,7 @@ class LessonCommentsState(CommunityBaseState):
     @rx.event
     def load_comments(self):
         self.error = self.success = ""
+        self.mfa_needed = False
         lid = self._lesson()
         if lid is None:
             self.lesson_id = 0
@@ -190,9 +223,11 @@ class LessonCommentsState(CommunityBaseState):
             self.loaded = True
             return
         self.needs_sign_in = False
+        manager, code = self._manager()
 
         def work(s):
-            page = community_service.list_comments(s, actor_id=user_id, lesson_id=lid, limit=COMMENT_PAGE)
+            page = community_service.list_comments(s, actor_id=user_id, lesson_id=lid, limit=COMMENT_PAGE,
+                                                   as_manager=manager)
             try:
                 progress_service.require_study(s, user_id, lid, full=True)
                 full = True
@@ -206,7 +241,7 @@ class LessonCommentsState(CommunityBaseState):
         except Exception as exc:  # noqa: BLE001 - shown as a message
             self._reset_list()
             self.loaded = True
-            return self._failed(exc)
+            return self._refused(exc, code)
         self.items = self._flatten(page)
         self.next_before = page.next_before_id or 0
         self.can_post = full
@@ -218,11 +253,12 @@ class LessonCommentsState(CommunityBaseState):
         user_id = self._signed_in_actor() if lid is not None else None
         if lid is None or user_id is None or lid != self.lesson_id or self.next_before <= 0:
             return
+        manager, code = self._manager()
         try:
             page = _in_session(community_service.list_comments, actor_id=user_id, lesson_id=lid,
-                               before_id=self.next_before, limit=COMMENT_PAGE)
+                               before_id=self.next_before, limit=COMMENT_PAGE, as_manager=manager)
         except Exception as exc:  # noqa: BLE001
-            return self._failed(exc)
+            return self._refused(exc, code)
         seen = {i["id"] for i in self.items}
         self.items = self.items + [i for i in self._flatten(page) if i["id"] not in seen]
         self.next_before = page.next_before_id or 0
@@ -235,11 +271,12 @@ class LessonCommentsState(CommunityBaseState):
         user_id = self._signed_in_actor()
         if user_id is None:
             return
+        manager, code = self._manager()
         try:
             replies = _in_session(community_service.list_replies, actor_id=user_id, comment_id=cid,
-                                  limit=REPLIES_PAGE)
+                                  limit=REPLIES_PAGE, as_manager=manager)
         except Exception as exc:  # noqa: BLE001
-            return self._failed(exc)
+            return self._refused(exc, code)
         key = str(cid)
         if not any(i["id"] == key and not i["reply"] for i in self.items):
             return
@@ -260,8 +297,10 @@ class LessonCommentsState(CommunityBaseState):
         user_id = self._signed_in_actor()
         if user_id is None:
             return
+        manager, _ = self._manager()
         try:
-            view = _in_session(community_service.add_comment, actor_id=user_id, lesson_id=lid, text=text)
+            view = _in_session(community_service.add_comment, actor_id=user_id, lesson_id=lid, text=text,
+                               as_manager=manager)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
         if lid != self.lesson_id:
@@ -293,9 +332,10 @@ class LessonCommentsState(CommunityBaseState):
         user_id = self._signed_in_actor()
         if user_id is None:
             return
+        manager, _ = self._manager()
         try:
             view = _in_session(community_service.add_comment, actor_id=user_id, lesson_id=lid, text=text,
-                               parent_id=parent)
+                               parent_id=parent, as_manager=manager)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
         top = str(view.parent_id or "")
@@ -337,14 +377,16 @@ class LessonCommentsState(CommunityBaseState):
         user_id = self._signed_in_actor()
         if user_id is None:
             return
+        manager, code = self._manager()  # deleting others' comments is moderation
         try:
-            _in_session(community_service.delete_comment, actor_id=user_id, comment_id=cid)
+            _in_session(community_service.delete_comment, actor_id=user_id, comment_id=cid, as_manager=manager)
         except Exception as exc:  # noqa: BLE001
-            return self._failed(exc)
+            return self._refused(exc, code)
         self._drop(cid)
         self._ok("community.deleted")
 
     @rx.event
+    @dashboard_required
     def hide_comment(self, comment_id: int):
         """Moderation (course manager; the service checks the role against the comment's course)."""
         cid = valid_id(comment_id)
@@ -354,7 +396,8 @@ class LessonCommentsState(CommunityBaseState):
         if user_id is None:
             return
         try:
-            _in_session(community_service.set_comment_hidden, actor_id=user_id, comment_id=cid, hidden=True)
+            _in_session(community_service.set_comment_hidden, actor_id=user_id, comment_id=cid, hidden=True,
+                        as_manager=True)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
         self._drop(cid)
@@ -368,7 +411,7 @@ def _stars(n: int) -> str:
     return "★" * n + "☆" * (5 - n)
 
 
-class ReviewState(CommunityBaseState):
+class ReviewState(ManagerMixin, CommunityBaseState):
     """The reviews panel of /course/[course_id]: summary, list, my review, owner reply/hide."""
 
     course_id: int = 0
@@ -391,19 +434,20 @@ class ReviewState(CommunityBaseState):
         return cid
 
     def _load(self, cid: int, user_id: int | None) -> None:
+        manager = user_id is not None and self._manager()[0]
         with session_scope() as s:
             summary = community_service.rating_summary(s, course_id=cid)
             rows = community_service.list_reviews(s, course_id=cid, viewer_id=user_id, limit=community_service.PAGE_MAX)
             mine = None
-            buyer = manager = False
+            buyer = False
             if user_id is not None:
                 try:
                     user = require_actor(s, user_id)
                     mine = community_service.get_my_review(s, actor_id=user_id, course_id=cid)
                     buyer = community_service.is_buyer(s, user.id, cid)
-                    manager = community_service.manages_course(s, user, cid)
+                    manager = manager and community_service.manages_course(s, user, cid, as_manager=True)
                 except DomainError:
-                    pass
+                    manager = False
         self.course_id = cid
         self.average = summary.average_text
         self.count_text = self._t("reviews.count", count=summary.count)
@@ -424,6 +468,7 @@ class ReviewState(CommunityBaseState):
     def load_reviews(self):
         self.error = self.success = ""
         self.reply_to = ""
+        self.mfa_needed = False
         cid = self._course()
         if cid is None:
             self.course_id = 0
@@ -473,6 +518,7 @@ class ReviewState(CommunityBaseState):
         self.reply_to = "" if self.reply_to == str(rid) else str(rid)
 
     @rx.event
+    @dashboard_required
     def reply_review(self, form_data: dict):
         text = form_text(form_data, "text", community_service.REPLY_MAX)
         if text is None:
@@ -485,7 +531,8 @@ class ReviewState(CommunityBaseState):
         if user_id is None:
             return
         try:
-            _in_session(community_service.reply_review, actor_id=user_id, review_id=rid, text=text)
+            _in_session(community_service.reply_review, actor_id=user_id, review_id=rid, text=text,
+                        as_manager=True)
             self._load(cid, user_id)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
@@ -493,6 +540,7 @@ class ReviewState(CommunityBaseState):
         self._ok("reviews.replied")
 
     @rx.event
+    @dashboard_required
     def hide_review(self, review_id: int):
         rid = valid_id(review_id)
         cid = self._course()
@@ -502,7 +550,8 @@ class ReviewState(CommunityBaseState):
         if user_id is None:
             return
         try:
-            _in_session(community_service.set_review_hidden, actor_id=user_id, review_id=rid, hidden=True)
+            _in_session(community_service.set_review_hidden, actor_id=user_id, review_id=rid, hidden=True,
+                        as_manager=True)
             self._load(cid, user_id)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
@@ -511,7 +560,7 @@ class ReviewState(CommunityBaseState):
 
 # ---------------------------------------------------------------------------------- check-in
 
-class CheckinState(CommunityBaseState):
+class CheckinState(ManagerMixin, CommunityBaseState):
     """/course/[course_id]/checkin: today's check-in, streaks and the course's recent check-ins."""
 
     course_id: int = 0
@@ -530,10 +579,11 @@ class CheckinState(CommunityBaseState):
         self.streak_current = self.streak_longest = self.total_days = 0
         self.items = []
 
-    def _load(self, cid: int, user_id: int) -> None:
+    def _load(self, cid: int, user_id: int, as_manager: bool = False) -> None:
         with session_scope() as s:
             status = checkin_service.checkin_status(s, actor_id=user_id, course_id=cid)
-            rows = checkin_service.list_checkins(s, actor_id=user_id, course_id=cid, limit=community_service.PAGE_MAX)
+            rows = checkin_service.list_checkins(s, actor_id=user_id, course_id=cid, limit=community_service.PAGE_MAX,
+                                                 as_manager=as_manager)
         self.allowed = True
         self.checked_today = status.checked_in_today
         self.streak_current, self.streak_longest = status.streak_current, status.streak_longest
@@ -545,6 +595,7 @@ class CheckinState(CommunityBaseState):
     @rx.event
     def load_checkin(self):
         self.error = self.success = ""
+        self.mfa_needed = False
         cid = self._route_id("course_id")
         if cid is None:
             self._clear()
@@ -556,11 +607,12 @@ class CheckinState(CommunityBaseState):
             self._clear()
             self.loaded = True
             return rx.redirect(routes.sign_in_url(routes.checkin_url(cid)), replace=True)
+        manager, code = self._manager()
         try:
-            self._load(cid, user_id)
+            self._load(cid, user_id, manager)
         except Exception as exc:  # noqa: BLE001
             self._clear()
-            self._failed(exc)
+            self._refused(exc, code)
         self.loaded = True
 
     @rx.event
@@ -719,7 +771,7 @@ class HomeworkReviewState(DashboardBaseState):
 
     def _reload(self, user_id: int | None) -> None:
         rows = _in_session(homework_service.review_queue, actor_id=user_id, graded=self.show_graded,
-                           limit=community_service.PAGE_MAX)
+                           limit=community_service.PAGE_MAX, as_manager=True)
         self.queue = [_submission_vars(v) for v in rows]
         self.queue_images = [list(v.image_urls) for v in rows]
         self._admit()
@@ -757,7 +809,7 @@ class HomeworkReviewState(DashboardBaseState):
         user_id = self._actor_id()
         try:
             _in_session(homework_service.grade_homework, actor_id=user_id, submission_id=sid, score=score,
-                        feedback=feedback)
+                        feedback=feedback, as_manager=True)
             self._reload(user_id)
         except Exception as exc:  # noqa: BLE001
             return self._homework_error(exc)

@@ -29,6 +29,7 @@ from coursemall.services.media_access import mint_player_media, valid_id
 from coursemall.services.player import get_lesson_page, get_player_context
 from coursemall.state.base import AppState
 from coursemall.state.catalog import TRIAL_GUARD_JS, LessonState
+from coursemall.state.guards import MFA_REQUIRED, check_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -420,6 +421,7 @@ class PlayerState(LessonState):
     preview_mode: bool = False  # a course manager's "preview as a learner" (no progress kept)
     unlock_text: str = ""  # drip release: "unlocks on <date>"
     preparing_text: str = ""  # the clip or the encrypted HLS this viewer needs is still being made
+    mfa_needed: bool = False  # owner/staff on a password-only session: the TOTP step unlocks the preview
 
     _duration_seconds: int = 0
 
@@ -439,7 +441,7 @@ class PlayerState(LessonState):
     def _reset_player(self) -> None:
         self.chapters, self.outline, self.markers = [], [], []
         self.course_percent = self.lesson_percent = 0
-        self.lesson_completed = self.can_track = self.entitled = self.preview_mode = False
+        self.lesson_completed = self.can_track = self.entitled = self.preview_mode = self.mfa_needed = False
         self.certificate_href = self.overlay_name = self.overlay_code = ""
         self.src_url = self.hd_url = self.sd_url = self.listen_url = self.unlock_text = self.preparing_text = ""
         self.note_message = self.note_error = ""
@@ -511,6 +513,9 @@ class PlayerState(LessonState):
             return
         page, ctx, resume, markers = loaded
         self._show_lesson(page)
+        if actor is not None and page.access != "full" and not page.preview:
+            # a manager's preview goes through the dashboard guard: say when only the TOTP step is missing
+            self.mfa_needed = check_dashboard(self)[1] == MFA_REQUIRED
         lid = page.lesson_id
         self._duration_seconds = ctx.duration_seconds
         self.chapters = [{"id": str(ch.id), "title": ch.title} for ch in ctx.chapters]

@@ -13,6 +13,7 @@ from coursemall.db import session_scope
 from coursemall.models import PaymentEvent
 from coursemall.payments import registry
 from coursemall.services import checkout
+from tests.concurrency import gather_concurrently
 from tests.payments.factories import active_grants, make_course, make_user, order_row, payments_of
 from tests.payments.fixtures import alipay, wechat  # noqa: F401
 
@@ -92,8 +93,6 @@ def test_return_route_only_redirects(client, session):
 
 
 async def test_twenty_concurrent_http_notifications_fulfil_once(db_engine, session, monkeypatch):
-    import asyncio
-
     import httpx
 
     monkeypatch.setattr(pay_api, "session_scope", lambda: session_scope(db_engine))
@@ -102,8 +101,8 @@ async def test_twenty_concurrent_http_notifications_fulfil_once(db_engine, sessi
         out_trade_no=order.out_trade_no, outcome="pay", amount_fen=2000, txn_id="SB-20")
     transport = httpx.ASGITransport(app=build_api())
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
-        responses = await asyncio.gather(*(c.post("/api/pay/notify/sandbox", content=body, headers=headers)
-                                           for _ in range(20)))
+        responses = await gather_concurrently(*(c.post("/api/pay/notify/sandbox", content=body, headers=headers)
+                                                for _ in range(20)))
     assert [r.status_code for r in responses] == [200] * 20
     session.expire_all()
     assert len(payments_of(session, order.out_trade_no)) == 1 and len(active_grants(session, user.id)) == 1

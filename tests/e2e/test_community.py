@@ -120,3 +120,49 @@ def test_comment_is_text_for_another_learner_likes_and_review(page, browser, liv
     assert page.evaluate("typeof window.__xss") == "undefined"
     # The owner of the course has a link to the daily check-in.
     expect(page.locator("#checkin-link")).to_be_visible()
+
+
+def test_the_owner_needs_the_totp_step_to_read_and_moderate_a_paid_lessons_comments(page, shop_db):
+    """Moderation goes through the dashboard guard: signed in with the password only, the owner
+    sees neither the paid lesson nor its comments but one TOTP step; after the code, the preview
+    and the comments with their moderation controls."""
+    from sqlmodel import Session, select
+
+    from coursemall.demo.security import ensure_demo_owner_totp
+    from coursemall.models import Entitlement, User
+    from coursemall.services import community
+    from tests.e2e.test_owner_queues import OWNER, OWNER_PASSWORD, owner_totp_code
+
+    course_id, lesson_id = _paid_course_and_lesson(shop_db)
+    tag = uuid.uuid4().hex[:6]
+    with Session(shop_db, expire_on_commit=False) as s:  # a buyer's comment (the browser part is the owner's)
+        buyer = User(nickname=f"买家{tag}", watermark_code=uuid.uuid4().hex[:10])
+        s.add(buyer)
+        s.flush()
+        s.add(Entitlement(user_id=buyer.id, course_id=course_id, source="grant", source_ref=f"e2e-{tag}"))
+        s.commit()
+        community.add_comment(s, actor_id=buyer.id, lesson_id=lesson_id, text=f"买家的评论 {tag}")
+        ensure_demo_owner_totp(s, s.exec(select(User).where(User.email == OWNER)).one())
+        s.commit()
+
+    page.goto("/login")
+    page.locator("#login-account").fill(OWNER)
+    page.locator("#login-password").fill(OWNER_PASSWORD)
+    page.locator("#login-submit").click()
+    expect(page.locator("#nav-profile")).to_be_visible()
+    page.goto(f"/lesson/{lesson_id}")
+    wait_ready(page)
+    expect(page.locator("#lesson-locked")).to_be_visible(timeout=20_000)
+    expect(page.locator("#mfa-gate")).to_have_count(1)  # one TOTP step for the page (player and comments)
+    expect(page.locator("#lesson-comments")).to_be_visible()
+    expect(page.locator(".comment-item")).to_have_count(0)
+
+    page.locator("#mfa-gate-code").fill(owner_totp_code(shop_db))
+    page.locator("#mfa-gate-submit").click()
+    expect(page.locator("#preview-banner")).to_be_visible(timeout=20_000)
+    expect(page.locator("#mfa-gate")).to_have_count(0)
+    item = page.locator(".comment-item").filter(has_text=tag)
+    expect(item).to_have_count(1)
+    item.locator(".comment-hide").click()
+    expect(page.locator("#comment-success")).to_be_visible()
+    expect(page.locator(".comment-item").filter(has_text=tag)).to_have_count(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 from sqlmodel import Session, select
@@ -10,6 +9,7 @@ from sqlmodel import Session, select
 from coursemall.jobs.orders import close_expired_orders, reconcile_pending, run_sweep
 from coursemall.models import ManualPayment, Order, utcnow
 from coursemall.services import checkout
+from tests.concurrency import run_n
 from tests.payments.factories import make_course, make_user, messages_of, order_row
 
 
@@ -35,26 +35,12 @@ def test_expiry_after_ttl_only(session):
 def test_two_workers_close_each_order_once(db_engine, session):
     user, orders = _orders(session, 6)
     later = utcnow() + timedelta(hours=1)
-    barrier = threading.Barrier(2, timeout=30)
-    counts: list[int] = []
-    errors: list[BaseException] = []
 
-    def worker():
-        try:
-            with Session(db_engine, expire_on_commit=False) as s:
-                barrier.wait()
-                counts.append(close_expired_orders(s, later))
-        except BaseException as exc:  # noqa: BLE001 - reported below: a crashed worker fails the test
-            errors.append(exc)
+    def worker(_):
+        with Session(db_engine, expire_on_commit=False) as s:
+            return close_expired_orders(s, later)
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not [t for t in threads if t.is_alive()], "a worker hung"
-    assert errors == []
-    assert sum(counts) == 6
+    assert sum(run_n(2, worker)) == 6
     session.expire_all()
     assert {o.status for o in session.exec(select(Order)).all()} == {"closed"}
     assert len(messages_of(session, user.id, "order_closed")) == 6

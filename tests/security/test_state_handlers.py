@@ -1,8 +1,9 @@
 """Every public State method is a remote endpoint: the set of them is pinned here.
 
 A browser can call any event handler of any state by name with any payload (ARCHITECTURE.md,
-rule 1). This test lists them all; a new handler fails it until it is added to EXPECTED on
-purpose (after checking that it validates its arguments and takes no prices, user ids or roles).
+rule 1). The list is the authorisation matrix's table (tests/security/test_authorization_matrix.py):
+a new handler fails this test until it has a row there, added on purpose (after checking that it
+validates its arguments and takes no prices, user ids or roles, and saying who may call it).
 """
 
 from __future__ import annotations
@@ -15,100 +16,18 @@ from reflex_base.config import get_config
 
 import coursemall.coursemall  # noqa: F401  (imports every page and so every state)
 from coursemall.state.base import AppState
+from tests.security.test_authorization_matrix import TABLE as MATRIX
 
 # Reflex 0.10.1 adds `setvar` to every state. It only calls `set_<name>` methods, and there are
 # none (no auto setters; see test_no_setters_reachable_through_setvar), so it can set nothing.
 REFLEX_BUILTINS = {"setvar"}
 
-# {state class name: its own event handlers}. Update deliberately, with review.
-EXPECTED: dict[str, set[str]] = {
-    "AppState": {"load_viewer", "toggle_lang"},
-    # storefront
-    "CatalogBaseState": set(),
-    "HomeState": {"load"},
-    "ListingState": set(),
-    "SearchState": {"change_sort", "load", "submit"},
-    "CategoryState": {"change_sort", "load"},
-    "CourseState": {"load"},
-    "BundleState": {"load"},
-    "LessonState": {"load"},
-    # accounts
-    "SignInState": {"clear_message", "sign_in"},
-    "RegisterState": {"clear_message", "register"},
-    "CodeSignInState": {"clear_message", "send_code", "set_account", "sign_in_with_code"},
-    "ResetPasswordState": {"clear_message", "reset_password", "send_code", "set_account"},
-    "ProfileState": {"change_password", "load_profile", "revoke_session", "save_nickname",
-                     "set_nickname_input", "sign_out", "sign_out_everywhere", "upload_avatar"},
-    "OutboxState": {"load_outbox"},
-    # learner checkout
-    "BuyState": {"add_to_cart", "buy_now", "clear_message"},
-    "CartState": {"checkout", "load_cart", "remove_item"},
-    "OrderState": {"cancel_order", "edit_proof_reference", "load_order", "pay", "request_refund",
-                   "submit_proof"},
-    "SandboxCashierState": {"decide", "load_cashier"},
-    "MyOrdersState": {"load_orders"},
-    "MessageCenterState": {"load_messages", "read_all"},
-    # player and learning
-    "PlayerState": {"article_read", "heartbeat", "load_player", "refresh_media", "save_note"},
-    "LearningState": {"load_learning"},
-    "CertificateState": {"load_certificate"},
-    # community (homework grading carries @dashboard_required)
-    "CommunityBaseState": set(),
-    "LessonCommentsState": {"delete_comment", "hide_comment", "load_comments", "load_more_comments",
-                            "load_replies", "open_reply", "post_comment", "post_reply", "toggle_like"},
-    "ReviewState": {"hide_review", "load_reviews", "open_review_reply", "pick_review_star",
-                    "reply_review", "submit_review"},
-    "CheckinState": {"edit_checkin_text", "load_checkin", "submit_checkin"},
-    "HomeworkState": {"edit_homework_text", "load_homework", "submit_homework"},
-    "HomeworkReviewState": {"grade_homework", "load_homework_queue"},
-    # owner area (every handler also carries @staff_required; see tests/state/test_admin_state.py)
-    "AdminBaseState": set(),
-    "AdminHomeState": {"load_admin_home"},
-    "AdminOrdersState": {"filter_orders", "goto_orders_page", "load_orders", "search_orders"},
-    "AdminRefundsState": {"approve_refund", "load_refunds", "mark_refunded_by_hand", "reject_refund", "retry_refund",
-                          "save_policy"},
-    "AdminManualState": {"confirm_manual", "load_manual", "reject_manual"},
-    "AdminPaymentSettingsState": {"load_payment_settings", "save_payment_settings", "upload_qr"},
-    # dashboard (issue 5): every handler carries a guard from coursemall.state.guards (checked by
-    # tests/security/test_dashboard_access.py, which also calls each one as the wrong people)
-    "DashboardBaseState": set(),
-    "DashboardHomeState": {"load_dashboard_home"},
-    "AnalyticsState": {"apply_range", "load_analytics", "pick_lesson", "pick_preset", "save_fees"},
-    "ShopSettingsState": {"load_shop_settings", "move_block", "pick_template", "remove_logo", "reset_template",
-                          "save_brand", "save_featured", "save_payment_channels", "save_policy_text",
-                          "save_template", "toggle_block", "upload_logo"},
-    "SecurityState": {"cancel_enrol", "confirm_enrol", "hide_codes", "load_security", "regenerate_codes",
-                      "start_enrol", "verify_device"},
-    "MfaGateState": {"load_gate", "submit_gate"},
-    "StaffState": {"demote_staff", "load_staff", "promote_staff", "reset_staff_mfa"},
-    "AuditState": {"filter_audit", "load_audit", "next_audit_page", "prev_audit_page"},
-    "AdminOrderDetailState": {"load_order_detail", "refund_order"},
-    "AdminLearnersState": {"goto_learners_page", "load_learners", "search_learners"},
-    "AdminLearnerState": {"grant_access", "load_learner", "revoke_access"},
-    "AdminInstructorsState": {"approve_application", "load_instructors", "reject_application",
-                              "save_instructor_profile", "save_share"},
-    "InstructorProfileState": {"load_my_profile", "save_my_profile"},
-    "ModerationState": {"delete_comment", "filter_moderation", "hide_comment", "hide_review", "load_moderation",
-                        "save_blocked_words", "unhide_comment", "unhide_review"},
-    "CmsPageState": set(),
-    "CmsCoursesState": {"create_course", "filter_courses", "load_courses", "search_courses"},
-    "CmsCourseState": {"add_chapter", "add_lesson", "archive_course", "delete_chapter", "delete_lesson",
-                       "load_course", "move_chapter", "move_lesson", "publish_course", "rename_chapter",
-                       "save_course", "unpublish_course", "upload_cover"},
-    "CmsLessonState": {"load_lesson", "move_to_chapter", "save_lesson"},
-    "MediaAdminBaseState": set(),
-    "LessonMediaState": {"load_lesson_media", "refresh_lesson_media", "retry_lesson_job"},
-    "MediaJobsState": {"filter_media_jobs", "load_media_jobs", "refresh_media_jobs", "retry_media_job"},
-    "LeakState": {"ask_action", "cancel_action", "confirm_action", "load_leak", "trace"},
-    # storefront parts of issue 5 (public, read-only or the learner's own application)
-    "BrandState": {"load_brand"},
-    "HomeLayoutState": {"load_home_layout"},
-    "PolicyState": {"load_policy"},
-    "TeachApplyState": {"load_teach", "submit_application"},
-    # the one-time setup of a production shop: every step needs the setup link's token, held in a
-    # backend var since load_setup checked it (services/setup.py re-checks it on every step)
-    "SetupState": {"back_to_account", "finish_setup", "load_setup", "open_dashboard", "submit_account"},
-}
+# {state class name: its own event handlers}, from the authorisation matrix's table (one row per
+# handler, saying who may call it): a new handler fails here and there until its row is added.
+EXPECTED: dict[str, set[str]] = {}
+for _key in MATRIX:
+    _state, _handler = _key.split(".", 1)
+    EXPECTED.setdefault(_state, set()).add(_handler)
 
 # Words that must never name a frontend var (those are sent to the browser on every change).
 SECRET_WORDS = ("password", "passwd", "hash", "secret", "token", "totp", "otp_", "session_id",
@@ -157,8 +76,9 @@ def test_expected_handlers_exactly():
     removed = {k: sorted(v - actual.get(k, set())) for k, v in EXPECTED.items()
                if v - actual.get(k, set())}
     assert not added, (
-        f"new event handlers (remote endpoints!) — review them and add to EXPECTED: {added}")
-    assert not removed, f"handlers gone — remove them from EXPECTED: {removed}"
+        f"new event handlers (remote endpoints!) — review them and add a row for each to TABLE in "
+        f"tests/security/test_authorization_matrix.py: {added}")
+    assert not removed, f"handlers gone — remove their rows from TABLE in test_authorization_matrix.py: {removed}"
 
 
 def test_every_app_state_derives_from_appstate():
@@ -181,7 +101,7 @@ def test_no_auto_setters(cls):
     for name, handler in cls.event_handlers.items():
         qualname = getattr(handler.fn, "__qualname__", "")
         assert "_get_setter" not in qualname, f"{cls.__name__}.{name} is an auto setter"
-    # A hand-written `set_<var>` is allowed (it is pinned in EXPECTED and must validate), but it
+    # A hand-written `set_<var>` is allowed (it has a matrix row and must validate), but it
     # must be a function of the state's own module, not something Reflex generated.
     for name in {f"set_{v}" for v in cls.base_vars} & set(cls.event_handlers):
         fn = cls.event_handlers[name].fn

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from coursemall.domain.errors import DomainError
 from coursemall.models.accounts import UserSession
 from coursemall.models.base import utcnow
 from coursemall.services import accounts, sessions
+from tests.concurrency import run_n
 
 
 BROWSER = "browser-secret-" + "s" * 30
@@ -101,28 +102,21 @@ def test_ticket_expires(session, user):
 def test_ticket_redeemed_concurrently_works_once(db_engine, session, user):
     ticket = sessions.create_login_ticket(session, user_id=user.id, browser_hash=BROWSER_HASH)
     session.commit()
-    barrier = threading.Barrier(2)
-    results: list[str] = []
 
-    def redeem():
+    def redeem(_):
         with Session(db_engine) as s:
-            barrier.wait()
             try:
                 sessions.redeem_login_ticket(s, ticket=ticket, browser_secret=BROWSER)
                 s.commit()
-                results.append("ok")
+                return "ok"
             except DomainError:
                 s.rollback()
-                results.append("refused")
-            except Exception as exc:  # SQLite may report the loser as busy/locked
+                return "refused"
+            except OperationalError as exc:  # SQLite may report the loser as busy/locked
                 s.rollback()
-                results.append(f"error:{type(exc).__name__}")
+                return f"error:{type(exc).__name__}"
 
-    threads = [threading.Thread(target=redeem) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = run_n(2, redeem, timeout=30)
     assert results.count("ok") == 1, results
     session.expire_all()
     assert len(session.exec(select(UserSession)).all()) == 1

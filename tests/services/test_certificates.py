@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.media.certificate import CERT_SIZE
 from coursemall.models import Certificate
 from coursemall.services import certificates, progress
+from tests.concurrency import run_n
 from tests.services.learning_fixture import T, make_world, play
 
 
@@ -65,22 +65,11 @@ def test_concurrent_issue_makes_one(db_engine, session, w):
     for c in session.exec(select(Certificate)).all():
         session.delete(c)
     session.commit()
-    barrier = threading.Barrier(4)
-    codes, errors = [], []
 
-    def worker():
+    def worker(_):
         with Session(db_engine, expire_on_commit=False) as s:
-            barrier.wait()
-            try:
-                codes.append(certificates.issue_certificate(s, actor_id=w.buyer2, course_id=w.course,
-                                                            now=T + timedelta(days=1)).code)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
+            return certificates.issue_certificate(s, actor_id=w.buyer2, course_id=w.course,
+                                                  now=T + timedelta(days=1)).code
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(set(codes)) == 1
+    assert len(set(run_n(4, worker))) == 1
     assert len(session.exec(select(Certificate)).all()) == 1

@@ -55,6 +55,10 @@ def test_learners_only_and_listing(session, w, tmp_path):
     b = checkins.check_in(session, actor_id=w.buyer2, course_id=w.course, text="乙", public_dir=tmp_path)
     listed = checkins.list_checkins(session, actor_id=w.buyer, course_id=w.course)
     assert [(c.id, c.mine) for c in listed] == [(b.id, False), (a.id, True)]
-    assert [c.id for c in checkins.list_checkins(session, actor_id=w.teacher, course_id=w.course)] == [b.id, a.id]
+    assert [c.id for c in checkins.list_checkins(session, actor_id=w.teacher, course_id=w.course,
+                                                 as_manager=True)] == [b.id, a.id]
+    for manager in (w.teacher, w.staff, w.owner):  # not through the dashboard guard: not a learner
+        with pytest.raises(DomainError, match="checkin.not_learner"):
+            checkins.list_checkins(session, actor_id=manager, course_id=w.course)
     assert [c.id for c in checkins.list_checkins(session, actor_id=w.buyer, course_id=w.course,
                                                  before_id=b.id)] == [a.id]

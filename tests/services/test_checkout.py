@@ -3,7 +3,6 @@ Every test runs on SQLite and PostgreSQL (db_engine)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.models import Course, Order, OrderLine, Payment, PaymentEvent, Refund, utcnow
 from coursemall.payments import registry
 from coursemall.services import cart, checkout, payments
+from tests.concurrency import run_n
 from tests.payments.factories import (
     active_grants,
     make_bundle,
@@ -175,27 +175,13 @@ def test_free_orders_are_not_refundable(session):
 
 
 def _hammer(engine, order_no: str, amount: int, n: int = 20) -> list[str]:
-    barrier = threading.Barrier(n, timeout=30)
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
 
-    def worker():
-        try:
-            with Session(engine, expire_on_commit=False) as s:
-                barrier.wait()
-                outcomes.append(payments.apply_paid(s, channel="sandbox", out_trade_no=order_no,
-                                                    provider_txn_id="SB-SAME", amount_fen=amount, raw="{}").outcome)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+    def worker(_):
+        with Session(engine, expire_on_commit=False) as s:
+            return payments.apply_paid(s, channel="sandbox", out_trade_no=order_no,
+                                       provider_txn_id="SB-SAME", amount_fen=amount, raw="{}").outcome
 
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not [t for t in threads if t.is_alive()], "a worker hung"
-    assert errors == []
-    return outcomes
+    return run_n(n, worker)
 
 
 def test_twenty_concurrent_notifications_fulfil_once(db_engine, session):

@@ -3,7 +3,6 @@ course, editable, owner reply, rating sum kept consistent)."""
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 from sqlalchemy import func
@@ -12,6 +11,7 @@ from sqlmodel import Session, select
 from coursemall.domain.errors import DomainError
 from coursemall.models import CommentLike, Course, Entitlement, LessonComment, Review
 from coursemall.services import community
+from tests.concurrency import run_concurrently, run_n
 from tests.services.learning_fixture import make_world
 
 
@@ -81,16 +81,23 @@ def test_delete_and_hide(session, w):
     with pytest.raises(DomainError, match="comment.not_found"):  # not the author, not a manager
         community.delete_comment(session, actor_id=w.buyer, comment_id=reply.id)
     with pytest.raises(DomainError, match="error.forbidden"):
-        community.set_comment_hidden(session, actor_id=w.buyer, comment_id=reply.id, hidden=True)
+        community.set_comment_hidden(session, actor_id=w.buyer, comment_id=reply.id, hidden=True, as_manager=True)
     with pytest.raises(DomainError, match="error.forbidden"):  # instructor of other courses
-        community.set_comment_hidden(session, actor_id=w.other_teacher, comment_id=reply.id, hidden=True)
-    community.set_comment_hidden(session, actor_id=w.teacher, comment_id=reply.id, hidden=True)
+        community.set_comment_hidden(session, actor_id=w.other_teacher, comment_id=reply.id, hidden=True,
+                                     as_manager=True)
+    for manager in (w.teacher, w.staff, w.owner):  # a manager not admitted by the dashboard guard
+        with pytest.raises(DomainError, match="error.forbidden"):
+            community.set_comment_hidden(session, actor_id=manager, comment_id=reply.id, hidden=True)
+        with pytest.raises(DomainError, match="comment.not_found"):
+            community.delete_comment(session, actor_id=manager, comment_id=reply.id)
+    community.set_comment_hidden(session, actor_id=w.teacher, comment_id=reply.id, hidden=True, as_manager=True)
     top = community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items[0]
     assert top.reply_count == 0 and top.replies == ()
-    community.set_comment_hidden(session, actor_id=w.staff, comment_id=reply.id, hidden=False)
+    community.set_comment_hidden(session, actor_id=w.staff, comment_id=reply.id, hidden=False, as_manager=True)
     assert community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items[0].reply_count == 1
     community.delete_comment(session, actor_id=w.buyer2, comment_id=reply.id)
-    community.delete_comment(session, actor_id=w.owner, comment_id=mine.id)
+    community.delete_comment(session, actor_id=w.owner, comment_id=mine.id, as_manager=True)
+    assert _audit_actions(session) == ["comment.hide", "comment.unhide", "comment.delete"]  # moderation is audited
     assert community.list_comments(session, actor_id=w.buyer, lesson_id=w.paid).items == ()
     with pytest.raises(DomainError, match="comment.not_found"):
         community.toggle_like(session, actor_id=w.buyer2, comment_id=mine.id)
@@ -108,23 +115,12 @@ def test_keyword_filter(session, w, monkeypatch):
 
 def test_likes_are_unique_under_concurrency(db_engine, session, w):
     comment = community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="点赞我")
-    barrier = threading.Barrier(6)
-    errors = []
 
-    def worker():
+    def worker(_):
         with Session(db_engine, expire_on_commit=False) as s:
-            barrier.wait()
-            try:
-                community.set_like(s, actor_id=w.buyer2, comment_id=comment.id, liked=True)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
+            community.set_like(s, actor_id=w.buyer2, comment_id=comment.id, liked=True)
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_n(6, worker)
     likes = session.exec(select(CommentLike).where(CommentLike.comment_id == comment.id)).all()
     count = session.exec(select(LessonComment.like_count).where(LessonComment.id == comment.id)
                          .execution_options(populate_existing=True)).one()
@@ -153,15 +149,22 @@ def test_reviews_buyers_only_one_per_course_editable(session, w):
     assert session.exec(select(func.count()).select_from(Review).where(Review.user_id == w.buyer2)).one() == 1
     # owner reply, hide/show keep the sums right
     with pytest.raises(DomainError, match="error.forbidden"):
-        community.reply_review(session, actor_id=w.buyer, review_id=created.id, text="我来回复")
-    replied = community.reply_review(session, actor_id=w.teacher, review_id=created.id, text="谢谢支持")
+        community.reply_review(session, actor_id=w.buyer, review_id=created.id, text="我来回复", as_manager=True)
+    for manager in (w.teacher, w.staff):  # not admitted by the dashboard guard
+        with pytest.raises(DomainError, match="error.forbidden"):
+            community.reply_review(session, actor_id=manager, review_id=created.id, text="没验证")
+        with pytest.raises(DomainError, match="error.forbidden"):
+            community.set_review_hidden(session, actor_id=manager, review_id=created.id, hidden=True)
+    replied = community.reply_review(session, actor_id=w.teacher, review_id=created.id, text="谢谢支持",
+                                     as_manager=True)
     assert replied.owner_reply == "谢谢支持"
-    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True)
+    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True, as_manager=True)
     assert rating_cols(session, w.course) == (base_sum, base_count) == visible_totals(session, w.course)
-    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True)  # no double count
+    community.set_review_hidden(session, actor_id=w.staff, review_id=created.id, hidden=True,
+                                as_manager=True)  # no double count
     community.submit_review(session, actor_id=w.buyer2, course_id=w.course, rating=1)  # edit while hidden
     assert rating_cols(session, w.course) == (base_sum, base_count)
-    community.set_review_hidden(session, actor_id=w.owner, review_id=created.id, hidden=False)
+    community.set_review_hidden(session, actor_id=w.owner, review_id=created.id, hidden=False, as_manager=True)
     assert rating_cols(session, w.course) == (base_sum + 1, base_count + 1) == visible_totals(session, w.course)
     summary = community.rating_summary(session, course_id=w.course)
     assert summary.count == base_count + 1 and sum(b.count for b in summary.bars) == summary.count
@@ -173,23 +176,17 @@ def test_reviews_buyers_only_one_per_course_editable(session, w):
 
 def test_concurrent_review_edits_keep_rating_sum(db_engine, session, w):
     community.submit_review(session, actor_id=w.buyer2, course_id=w.course, rating=3)
-    barrier = threading.Barrier(5)
-    errors = []
 
     def worker(stars):
         with Session(db_engine, expire_on_commit=False) as s:
-            barrier.wait()
             try:
                 community.submit_review(s, actor_id=w.buyer2, course_id=w.course, rating=stars)
+                return "ok"
             except DomainError as exc:
-                errors.append(exc.code)
+                return exc.code
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in (1, 2, 4, 5, 5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert set(errors) <= {"learning.busy"}
+    outcomes = run_concurrently([lambda n=n: worker(n) for n in (1, 2, 4, 5, 5)])
+    assert set(outcomes) <= {"ok", "learning.busy"} and "ok" in outcomes, outcomes
     assert rating_cols(session, w.course) == visible_totals(session, w.course)
 
 
@@ -204,11 +201,14 @@ def _audit_actions(session) -> list[str]:
 def test_managers_read_paid_lesson_comments_without_buying(session, w):
     community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="付费课的评论")
     for manager in (w.owner, w.staff, w.teacher):
-        page = community.list_comments(session, actor_id=manager, lesson_id=w.paid)
+        page = community.list_comments(session, actor_id=manager, lesson_id=w.paid, as_manager=True)
         assert [c.body for c in page.items] == ["付费课的评论"] and page.items[0].can_delete
+    for manager in (w.owner, w.staff):  # not through the dashboard guard: a non-buyer like any other
+        with pytest.raises(DomainError, match="lesson.locked"):
+            community.list_comments(session, actor_id=manager, lesson_id=w.paid)
     for outsider in (w.other_teacher, w.stranger):  # another instructor is not entitled either
         with pytest.raises(DomainError, match="lesson.locked"):
-            community.list_comments(session, actor_id=outsider, lesson_id=w.paid)
+            community.list_comments(session, actor_id=outsider, lesson_id=w.paid, as_manager=True)
 
 
 def test_moderation_feed_is_scoped_to_the_actors_courses(session, w):

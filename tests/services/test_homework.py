@@ -33,9 +33,9 @@ def test_submit_replace_grade_notify(session, w, tmp_path):
     second = homework.submit_homework(session, actor_id=w.buyer, lesson_id=w.paid, text="改好的作业",
                                       images=[png_bytes()], public_dir=tmp_path)
     assert second.id == first.id and second.text == "改好的作业" and len(files(tmp_path)) == 1  # old images gone
-    assert homework.review_queue(session, actor_id=w.teacher)[0].id == first.id
+    assert homework.review_queue(session, actor_id=w.teacher, as_manager=True)[0].id == first.id
     graded = homework.grade_homework(session, actor_id=w.teacher, submission_id=first.id, score=88,
-                                     feedback="构图不错，注意曝光")
+                                     feedback="构图不错，注意曝光", as_manager=True)
     assert (graded.status, graded.score, graded.feedback) == ("graded", 88, "构图不错，注意曝光")
     msgs = messages_of(session, w.buyer, "homework_feedback")
     assert len(msgs) == 1 and "88" in msgs[0].body and msgs[0].link == f"/lesson/{w.paid}"
@@ -43,8 +43,9 @@ def test_submit_replace_grade_notify(session, w, tmp_path):
         homework.submit_homework(session, actor_id=w.buyer, lesson_id=w.paid, text="再改", public_dir=tmp_path)
     assert homework.get_my_homework(session, actor_id=w.buyer, lesson_id=w.paid).text == "改好的作业"
     assert [s.id for s in homework.list_my_homework(session, actor_id=w.buyer)] == [first.id]
-    assert homework.review_queue(session, actor_id=w.teacher) == ()
-    assert [s.id for s in homework.review_queue(session, actor_id=w.staff, graded=True)] == [first.id]
+    assert homework.review_queue(session, actor_id=w.teacher, as_manager=True) == ()
+    assert [s.id for s in homework.review_queue(session, actor_id=w.staff, graded=True,
+                                                as_manager=True)] == [first.id]
     assert len(files(tmp_path)) == 1
 
 
@@ -56,15 +57,23 @@ def test_who_may_submit_and_grade(session, w, tmp_path):
     sub = homework.submit_homework(session, actor_id=w.buyer, lesson_id=w.paid, text="作业", public_dir=tmp_path)
     for actor in (w.buyer, w.buyer2, w.other_teacher):
         with pytest.raises(DomainError, match="error.forbidden"):
-            homework.grade_homework(session, actor_id=actor, submission_id=sub.id, score=100, feedback="自己给满分")
+            homework.grade_homework(session, actor_id=actor, submission_id=sub.id, score=100, feedback="自己给满分",
+                                    as_manager=True)
     for score in (-1, 101, 99.5, "100", True, None):
         with pytest.raises(DomainError, match="homework.bad_score"):
-            homework.grade_homework(session, actor_id=w.owner, submission_id=sub.id, score=score, feedback="")
+            homework.grade_homework(session, actor_id=w.owner, submission_id=sub.id, score=score, feedback="",
+                                    as_manager=True)
     with pytest.raises(DomainError, match="homework.not_found"):
-        homework.grade_homework(session, actor_id=w.owner, submission_id=999_999, score=1, feedback="")
+        homework.grade_homework(session, actor_id=w.owner, submission_id=999_999, score=1, feedback="",
+                                as_manager=True)
     with pytest.raises(DomainError, match="error.forbidden"):
-        homework.review_queue(session, actor_id=w.buyer)
-    assert homework.review_queue(session, actor_id=w.other_teacher) == ()  # not their course
+        homework.review_queue(session, actor_id=w.buyer, as_manager=True)
+    for manager in (w.teacher, w.staff, w.owner):  # not through the dashboard guard
+        with pytest.raises(DomainError, match="error.forbidden"):
+            homework.review_queue(session, actor_id=manager)
+        with pytest.raises(DomainError, match="error.forbidden"):
+            homework.grade_homework(session, actor_id=manager, submission_id=sub.id, score=1, feedback="")
+    assert homework.review_queue(session, actor_id=w.other_teacher, as_manager=True) == ()  # not their course
     assert session.exec(select(HomeworkSubmission.status)).one() == "submitted"
     assert messages_of(session, w.buyer, "homework_feedback") == []
 

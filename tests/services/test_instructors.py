@@ -12,6 +12,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.models import AuditLog, Instructor, InstructorApplication, Message
 from coursemall.services import instructors
 from coursemall.services.permissions import dashboard_actor
+from tests.concurrency import run_n
 from tests.payments.factories import make_user
 
 
@@ -134,29 +135,20 @@ def test_profile_edit_self_or_owner(session, people):
 
 
 def test_concurrent_applications_make_one(db_engine, session, people):
-    import threading
-
+    from sqlalchemy.exc import OperationalError
     from sqlmodel import Session
-
-    barrier = threading.Barrier(4)
-    outcomes: list[str] = []
 
     def worker(i):
         with Session(db_engine, expire_on_commit=False) as s:
-            barrier.wait()
             try:
                 apply(s, people["learner"], name=f"老师{i}")
-                outcomes.append("ok")
+                return "ok"
             except DomainError as exc:
-                outcomes.append(exc.code)
-            except Exception as exc:  # noqa: BLE001  (SQLite may answer "database is locked")
-                outcomes.append(type(exc).__name__)
+                return exc.code
+            except OperationalError as exc:  # SQLite may answer "database is locked"
+                return type(exc).__name__
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    outcomes = run_n(4, worker)
     session.expire_all()
     pending = session.exec(select(func.count()).select_from(InstructorApplication)
                            .where(InstructorApplication.status == "pending")).one()

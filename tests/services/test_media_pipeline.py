@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from coursemall.media import ffmpeg
 from coursemall.models import AuditLog, Chapter, Course, Instructor, Lesson, MediaAsset, utcnow
 from coursemall.models.media_pipeline import MediaJob, UploadSession
 from coursemall.services import transcode, uploads
+from tests.concurrency import run_concurrently
 from tests.payments.factories import make_user
 
 MAX = 50 * 1024 * 1024
@@ -342,10 +342,8 @@ def _queue_fake_job(engine, shop) -> int:
 def test_two_workers_racing_claim_each_job_once(db_engine, shop):
     job_ids = [_queue_fake_job(db_engine, shop) for _ in range(6)]
     won: dict[str, list[int]] = {"a": [], "b": []}
-    barrier = threading.Barrier(2)
 
     def worker(name: str) -> None:
-        barrier.wait()
         while True:
             with Session(db_engine) as s:
                 job_id = transcode.claim_job(s, owner=name)
@@ -353,11 +351,7 @@ def test_two_workers_racing_claim_each_job_once(db_engine, shop):
                 return
             won[name].append(job_id)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in won]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
+    run_concurrently([lambda n=n: worker(n) for n in won])
     claimed = won["a"] + won["b"]
     assert sorted(claimed) == sorted(job_ids)  # every job once, none twice
     with Session(db_engine) as s:

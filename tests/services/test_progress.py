@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from sqlmodel import Session, select
 from coursemall.domain.errors import DomainError
 from coursemall.models import Chapter, Lesson, LessonProgress, StudyDay
 from coursemall.services import cart, checkout, payments, progress, refunds
+from tests.concurrency import run_n
 from tests.payments.factories import make_course, make_user
 from tests.services.learning_fixture import T, make_world, play
 
@@ -148,24 +148,13 @@ def test_continue_moves_to_next_lesson_after_finishing(session, w):
 
 def test_concurrent_heartbeats_merge(db_engine, session, w):
     """Two tabs send heartbeats for different spans at once: one row, both spans covered."""
-    barrier = threading.Barrier(4)
-    errors = []
 
     def worker(k):
         with Session(db_engine, expire_on_commit=False) as s:
-            barrier.wait()
-            try:
-                progress.record_heartbeat(s, actor_id=w.buyer, lesson_id=w.paid, position_seconds=k * 20 + 20,
-                                          watched_from=k * 20, watched_to=k * 20 + 20, now=T)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
+            progress.record_heartbeat(s, actor_id=w.buyer, lesson_id=w.paid, position_seconds=k * 20 + 20,
+                                      watched_from=k * 20, watched_to=k * 20 + 20, now=T)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_n(4, worker)
     rows = session.exec(select(LessonProgress).where(LessonProgress.user_id == w.buyer)).all()
     assert len(rows) == 1 and rows[0].watched_seconds == 80 and rows[0].version == 4
 

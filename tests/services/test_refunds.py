@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from sqlmodel import Session, select
 from coursemall.domain.errors import DomainError
 from coursemall.models import Entitlement, Refund, utcnow
 from coursemall.services import cart, checkout, payments, refunds
+from tests.concurrency import run_n
 from tests.payments.factories import active_grants, make_course, make_user, messages_of, order_row
 
 
@@ -109,23 +109,15 @@ def test_two_concurrent_requests_make_one_refund(db_engine, session):
                                  max_progress_pct=20, request_window_days=30)
     user = make_user(session)
     order, _ = _paid_order(session, user)
-    barrier = threading.Barrier(2)
-    results: list[str] = []
 
-    def worker():
+    def worker(_):
         with Session(db_engine, expire_on_commit=False) as s:
-            barrier.wait()
             try:
-                results.append(refunds.request_refund(s, actor_id=user.id, order_no=order.out_trade_no,
-                                                      reason="并发").status)
+                return refunds.request_refund(s, actor_id=user.id, order_no=order.out_trade_no, reason="并发").status
             except DomainError as exc:
-                results.append(exc.code)
+                return exc.code
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_n(2, worker)
     assert sorted(results) == ["refund.in_progress", "requested"]
     session.expire_all()
     assert len(session.exec(select(Refund)).all()) == 1

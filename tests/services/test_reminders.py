@@ -4,7 +4,6 @@ course per inactivity period; idempotent, also with two sweeps at once; off when
 from __future__ import annotations
 
 import inspect
-import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from sqlmodel import Session, select
 
 from coursemall.jobs import learning as jobs
 from coursemall.models import Course, Entitlement, Lesson, LessonProgress, Message, utcnow
+from tests.concurrency import run_n
 from tests.services.learning_fixture import make_world, play
 
 
@@ -82,24 +82,12 @@ def test_finished_revoked_and_unpublished_courses_are_skipped(session, db_engine
 
 def test_two_sweeps_at_once_send_each_reminder_once(db_engine, w):
     later = utcnow() + timedelta(days=8)
-    barrier = threading.Barrier(2)
-    sent, errors = [], []
 
-    def sweep():
-        try:
-            with Session(db_engine, expire_on_commit=False) as s:
-                barrier.wait()
-                sent.append(jobs.send_study_reminders(s, now=later, days=7))
-        except Exception as exc:  # noqa: BLE001 - surfaced below
-            errors.append(exc)
+    def sweep(_):
+        with Session(db_engine, expire_on_commit=False) as s:
+            return jobs.send_study_reminders(s, now=later, days=7)
 
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
-    assert sum(sent) == 2
+    assert sum(run_n(2, sweep)) == 2
     assert sorted(m.user_id for m in reminders(db_engine)) == sorted([w.buyer, w.buyer2])
 
 

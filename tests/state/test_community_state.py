@@ -56,6 +56,19 @@ def test_review_queue_handlers_carry_the_guard():
         assert hasattr(handler.fn, "__wrapped__")
 
 
+def test_storefront_moderation_handlers_carry_the_dashboard_guard():
+    for cls, name in ((LessonCommentsState, "hide_comment"), (ReviewState, "reply_review"),
+                      (ReviewState, "hide_review")):
+        assert guard_of(cls.event_handlers[name].fn) == "dashboard_required", name
+
+
+def manager_cookie(engine, user_id: int, mfa: bool) -> str:
+    with Session(engine) as s:
+        token = sessions.create_session(s, user_id=user_id, mfa_verified=mfa)
+        s.commit()
+    return f"cm_lang=zh_CN; cm_session={token}"
+
+
 @pytest.fixture
 def engine(sqlite_engine, monkeypatch, tmp_path):
     monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
@@ -188,12 +201,15 @@ async def test_comment_handlers_bad_ids(engine, w, bad):
     st = lesson_state(w, w.buyer)
     await call(st, "post_comment", {"text": "有内容"})
     before = counts(engine)
-    for handler in ("toggle_like", "delete_comment", "hide_comment", "open_reply", "load_replies"):
+    for handler in ("toggle_like", "delete_comment", "open_reply", "load_replies"):
         st.error = ""
         await call(st, handler, bad)
         assert st.error == "请求参数无效", handler
     await call(st, "post_reply", {"text": "回复", "parent_id": bad})
     assert st.error == "请求参数无效"
+    teacher = lesson_state(w, w.teacher)  # moderation checks the caller first, then the id
+    await call(teacher, "hide_comment", bad)
+    assert teacher.error == "请求参数无效"
     assert counts(engine) == before
 
 
@@ -206,7 +222,7 @@ async def test_other_users_comment_cannot_be_deleted_or_hidden(engine, w):
     await call(b, "delete_comment", cid)
     assert b.error == "评论不存在或已删除"
     await call(b, "hide_comment", cid)
-    assert b.error == "没有权限执行此操作"
+    assert b.error == "你没有权限访问店铺管理后台" and not b.mfa_needed
     with Session(engine) as s:
         assert s.get(LessonComment, cid).status == "visible"
     # the author may delete it; the course's instructor may hide others' comments
@@ -214,14 +230,41 @@ async def test_other_users_comment_cannot_be_deleted_or_hidden(engine, w):
     second = int(a.items[0]["id"])
     await call(a, "delete_comment", cid)
     assert a.success == "评论已删除" and str(cid) not in {i["id"] for i in a.items}
-    # (the services let only learners with access read a paid lesson's comments, so the instructor
-    # moderates by id here; see the report)
     teacher = lesson_state(w, w.teacher)
     await call(teacher, "hide_comment", second)
     assert teacher.success == "评论已隐藏"
     with Session(engine) as s:
         assert s.get(LessonComment, cid).status == "deleted"
         assert s.get(LessonComment, second).status == "hidden"
+
+
+async def test_moderation_on_the_lesson_page_needs_the_totp_step(engine, w):
+    """Owner/staff moderate and read a paid lesson's comments through the dashboard guard: on a
+    password-only session they are refused with the TOTP message, see no comment, change nothing."""
+    a = lesson_state(w, w.buyer)
+    await call(a, "post_comment", {"text": "付费课评论"})
+    cid = int(a.items[0]["id"])
+    for manager in (w.staff, w.owner):
+        st = make_state(LessonCommentsState, manager_cookie(engine, manager, mfa=False), "/lesson/[lesson_id]",
+                        {"lesson_id": str(w.paid)})
+        await call(st, "load_comments")
+        assert st.mfa_needed and st.error.startswith("进入管理后台需要两步验证") and st.items == []
+        before = counts(engine)
+        for handler in ("hide_comment", "delete_comment"):
+            st.error, st.mfa_needed = "", False
+            await call(st, handler, cid)
+            assert st.mfa_needed and st.error.startswith("进入管理后台需要两步验证"), handler
+        assert counts(engine) == before
+        with Session(engine) as s:
+            assert s.get(LessonComment, cid).status == "visible"
+    staff = make_state(LessonCommentsState, manager_cookie(engine, w.staff, mfa=True), "/lesson/[lesson_id]",
+                       {"lesson_id": str(w.paid)})
+    await call(staff, "load_comments")
+    assert [i["text"] for i in staff.items] == ["付费课评论"] and staff.items[0]["moderate"] == "1"
+    await call(staff, "hide_comment", cid)
+    assert staff.success == "评论已隐藏" and not staff.mfa_needed
+    with Session(engine) as s:
+        assert s.get(LessonComment, cid).status == "hidden"
 
 
 async def test_load_more_pages_older_comments(engine, w, monkeypatch):
@@ -299,10 +342,21 @@ async def test_review_reply_and_hide_need_a_manager(engine, w):
     await call(other, "load_reviews")
     assert not other.is_manager
     await call(other, "reply_review", {"text": "冒充店主", "review_id": rid})
-    assert other.error == "没有权限执行此操作"
+    assert other.error == "你没有权限访问店铺管理后台"
     await call(other, "hide_review", int(rid))
-    assert other.error == "没有权限执行此操作"
-    owner = course_state(ReviewState, w, w.owner)
+    assert other.error == "你没有权限访问店铺管理后台"
+    before = counts(engine)
+    owner = course_state(ReviewState, w, w.owner)  # a password-only session: the TOTP step first
+    await call(owner, "load_reviews")
+    assert not owner.is_manager
+    await call(owner, "reply_review", {"text": "谢谢支持", "review_id": rid})
+    assert owner.mfa_needed and owner.error.startswith("进入管理后台需要两步验证")
+    await call(owner, "hide_review", int(rid))
+    assert owner.mfa_needed and counts(engine) == before
+    with Session(engine) as s:
+        assert s.get(Review, int(rid)).owner_reply == ""
+    owner = make_state(ReviewState, manager_cookie(engine, w.owner, mfa=True), "/course/[course_id]",
+                       {"course_id": str(w.course)})
     await call(owner, "load_reviews")
     assert owner.is_manager and not owner.can_review
     await call(owner, "reply_review", {"text": "谢谢支持", "review_id": rid})
@@ -345,6 +399,20 @@ async def test_checkin_not_learner(engine, w):
     await call(st, "submit_checkin", [])
     assert st.error == "加入课程后才能打卡"
     assert counts(engine) == before
+
+
+async def test_course_checkins_as_a_manager_need_the_totp_step(engine, w):
+    buyer = course_state(CheckinState, w, w.buyer, route="/course/[course_id]/checkin")
+    await call(buyer, "edit_checkin_text", "第一天")
+    await call(buyer, "submit_checkin", [])
+    assert buyer.success.startswith("打卡成功")
+    route = "/course/[course_id]/checkin"
+    st = make_state(CheckinState, manager_cookie(engine, w.staff, mfa=False), route, {"course_id": str(w.course)})
+    await call(st, "load_checkin")
+    assert st.mfa_needed and st.error.startswith("进入管理后台需要两步验证") and st.items == [] and not st.allowed
+    st = make_state(CheckinState, manager_cookie(engine, w.staff, mfa=True), route, {"course_id": str(w.course)})
+    await call(st, "load_checkin")
+    assert not st.mfa_needed and [i["text"] for i in st.items] == ["第一天"]
 
 
 # ---------------------------------------------------------------------------------- homework

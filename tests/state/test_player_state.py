@@ -57,8 +57,10 @@ def cat(sqlite_engine, monkeypatch):
 
     monkeypatch.setattr(player_state, "session_scope", scope)
     from coursemall.state import catalog as catalog_state
+    from coursemall.state import guards
 
     monkeypatch.setattr(catalog_state, "session_scope", scope)
+    monkeypatch.setattr(guards, "session_scope", scope)  # the player asks the dashboard guard about previews
     ids["engine"] = sqlite_engine
     return ids
 
@@ -405,9 +407,10 @@ def test_owner_preview_needs_a_totp_verified_session(cat, monkeypatch):
     s = _signed_in_player(cat["lesson_paid"], mfa=False)  # published, not bought
     call(s, "load_player")
     assert s.access == "locked" and s.media_url == "" and not s.preview_mode
+    assert s.mfa_needed  # the page offers the TOTP step
     s = _signed_in_player(cat["lesson_paid"], mfa=True)
     call(s, "load_player")
-    assert s.access == "full" and s.preview_mode and s.media_url and not s.can_track
+    assert s.access == "full" and s.preview_mode and s.media_url and not s.can_track and not s.mfa_needed
 
 
 def test_another_instructor_gets_no_preview(cat, monkeypatch):
@@ -415,7 +418,7 @@ def test_another_instructor_gets_no_preview(cat, monkeypatch):
     as_user(monkeypatch, other)
     s = _signed_in_player(cat["lesson_paid"])
     call(s, "load_player")
-    assert s.access == "locked" and not s.preview_mode and s.media_url == ""
+    assert s.access == "locked" and not s.preview_mode and s.media_url == "" and not s.mfa_needed
 
 
 def test_refresh_media_mints_fresh_urls_only_for_the_current_lesson_with_access(cat, monkeypatch):
