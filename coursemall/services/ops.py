@@ -326,7 +326,9 @@ def _history(order: Order, refund_rows: list[Refund]) -> tuple[tuple[str, dateti
 
 def order_detail(session: Session, *, actor_id: object, order_no: object) -> OrderDetail:
     _staff(session, actor_id)
-    order = session.exec(select(Order).where(Order.out_trade_no == parse_order_no(order_no))).first()
+    # populate_existing: status changes are compare-and-set UPDATEs that bypass the identity map
+    order = session.exec(select(Order).where(Order.out_trade_no == parse_order_no(order_no))
+                         .execution_options(populate_existing=True)).first()
     if order is None:
         raise DomainError("order.not_found")
     user = session.get(User, order.user_id)

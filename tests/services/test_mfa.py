@@ -217,7 +217,7 @@ def test_wrong_codes_are_counted_and_then_blocked(session, people):
     assert fails == get_settings().login_max_fails
     with pytest.raises(DomainError) as exc:  # now even the right code waits
         mfa.verify(session, actor_id=people["staff"], code=code_at(secret), session_id=sid, ip="10.0.0.9", now=NOW)
-    assert exc.value.code == "limit.signin_minutes"
+    assert exc.value.code.startswith("limit.signin_")  # the wait left in the window: minutes or seconds
     session.rollback()
     assert not verified(session, token)
 
