@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.mfa import mfa_gate
 from coursemall.pages import routes
@@ -39,7 +40,7 @@ def _reply_form(item: rx.Var) -> rx.Component:
             rx.hstack(
                 rx.button(tr("community.cancel"), type="button", variant="ghost", size="1",
                           on_click=S.open_reply(item["id"])),
-                rx.button(tr("community.reply_submit"), type="submit", size="1", class_name="reply-submit"),
+                submit_button(tr("community.reply_submit"), size="1", class_name="reply-submit"),
                 justify="end", width="100%", spacing="2",
             ),
             spacing="2", width="100%",
@@ -99,7 +100,7 @@ def _post_form() -> rx.Component:
         rx.vstack(
             rx.text_area(id="comment-input", name="text", placeholder=tr("community.placeholder"),
                          rows="3", width="100%"),
-            rx.hstack(rx.button(tr("community.submit"), id="comment-submit", type="submit", size="2",
+            rx.hstack(submit_button(tr("community.submit"), id="comment-submit", size="2",
                                 radius="full"),
                       justify="end", width="100%"),
             spacing="2", width="100%",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.state.security import MfaGateState
 
@@ -32,7 +33,7 @@ def _gate_form() -> rx.Component:
         rx.vstack(
             rx.el.label(tr("mfa.ui.code_label"), html_for="mfa-gate-code", font_size="0.9em"),
             rx.flex(code_input("mfa-gate-code"),
-                    rx.button(tr("mfa.ui.verify"), type="submit", id="mfa-gate-submit", size="3"),
+                    submit_button(tr("mfa.ui.verify"), id="mfa-gate-submit", size="3"),
                     gap="2", width="100%", wrap="wrap"),
             spacing="1", width="100%",
         ),

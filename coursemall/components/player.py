@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.outline import kind_icon
 from coursemall.state.player import SPEEDS, PlayerState
@@ -167,7 +168,7 @@ def note_form() -> rx.Component:
                             style={"padding": "4px 8px", "border_radius": "6px",
                                    "border": "1px solid var(--gray-a6)"}),
                         rx.spacer(),
-                        rx.button(tr("player.note_save"), type="submit", id="note-save", size="2"),
+                        submit_button(tr("player.note_save"), id="note-save", size="2"),
                         width="100%", align="center",
                     ),
                     width="100%", spacing="2",

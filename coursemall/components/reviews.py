@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.mfa import mfa_gate
 from coursemall.state.community import ReviewState as S
@@ -66,7 +67,7 @@ def _my_review_form() -> rx.Component:
             _star_picker(),
             rx.text_area(id="review-content", name="content", default_value=S.my_content,
                          placeholder=tr("reviews.content_placeholder"), rows="3", width="100%"),
-            rx.hstack(rx.button(tr("reviews.submit"), id="review-submit", type="submit", size="2",
+            rx.hstack(submit_button(tr("reviews.submit"), id="review-submit", size="2",
                                 radius="full"),
                       justify="end", width="100%"),
             spacing="2", width="100%",
@@ -82,7 +83,7 @@ def _reply_form(r: rx.Var) -> rx.Component:
         rx.vstack(
             rx.text_area(name="text", default_value=r["reply"], placeholder=tr("reviews.reply_placeholder"),
                          rows="2", width="100%", class_name="review-reply-input"),
-            rx.hstack(rx.button(tr("reviews.reply_submit"), type="submit", size="1",
+            rx.hstack(submit_button(tr("reviews.reply_submit"), size="1",
                                 class_name="review-reply-submit"), justify="end", width="100%"),
             spacing="2", width="100%",
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
 from coursemall.pages import routes
@@ -59,7 +60,7 @@ def _reject_form(handler, id_field: str, row_id, prefix: str, placeholder_key: s
             rx.el.input(type="hidden", name=id_field, value=row_id),
             rx.input(name="reason", id=f"{prefix}-reason-{row_id}", placeholder=tr(placeholder_key),
                      max_length=200, size="2", flex="1", min_width="10em"),
-            rx.button(tr(button_key), type="submit", id=f"{prefix}-{row_id}", size="2", variant="soft",
+            submit_button(tr(button_key), id=f"{prefix}-{row_id}", size="2", variant="soft",
                       color_scheme="red"),
             gap="2", width="100%", wrap="wrap",
         ),
@@ -122,7 +123,7 @@ def _orders_filter() -> rx.Component:
         rx.hstack(
             rx.input(name="q", id="admin-order-q", default_value=s.q, placeholder=tr("ops.orders.search_hint"),
                      max_length=60, flex="1", min_width="10em"),
-            rx.button(tr("ops.search"), type="submit", id="admin-order-search"),
+            submit_button(tr("ops.search"), id="admin-order-search"),
             spacing="2", width="100%", margin_top="0.5em",
         ),
         key=s.form_key, on_submit=s.search_orders, reset_on_submit=False, width="100%",
@@ -283,7 +284,7 @@ def _policy_form() -> rx.Component:
                                    max=3650, default_value=s.policy_window, size="3", width="100%",
                                    input_mode="numeric")),
                 _messages(s, "policy"),
-                rx.button(tr("common.save"), type="submit", id="policy-save", size="3", width="100%"),
+                submit_button(tr("common.save"), id="policy-save", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
             # Remount the uncontrolled inputs whenever the state loads a policy.
@@ -389,7 +390,7 @@ def admin_payment_settings_page() -> rx.Component:
                           rx.text_area(id="manual-instructions", name="instructions", default_value=s.instructions,
                                        max_length=500, rows="4", width="100%")),
                 _messages(s, "settings"),
-                rx.button(tr("common.save"), type="submit", id="manual-settings-save", size="3", width="100%"),
+                submit_button(tr("common.save"), id="manual-settings-save", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
             key=s.form_key, on_submit=s.save_payment_settings, reset_on_submit=False, width="100%",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.pages import routes
 from coursemall.services.analytics import FEE_CHANNELS
@@ -51,7 +52,7 @@ def _range_bar() -> rx.Component:
                                                            id="analytics-start", key=S.form_key)),
                 rx.el.label(tr("analytics.end"), rx.input(type="date", name="end", default_value=S.end,
                                                          id="analytics-end", key=S.form_key)),
-                rx.button(tr("analytics.apply"), type="submit", id="analytics-apply"),
+                submit_button(tr("analytics.apply"), id="analytics-apply"),
                 gap="2", wrap="wrap", align="end",
             ),
             on_submit=S.apply_range, reset_on_submit=False,
@@ -222,7 +223,7 @@ def _fees_form() -> rx.Component:
                                            input_mode="decimal", key=S.form_key))
                       for name in FEE_CHANNELS],
                     columns=rx.breakpoints(initial="2", sm="4"), spacing="2", width="100%"),
-            rx.button(tr("analytics.save_fees"), type="submit", id="analytics-fees-save"),
+            submit_button(tr("analytics.save_fees"), id="analytics-fees-save"),
             dashboard_messages(S, "fees"),
             width="100%", spacing="2",
         ),

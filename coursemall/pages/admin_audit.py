@@ -10,6 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.pages import routes
 from coursemall.state.base import AppState
@@ -38,7 +39,7 @@ def _filters() -> rx.Component:
                 ),
                 spacing="1", flex="1", min_width="10em",
             ),
-            rx.button(tr("audit.ui.apply"), type="submit", id="audit-apply", size="2", align_self="end"),
+            submit_button(tr("audit.ui.apply"), id="audit-apply", size="2", align_self="end"),
             gap="3", wrap="wrap", width="100%",
         ),
         on_submit=s.filter_audit, reset_on_submit=False, width="100%",

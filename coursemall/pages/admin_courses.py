@@ -11,6 +11,7 @@ import reflex as rx
 
 from coursemall.components.course_card import cover_image
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.pages import routes
 from coursemall.services.cms import NEW_LESSON_KINDS, STATUSES
@@ -102,7 +103,7 @@ def _new_course_form() -> rx.Component:
         rx.flex(
             rx.input(name="title", id="cms-new-title", placeholder=tr("cms.list.new_title"), max_length=80,
                      size="3", flex="1", min_width="12em"),
-            rx.button(rx.icon("plus", size=16), tr("cms.list.new"), type="submit", id="cms-create", size="3"),
+            submit_button(rx.icon("plus", size=16), tr("cms.list.new"), id="cms-create", size="3"),
             spacing="2", width="100%", wrap="wrap",
         ),
         dashboard_messages(s, "create"),
@@ -123,7 +124,7 @@ def _list_filters() -> rx.Component:
             rx.flex(
                 rx.input(name="q", id="cms-search-input", placeholder=tr("cms.list.search"), default_value=s.query,
                          max_length=50, size="2", flex="1", min_width="8em"),
-                rx.button(rx.icon("search", size=14), tr("cms.list.search_button"), type="submit",
+                submit_button(rx.icon("search", size=14), tr("cms.list.search_button"),
                           id="cms-search", size="2", variant="soft"),
                 spacing="2", width="100%",
             ),
@@ -247,7 +248,7 @@ def _course_form() -> rx.Component:
                 rx.flex(_switch("member_only", "cms-member-only", s.member_only, "cms.field.member_only"),
                         _switch("no_seek", "cms-no-seek", s.no_seek, "cms.field.no_seek"), spacing="4", wrap="wrap"),
                 dashboard_messages(s, "basics"),
-                rx.button(tr("common.save"), type="submit", id="cms-save", size="3", width="100%"),
+                submit_button(tr("common.save"), id="cms-save", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
             key=s.form_key, on_submit=s.save_course, reset_on_submit=False, width="100%",
@@ -312,7 +313,7 @@ def _add_lesson_form(chapter) -> rx.Component:
                          style={**_SELECT_STYLE, "width": "auto"}),
             rx.input(name="title", id=f"cms-lesson-title-{chapter['id']}", placeholder=tr("cms.lesson.new"),
                      max_length=80, size="2", flex="1", min_width="10em"),
-            rx.button(rx.icon("plus", size=14), tr("cms.lesson.add"), type="submit",
+            submit_button(rx.icon("plus", size=14), tr("cms.lesson.add"),
                       id=f"cms-add-lesson-{chapter['id']}", size="2", variant="soft"),
             spacing="2", width="100%", wrap="wrap", align="center",
         ),
@@ -330,7 +331,7 @@ def _chapter_card(chapter, index) -> rx.Component:
                     rx.flex(
                         rx.input(name="title", id=f"cms-chapter-title-{chapter['id']}", default_value=chapter["title"],
                                  max_length=80, size="2", flex="1", min_width="8em", font_weight="bold"),
-                        rx.button(tr("cms.chapter.rename"), type="submit", id=f"cms-chapter-rename-{chapter['id']}",
+                        submit_button(tr("cms.chapter.rename"), id=f"cms-chapter-rename-{chapter['id']}",
                                   size="2", variant="soft"),
                         spacing="2", width="100%",
                     ),
@@ -370,7 +371,7 @@ def _outline_card() -> rx.Component:
             rx.flex(
                 rx.input(name="title", id="cms-chapter-new", placeholder=tr("cms.chapter.new"), max_length=80,
                          size="3", flex="1", min_width="10em"),
-                rx.button(rx.icon("plus", size=16), tr("cms.chapter.add"), type="submit", id="cms-add-chapter",
+                submit_button(rx.icon("plus", size=16), tr("cms.chapter.add"), id="cms-add-chapter",
                           size="3"),
                 spacing="2", width="100%", wrap="wrap",
             ),
@@ -447,7 +448,7 @@ def _lesson_form() -> rx.Component:
                     columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
                 ),
                 dashboard_messages(s, "lesson"),
-                rx.button(tr("common.save"), type="submit", id="cms-lesson-save", size="3", width="100%"),
+                submit_button(tr("common.save"), id="cms-lesson-save", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
             key=s.form_key, on_submit=s.save_lesson, reset_on_submit=False, width="100%",
@@ -476,7 +477,7 @@ def _move_card() -> rx.Component:
                              name="chapter_id", id="cms-move-chapter", default_value=s.chapter_id,
                              aria_label=tr("cms.lesson.move_to"), style={**_SELECT_STYLE, "flex": "1",
                                                                         "min_width": "10em"}),
-                rx.button(tr("cms.lesson.move"), type="submit", id="cms-move", size="2", variant="soft"),
+                submit_button(tr("cms.lesson.move"), id="cms-move", size="2", variant="soft"),
                 spacing="2", width="100%", wrap="wrap", align="center",
             ),
             key=s.form_key, on_submit=s.move_to_chapter, reset_on_submit=False, width="100%",

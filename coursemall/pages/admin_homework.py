@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
 from coursemall.pages import routes
@@ -26,7 +27,7 @@ def _grade_form(row: rx.Var) -> rx.Component:
             ),
             rx.text_area(name="feedback", default_value=row["feedback"], placeholder=tr("admin.homework.feedback"),
                          rows="3", width="100%", class_name="grade-feedback"),
-            rx.hstack(rx.button(tr("admin.homework.submit"), type="submit", size="2", class_name="grade-submit"),
+            rx.hstack(submit_button(tr("admin.homework.submit"), size="2", class_name="grade-submit"),
                       justify="end", width="100%"),
             spacing="2", width="100%",
         ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.domain.orders import OrderStatus
 from coursemall.pages import routes
@@ -44,7 +45,7 @@ def _search_form() -> rx.Component:
                 rx.input(name="code", id="leak-code", placeholder=tr("leak.code_placeholder"), max_length=64,
                          size="3", flex="1", min_width="12em", auto_complete="off",
                          style={"font_family": "monospace", "text_transform": "uppercase"}),
-                rx.button(tr("leak.trace"), type="submit", id="leak-trace", size="3"),
+                submit_button(tr("leak.trace"), id="leak-trace", size="3"),
                 gap="2", width="100%", wrap="wrap",
             ),
             spacing="1", width="100%",
@@ -108,7 +109,7 @@ def _confirm_panel() -> rx.Component:
                     rx.hstack(
                         rx.button(tr("leak.cancel"), type="button", id="leak-cancel", size="2", variant="soft",
                                   color_scheme="gray", on_click=S.cancel_action),
-                        rx.button(tr("leak.confirm"), type="submit", id="leak-confirm", size="2", color_scheme="red"),
+                        submit_button(tr("leak.confirm"), id="leak-confirm", size="2", color_scheme="red"),
                         justify="end", width="100%", spacing="2",
                     ),
                     spacing="2", width="100%",

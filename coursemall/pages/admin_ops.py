@@ -11,6 +11,7 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.pages import routes
@@ -39,7 +40,7 @@ def _reason_form(handler, id_field: str, row_id, prefix: str, placeholder_key: s
             rx.el.input(type="hidden", name=id_field, value=row_id),
             rx.input(name="reason", id=f"{prefix}-reason-{row_id}", placeholder=tr(placeholder_key),
                      max_length=200, size="2", flex="1", min_width="10em"),
-            rx.button(tr(button_key), type="submit", id=f"{prefix}-{row_id}", size="2", variant="soft",
+            submit_button(tr(button_key), id=f"{prefix}-{row_id}", size="2", variant="soft",
                       color_scheme=color),
             gap="2", width="100%", wrap="wrap",
         ),
@@ -97,7 +98,7 @@ def admin_order_page() -> rx.Component:
                              rx.cond(s.can_refund, rx.vstack(
                                  rx.input(name="reason", id="refund-reason", placeholder=tr("ops.refund.reason"),
                                           max_length=200, width="100%"),
-                                 rx.button(tr("ops.refund.submit"), type="submit", id="refund-submit",
+                                 submit_button(tr("ops.refund.submit"), id="refund-submit",
                                            color_scheme="red", width="100%"),
                                  spacing="2", width="100%")),
                              dashboard_messages(s, "refund"),
@@ -151,7 +152,7 @@ def admin_learners_page() -> rx.Component:
         rx.form(rx.hstack(
             rx.input(name="q", id="learner-q", default_value=s.q, placeholder=tr("ops.learners.search_hint"),
                      max_length=60, flex="1"),
-            rx.button(tr("ops.search"), type="submit", id="learner-search"), spacing="2", width="100%"),
+            submit_button(tr("ops.search"), id="learner-search"), spacing="2", width="100%"),
             on_submit=s.search_learners, reset_on_submit=False, width="100%"),
         rx.hstack(rx.text(tr("ops.orders.count"), ": ", s.count, size="2", id="learners-count"), rx.spacer(),
                   rx.link(rx.button(tr("ops.export_csv"), variant="outline", size="2"), href=s.csv_url,
@@ -211,7 +212,7 @@ def admin_learner_page() -> rx.Component:
                                              "border": "1px solid var(--gray-a7)"}),
                          rx.input(name="reason", id="grant-reason", placeholder=tr("ops.grant.reason"),
                                   max_length=200, width="100%"),
-                         rx.button(tr("ops.grant.submit"), type="submit", id="grant-submit", width="100%"),
+                         submit_button(tr("ops.grant.submit"), id="grant-submit", width="100%"),
                          dashboard_messages(s, "grant"),
                          spacing="2", width="100%"),
                          key=s.form_key, on_submit=s.grant_access, reset_on_submit=False, width="100%")),
@@ -302,7 +303,7 @@ def admin_moderation_page() -> rx.Component:
                 rx.text_area(name="words", id="blocked-words", default_value=s.blocked_words, rows="6",
                              width="100%"),
                 dashboard_messages(s, "words"),
-                rx.button(tr("common.save"), type="submit", id="blocked-words-save", width="100%"),
+                submit_button(tr("common.save"), id="blocked-words-save", width="100%"),
                 spacing="2", width="100%"),
                 key=s.form_key, on_submit=s.save_blocked_words, reset_on_submit=False, width="100%"))),
     )
@@ -350,13 +351,13 @@ def _instructor_card(row) -> rx.Component:
                 rx.input(name="percent", id="share-input-" + row["id"], default_value=row["share_value"],
                          input_mode="decimal", width="6em"),
                 rx.text("%"),
-                rx.button(tr("instructor.share_save"), type="submit", size="2", id="share-save-" + row["id"]),
+                submit_button(tr("instructor.share_save"), size="2", id="share-save-" + row["id"]),
                 spacing="2", align="center"),
                 on_submit=s.save_share, reset_on_submit=False),
             rx.form(rx.vstack(
                 rx.el.input(type="hidden", name="instructor_id", value=row["id"]),
                 *_profile_fields("instructor-" + row["id"], row["name"], row["title"], row["bio"]),
-                rx.button(tr("instructor.profile_save"), type="submit", size="2", variant="soft",
+                submit_button(tr("instructor.profile_save"), size="2", variant="soft",
                           id="instructor-save-" + row["id"]),
                 spacing="2", width="100%"),
                 on_submit=s.save_instructor_profile, reset_on_submit=False, width="100%"),
@@ -372,7 +373,7 @@ def _my_profile() -> rx.Component:
         rx.form(rx.vstack(*_profile_fields("my-profile", p.my_profile["name"], p.my_profile["title"],
                                            p.my_profile["bio"]),
                           dashboard_messages(p, "profile"),
-                          rx.button(tr("instructor.profile_save"), type="submit", id="my-profile-save", width="100%"),
+                          submit_button(tr("instructor.profile_save"), id="my-profile-save", width="100%"),
                           spacing="2", width="100%"),
                 key=p.form_key, on_submit=p.save_my_profile, reset_on_submit=False, width="100%")))
 
@@ -417,7 +418,7 @@ def teach_page() -> rx.Component:
     s = TeachApplyState
     form = rx.form(rx.vstack(
         *_profile_fields("teach", "", "", ""),
-        rx.button(tr("teach.submit"), type="submit", id="teach-submit", size="3", width="100%"),
+        submit_button(tr("teach.submit"), id="teach-submit", size="3", width="100%"),
         spacing="3", width="100%"), on_submit=s.submit_application, reset_on_submit=False, width="100%")
     return page_frame(rx.vstack(
         rx.heading(tr("teach.page_title"), size="6"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.mfa import code_input
 from coursemall.pages import routes
@@ -46,7 +47,7 @@ def _verify_card() -> rx.Component:
             rx.vstack(
                 rx.el.label(tr("mfa.ui.code_label"), html_for="mfa-code", font_size="0.9em"),
                 rx.flex(code_input("mfa-code"),
-                        rx.button(tr("mfa.ui.verify"), type="submit", id="mfa-verify", size="3"),
+                        submit_button(tr("mfa.ui.verify"), id="mfa-verify", size="3"),
                         gap="2", width="100%", wrap="wrap"),
                 spacing="1", width="100%",
             ),
@@ -66,7 +67,7 @@ def _enrol_form() -> rx.Component:
         rx.text(tr("mfa.ui.enrol_step2"), size="2"),
         rx.form(
             rx.flex(code_input("mfa-enrol-code"),
-                    rx.button(tr("mfa.ui.enrol_confirm"), type="submit", id="mfa-enrol-confirm", size="3"),
+                    submit_button(tr("mfa.ui.enrol_confirm"), id="mfa-enrol-confirm", size="3"),
                     gap="2", width="100%", wrap="wrap"),
             on_submit=s.confirm_enrol, reset_on_submit=True, width="100%",
         ),
@@ -158,7 +159,7 @@ def _promote_form() -> rx.Component:
             rx.el.label(tr("staff.ui.promote_label"), html_for="staff-account", font_size="0.9em"),
             rx.flex(rx.input(name="account", id="staff-account", max_length=254, size="3", flex="1",
                              min_width="12em"),
-                    rx.button(tr("staff.ui.promote"), type="submit", id="staff-promote", size="3"),
+                    submit_button(tr("staff.ui.promote"), id="staff-promote", size="3"),
                     gap="2", width="100%", wrap="wrap"),
             dashboard_messages(StaffState, "promote"),
             spacing="2", width="100%",

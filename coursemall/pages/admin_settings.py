@@ -11,6 +11,7 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.pages import routes
 from coursemall.services.shop_settings import ACCENT_COLORS, PAY_CHANNELS, POLICY_KINDS, SECRET_FIELDS
@@ -53,7 +54,7 @@ def _brand_card() -> rx.Component:
                 rx.theme(rx.button(tr("shopset.brand.preview"), type="button", size="2", id="brand-preview"),
                          accent_color=S.brand_accent, has_background=False),
                 dashboard_messages(S, "brand"),
-                rx.button(tr("common.save"), type="submit", id="brand-save", size="3", width="100%"),
+                submit_button(tr("common.save"), id="brand-save", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
             key=S.form_key, on_submit=S.save_brand, reset_on_submit=False, width="100%",
@@ -120,7 +121,7 @@ def _home_tab() -> rx.Component:
                 rx.vstack(
                     rx.foreach(S.featured_rows, _featured_row),
                     dashboard_messages(S, "featured"),
-                    rx.button(tr("common.save"), type="submit", id="featured-save", size="3", width="100%"),
+                    submit_button(tr("common.save"), id="featured-save", size="3", width="100%"),
                     spacing="2", width="100%",
                 ),
                 key=S.form_key, on_submit=S.save_featured, reset_on_submit=False, width="100%",
@@ -141,7 +142,7 @@ def _policy_form(kind: str) -> rx.Component:
             rx.el.input(type="hidden", name="kind", value=kind),
             rx.text_area(name="text", default_value=S.policy_texts[kind], rows="8", width="100%",
                          max_length=20000, id=f"policy-text-{kind}"),
-            rx.button(tr("common.save"), type="submit", id=f"policy-save-{kind}", size="2", width="100%"),
+            submit_button(tr("common.save"), id=f"policy-save-{kind}", size="2", width="100%"),
             spacing="2", width="100%",
         ),
         key=S.form_key, on_submit=S.save_policy_text, reset_on_submit=False, width="100%",
@@ -201,7 +202,7 @@ def _pay_tab() -> rx.Component:
                 rx.link(tr("admin.nav.settings"), href=routes.ADMIN_PAYMENT_SETTINGS, size="2"),
                 rx.separator(size="4"), sections[0], rx.separator(size="4"), sections[1],
                 dashboard_messages(S, "pay"),
-                rx.button(tr("common.save"), type="submit", id="pay-save", size="3", width="100%"),
+                submit_button(tr("common.save"), id="pay-save", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
             key=S.form_key, on_submit=S.save_payment_channels, reset_on_submit=False, width="100%",
@@ -245,7 +246,7 @@ def _tpl_tab() -> rx.Component:
                 rx.hstack(
                     rx.button(tr("shopset.tpl.reset"), type="button", variant="soft", color_scheme="gray", size="3",
                               on_click=S.reset_template(S.tpl_key), id="tpl-reset"),
-                    rx.button(tr("common.save"), type="submit", id="tpl-save", size="3", flex="1"),
+                    submit_button(tr("common.save"), id="tpl-save", size="3", flex="1"),
                     width="100%", spacing="2",
                 ),
                 spacing="3", width="100%",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.pages import routes
@@ -61,7 +62,7 @@ def sign_in_page() -> rx.Component:
                 field("auth.password_label", id="login-password", name="password",
                       type="password", auto_complete="current-password", max_length=72),
                 messages(SignInState),
-                rx.button(tr("auth.sign_in_button"), type="submit", id="login-submit", size="3",
+                submit_button(tr("auth.sign_in_button"), id="login-submit", size="3",
                           width="100%"),
                 spacing="3", width="100%",
             ),
@@ -91,7 +92,7 @@ def register_page() -> rx.Component:
                       type="password", placeholder_key="auth.password_placeholder",
                       auto_complete="new-password", max_length=72),
                 messages(RegisterState),
-                rx.button(tr("auth.register_button"), type="submit", id="register-submit",
+                submit_button(tr("auth.register_button"), id="register-submit",
                           size="3", width="100%"),
                 spacing="3", width="100%",
             ),
@@ -143,7 +144,7 @@ def code_sign_in_page() -> rx.Component:
             rx.vstack(
                 _code_fields(CodeSignInState, "code"),
                 messages(CodeSignInState),
-                rx.button(tr("auth.code_sign_in_button"), type="submit", id="code-submit",
+                submit_button(tr("auth.code_sign_in_button"), id="code-submit",
                           size="3", width="100%"),
                 spacing="3", width="100%",
             ),
@@ -167,7 +168,7 @@ def reset_password_page() -> rx.Component:
                       type="password", placeholder_key="auth.password_placeholder",
                       auto_complete="new-password", max_length=72),
                 messages(ResetPasswordState),
-                rx.button(tr("auth.reset_button"), type="submit", id="reset-submit", size="3",
+                submit_button(tr("auth.reset_button"), id="reset-submit", size="3",
                           width="100%"),
                 spacing="3", width="100%",
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column, section, status_badge
@@ -112,7 +113,7 @@ def _pay_box() -> rx.Component:
                 rx.hstack(
                     rx.button(tr("order.cancel"), type="button", variant="soft", color_scheme="gray",
                               size="3", radius="full", id="cancel-order", on_click=OrderState.cancel_order),
-                    rx.button(rx.icon("wallet", size=16), tr("order.pay"), " ", OrderState.total, type="submit",
+                    submit_button(rx.icon("wallet", size=16), tr("order.pay"), " ", OrderState.total,
                               size="3", radius="full", id="pay", flex="1",
                               disabled=OrderState.channels.length() == 0),
                     width="100%", spacing="2",
@@ -208,7 +209,7 @@ def _refund_box() -> rx.Component:
                 rx.el.label(tr("order.refund_reason"), html_for="refund-reason", font_size="0.9em"),
                 rx.text_area(id="refund-reason", name="reason", max_length=200, width="100%", rows="3",
                              placeholder=tr("order.refund_reason_ph")),
-                rx.button(tr("order.refund_submit"), type="submit", id="refund-submit", size="3",
+                submit_button(tr("order.refund_submit"), id="refund-submit", size="3",
                           radius="full", width="100%", color_scheme="red", variant="soft"),
                 spacing="2", width="100%",
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.pages import routes
@@ -80,7 +81,7 @@ def _identity() -> rx.Component:
                              value=ProfileState.nickname_input,
                              on_change=ProfileState.set_nickname_input, max_length=20, size="3",
                              flex="1"),
-                    rx.button(tr("common.save"), type="submit", id="profile-save", size="3"),
+                    submit_button(tr("common.save"), id="profile-save", size="3"),
                     width="100%",
                 ),
                 spacing="1", width="100%",
@@ -101,7 +102,7 @@ def _password() -> rx.Component:
                 field("profile.new_password", id="new-password", name="new_password",
                       type="password", auto_complete="new-password", max_length=72),
                 _section_messages("password"),
-                rx.button(tr("profile.change_password"), type="submit",
+                submit_button(tr("profile.change_password"),
                           id="change-password-submit", size="3", width="100%"),
                 spacing="3", width="100%",
             ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.components.listing import pager, result_grid, sort_select
@@ -30,7 +31,7 @@ def search_form() -> rx.Component:
                 flex="1", padding_x="1em", padding_y="0.55em", background="var(--gray-a3)",
                 border_radius="999px", display="flex", align_items="center",
             ),
-            rx.button(rx.icon("search", size=16), tr("search.submit"), type="submit",
+            submit_button(rx.icon("search", size=16), tr("search.submit"),
                       id="search-submit", radius="full", size="3"),
             width="100%", spacing="2", align="center",
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.components.mfa import code_input
@@ -31,7 +32,7 @@ def _account_step() -> rx.Component:
                 field("setup.password_again_label", id="setup-password-again", name="password_again",
                       type="password", auto_complete="new-password", max_length=72),
                 messages(S),
-                rx.button(tr("setup.next"), type="submit", id="setup-next", size="3", width="100%"),
+                submit_button(tr("setup.next"), id="setup-next", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
             on_submit=S.submit_account, reset_on_submit=False, width="100%",
@@ -51,7 +52,7 @@ def _totp_step() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.flex(code_input("setup-code"),
-                        rx.button(tr("setup.totp_finish"), type="submit", id="setup-finish", size="3"),
+                        submit_button(tr("setup.totp_finish"), id="setup-finish", size="3"),
                         gap="2", width="100%", wrap="wrap"),
                 messages(S),
                 spacing="2", width="100%",
