@@ -120,3 +120,19 @@ def wait_ready(page) -> None:
     page.wait_for_load_state("domcontentloaded")
     # The connection-error toast/banner never shows when the socket is up; the header is state-driven.
     page.locator("#lang-toggle").wait_for(state="visible")
+
+
+def play_video(video, at: float | None = None) -> None:
+    """Start the (muted) lesson video once its source has loaded: hls.js swaps its source in after the
+    element appears, which aborts an earlier play(). `at` seeks first (negative: from the end)."""
+    video.evaluate("""async (el, at) => {
+        for (let i = 0; i < 300; i++) {
+            if (el.readyState >= 1) {
+                el.muted = true;
+                if (at !== null) el.currentTime = at < 0 ? Math.max(0, el.duration + at) : at;
+                try { await el.play(); return; } catch (e) { if (e.name !== 'AbortError') throw e; }
+            }
+            await new Promise(resolve => setTimeout(resolve, 100));
+        }
+        throw new Error('the video never loaded its source');
+    }""", at)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.fixtures import query, wait_ready
+from tests.e2e.fixtures import play_video, query, wait_ready
 from tests.e2e.test_accounts import expect_signed_in, register
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def _add_to_cart(page, course_id: int) -> None:
 def _video_advances(page) -> None:
     video = page.locator("video#lesson-video").first
     expect(video).to_be_attached(timeout=20_000)
-    video.evaluate("el => { el.muted = true; return el.play(); }")
+    play_video(video)
     page.wait_for_function(
         "() => { const m = document.querySelector('video#lesson-video');"
         " return m && !m.paused && m.currentTime > 1; }", timeout=30_000)

@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from coursemall.domain.money import format_fen
-from tests.e2e.fixtures import wait_ready
+from tests.e2e.fixtures import play_video, wait_ready
 from tests.e2e.test_accounts import expect_signed_in, register
 from tests.e2e.test_owner_queues import OWNER, OWNER_PASSWORD, owner_totp_code
 
@@ -272,7 +272,7 @@ def lesson_plays(page, lesson_id: int) -> None:
         "() => { const m = document.querySelector('video#lesson-video');"
         " return m && m.getAttribute('data-playing') === 'hd' && (m.currentSrc || '').startsWith('blob:')"
         " && m.readyState >= 1; }", timeout=30_000)
-    video.evaluate("el => { el.muted = true; return el.play(); }")
+    play_video(video)
     page.wait_for_function(
         "() => { const m = document.querySelector('video#lesson-video');"
         " return m && m.readyState > 0 && !m.paused && m.currentTime > 0.5; }", timeout=30_000)

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.fixtures import query, wait_ready
+from tests.e2e.fixtures import play_video, query, wait_ready
 from tests.e2e.test_accounts import expect_signed_in, register
 
 pytestmark = pytest.mark.e2e
@@ -116,7 +116,7 @@ def test_learn_a_bought_course(page, shop_db, browser, live_server):
     video = _video(page)
     expect(page.locator("#player-watermark")).to_contain_text("学习同学")
     page.locator("#speed-1\\.5").click()
-    video.evaluate("el => { el.muted = true; return el.play(); }")
+    play_video(video)
     page.wait_for_function("() => document.querySelector('video#lesson-video').currentTime > 1.5",
                            timeout=30_000)
     assert video.evaluate("el => el.playbackRate") == 1.5
@@ -139,7 +139,7 @@ def test_learn_a_bought_course(page, shop_db, browser, live_server):
     resumed = video.evaluate("el => el.currentTime")
     assert abs(resumed - paused_at) <= 3, (resumed, paused_at)
     expect(page.locator("#speed-1\\.5")).to_have_attribute("aria-pressed", "true")
-    video.evaluate("el => { el.muted = true; return el.play(); }")
+    play_video(video)
     page.wait_for_function("() => !document.querySelector('video#lesson-video').paused", timeout=10_000)
     assert video.evaluate("el => el.playbackRate") == 1.5
     video.evaluate("el => el.pause()")

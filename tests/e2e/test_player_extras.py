@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from tests.e2e import server
-from tests.e2e.fixtures import query, wait_ready
+from tests.e2e.fixtures import play_video, query, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -143,7 +143,7 @@ def test_hd_sd_switch_keeps_position_speed_and_play_state_and_is_remembered(page
     expect(page.locator("#quality-hd")).to_have_attribute("aria-pressed", "true")
 
     page.locator("#speed-1\\.25").click()
-    video.evaluate("el => { el.muted = true; el.currentTime = 20; return el.play(); }")
+    play_video(video, at=20)
     page.wait_for_function("() => { const m = document.querySelector('video#lesson-video');"
                            " return m.currentTime > 21 && !m.paused; }", timeout=20_000)
     page.locator("#quality-sd").click()
@@ -185,7 +185,7 @@ def test_listen_mode_plays_the_audio_at_the_same_position_and_counts_progress(pa
     video = _video(page)
     expect(page.locator("#listen-toggle")).to_contain_text("只听声音")
     expect(page.locator("#listen-overlay")).to_be_hidden()
-    video.evaluate("el => { el.muted = true; el.currentTime = 30; return el.play(); }")
+    play_video(video, at=30)
     page.wait_for_function("() => document.querySelector('video#lesson-video').currentTime > 31", timeout=20_000)
     page.locator("#listen-toggle").click()
     _on_source(page, "listen")
@@ -250,7 +250,7 @@ def test_autoplay_opens_the_next_lesson_at_the_end_of_a_video(page, shop_db, liv
     wait_ready(page)
     video = _video(page)
     page.locator("#speed-1").click()  # a real click: the tab has user activation, as a learner's would
-    video.evaluate("el => { el.muted = true; el.currentTime = Math.max(0, el.duration - 2.5); return el.play(); }")
+    play_video(video, at=-2.5)
     expect(page).to_have_url(re.compile(rf"/lesson/{video_course['second']}$"), timeout=30_000)
     page.wait_for_function(
         "(id) => { const m = document.querySelector('video#lesson-video');"
@@ -309,7 +309,7 @@ def test_finishing_a_course_leads_to_a_verifiable_certificate(page, browser, sho
     # resumes near the end; watch the rest
     page.wait_for_function("(d) => document.querySelector('video#lesson-video').currentTime > d - 20",
                            arg=last_duration, timeout=20_000)
-    video.evaluate("el => { el.muted = true; return el.play(); }")
+    play_video(video)
     expect(page.locator("#lesson-complete")).to_be_visible(timeout=40_000)
     expect(page.locator("#course-percent")).to_contain_text("100")
     link = page.locator("#certificate-link")
@@ -341,7 +341,7 @@ def test_a_source_whose_token_expired_is_refreshed_at_the_same_second(page, shop
     video = _video(page)
     _on_source(page, "hd")
     page.wait_for_timeout(1200)  # fresh tokens then carry a later expiry, so they differ
-    video.evaluate("el => { el.muted = true; el.currentTime = 15; return el.play(); }")
+    play_video(video, at=15)
     page.wait_for_function("() => document.querySelector('video#lesson-video').currentTime > 16", timeout=20_000)
     # What a 10-minute-old page sees when it switches: its SD playlist token is refused by now.
     dead = video.evaluate(
@@ -375,7 +375,7 @@ def test_no_seeking_ahead_on_first_watch(page, shop_db, live_server, video_cours
         page.goto(f"/lesson/{lesson_id}")
         wait_ready(page)
         video = _video(page)
-        video.evaluate("el => { el.muted = true; return el.play(); }")
+        play_video(video)
         page.wait_for_function("() => document.querySelector('video#lesson-video').currentTime > 2", timeout=20_000)
         video.evaluate("el => { el.currentTime = 50; }")
         page.wait_for_timeout(800)
@@ -407,7 +407,7 @@ def test_an_anonymous_visitor_plays_the_free_seconds_to_their_end_and_gets_nothi
     assert video.get_attribute("data-hd") in (None, "") and video.get_attribute("data-listen") in (None, "")
     duration = video.evaluate("el => el.duration")
     assert seconds - 1 <= duration <= seconds + 0.5, duration  # the clip itself ends at the free seconds
-    video.evaluate(f"el => {{ el.muted = true; el.currentTime = {seconds - 3}; return el.play(); }}")
+    play_video(video, at=seconds - 3)
     page.wait_for_function("() => document.querySelector('video#lesson-video').ended", timeout=30_000)
     expect(page.locator("#trial-over")).to_be_visible()
     expect(page).to_have_url(re.compile(rf"/lesson/{lesson_id}$"))  # a preview does not autoplay on

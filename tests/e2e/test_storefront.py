@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.fixtures import query, wait_ready
+from tests.e2e.fixtures import play_video, query, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -118,7 +118,7 @@ def _play(page, selector: str) -> None:
         " && (m.getAttribute('data-src') || m.getAttribute('data-hd') || '').startsWith('/api/hls/'); }",
         timeout=30_000,
     )
-    media.evaluate("el => { el.muted = true; return el.play(); }")
+    play_video(media)
     page.wait_for_function(
         f"() => {{ const m = document.querySelector({selector!r}); "
         "return m && !m.paused && m.currentTime > 1; }",

@@ -274,6 +274,14 @@ TABLE: dict[str, Row] = {
     "ProfileState.upload_avatar": row(SIGNED_IN, "users", args=arg(PNG)),
     "OutboxState.load_outbox": row(EVERYONE, shows_all=True,
                                    why="the demo's outbox shows every mail to anyone; a production shop has none"),
+    # ---- the one-time setup link: its token is the key; the world's shop is set up, so every step
+    # is refused for everyone (services/setup.py and tests/services/test_setup.py hold the rules)
+    "SetupState.load_setup": row(EVERYONE),
+    "SetupState.submit_account": row(EVERYONE, args=form(email="x@example.com", nickname="店主", password="pass-word-1",
+                                                         password_again="pass-word-1")),
+    "SetupState.back_to_account": row(EVERYONE),
+    "SetupState.finish_setup": row(EVERYONE, args=form(code="123456")),
+    "SetupState.open_dashboard": row(EVERYONE),
     "TeachApplyState.load_teach": row(SIGNED_IN, why="own application"),
     "TeachApplyState.submit_application": row(SIGNED_IN, "instructor_applications users", optional=True,
                                               args=form(name="新老师", title="讲师", bio="经验丰富")),
@@ -290,6 +298,10 @@ TABLE: dict[str, Row] = {
     "AdminRefundsState.save_policy": row(OWNER, "refund_policies audit_log", args=form(
         auto_approve="on", within_days="7", max_progress_pct="20", request_window_days="30"), totp=False,
         why="staff_required page, owner-only service: staff are told 'owner only'"),
+    "AdminRefundsState.retry_refund": row(STAFF, COMMERCE + " audit_log", optional=True, args=arg(lambda w: w.refund),
+                                          why="A's refund is still a request: staff are told it is not waiting"),
+    "AdminRefundsState.mark_refunded_by_hand": row(STAFF, COMMERCE + " audit_log", optional=True,
+                                                   args=arg(lambda w: w.refund)),
     "AdminManualState.load_manual": row(STAFF),
     "AdminManualState.confirm_manual": row(STAFF, COMMERCE + " manual_payments audit_log",
                                            args=arg(lambda w: w.manual_payment)),
@@ -473,7 +485,8 @@ def _fresh_ticket(w: World) -> None:
     from coursemall.services import sessions
 
     with Session(coursemall.db.get_engine()) as s:
-        w.ids["fresh_ticket"] = sessions.create_login_ticket(s, user_id=w.learner)
+        w.ids["fresh_ticket"] = sessions.create_login_ticket(
+            s, user_id=w.learner, browser_hash=sessions.browser_hash_of(w.browsers["learner"]))
         s.commit()
 
 
@@ -488,9 +501,11 @@ def _empty_upload_file(w: World) -> None:
 
 ROUTES: dict[str, tuple[Row, RouteCall]] = {
     "GET /api/health": _route(EVERYONE, call=RouteCall(lambda w: "/api/health")),
-    "GET /api/auth/complete": _route(EVERYONE, "login_tickets user_sessions", call=RouteCall(
+    "GET /api/auth/complete": _route(LEARNER, "login_tickets user_sessions", call=RouteCall(
         lambda w: f"/api/auth/complete?ticket={w.fresh_ticket}&next=/", setup=_fresh_ticket),
-        why="today the ticket alone signs in (A's ticket): binding it to A's browser is the sessions work"),
+        why="A's ticket signs in only in the browser it was minted for (A's `cm_browser` secret)"),
+    "GET /api/auth/browser": _route(EVERYONE, call=RouteCall(lambda w: "/api/auth/browser?next=/login"),
+                                    why="hands this browser its own secret; writes nothing"),
     "GET /api/auth/signout": _route(EVERYONE, "user_sessions", optional=True,
                                     call=RouteCall(lambda w: "/api/auth/signout"), why="own cookie only"),
     "GET /api/media/{token}": _route(frozenset(), call=RouteCall(lambda w: f"/api/media/{'x' * 40}")),
@@ -530,8 +545,10 @@ ROUTES: dict[str, tuple[Row, RouteCall]] = {
                                                call=RouteCall(lambda w: "/api/admin/export/orders.csv")),
     "GET /api/admin/export/learners.csv": _route(STAFF, "audit_log", optional=True,
                                                  call=RouteCall(lambda w: "/api/admin/export/learners.csv")),
-    "GET /api/hls/{lesson_id}/{asset_id}/{name}": _route(frozenset(), call=RouteCall(
-        lambda w: f"/api/hls/{w.lesson}/{w.media_asset}/index.m3u8"), why="no HLS made for this lesson: 404"),
+    "GET /api/hls/{lesson_id}/{asset_id}/{variant}/{name}": _route(frozenset(), call=RouteCall(
+        lambda w: f"/api/hls/{w.lesson}/{w.media_asset}/hd/index.m3u8"),
+        why="a playlist URL without the player's session-bound token: refused for everyone "
+            "(tests/security/test_media_tokens.py covers the tokens)"),
 }
 
 
@@ -616,7 +633,7 @@ async def _call_route(lab, world, key: str, actor: str):
         spec.setup(world)
         lab.forget_writes()
     method = key.split(" ", 1)[0]
-    cookies = {}
+    cookies = {"cm_browser": world.browsers[actor]}
     if actor != "anon":
         cookies["cm_session"] = world.tokens[actor]
     transport = httpx.ASGITransport(app=build_api())
