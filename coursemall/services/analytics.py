@@ -29,14 +29,12 @@ import hashlib
 import hmac
 import logging
 import re
-import threading
-from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from coursemall.domain import progress as progress_rules
@@ -608,14 +606,16 @@ def update_channel_fees(session: Session, *, actor_id: object, rates: object) ->
 
 
 # ---------------------------------------------------------------------------------- page views
+#
+# A view is stored once per visitor, kind, course and China day. The database de-duplicates: the
+# unique index uq_page_views_visit and INSERT ... ON CONFLICT DO NOTHING, so any number of web
+# workers (processes) agree without sharing memory. The write is one indexed INSERT in the
+# caller's unit of work; the caller commits.
 
 VISITOR_CHARS = 32
-_SEEN_MAX = 50_000
-_seen: OrderedDict[tuple, None] = OrderedDict()
-_seen_lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
-_pending: list[Future] = []
-MAX_PENDING = 1000
+MAX_VIEW_IDS = 100
+VISIT_KEY = ("visitor", "kind", "course_id", "day")  # the columns of the unique index uq_page_views_visit
+_DIALECT_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def visitor_key(user_id: int | None, client_token: object, secret: str) -> str:
@@ -628,101 +628,57 @@ def visitor_key(user_id: int | None, client_token: object, secret: str) -> str:
     return "a" + digest[:VISITOR_CHARS - 1]
 
 
+def _insert_ignoring_duplicates(session: Session):
+    """INSERT INTO page_views ... ON CONFLICT (the visit key) DO NOTHING, for this database."""
+    insert = _DIALECT_INSERT[session.get_bind().dialect.name]
+    return insert(PageView.__table__).on_conflict_do_nothing(index_elements=list(VISIT_KEY))
+
+
 def record_views(session: Session, *, kind: str, course_ids: list[int], visitor: str,
                  user_id: int | None = None, now: datetime | None = None) -> int:
-    """Write one PageView per course (not again for the same visitor, kind, course and China day
-    within this process). Returns the number of rows added."""
+    """Write one PageView per course unless this visitor already has one of this kind for that
+    course on this China day (checked by the database, across every worker). One INSERT; the
+    caller commits. Returns the number of rows added."""
     if kind not in VIEW_KINDS or not visitor:
         return 0
     now = now or utcnow()
     day = china_day_of(now)
-    fresh = []
-    with _seen_lock:
-        for cid in dict.fromkeys(course_ids):
-            if not (isinstance(cid, int) and 0 < cid <= 2**31 - 1):
-                continue
-            key = (visitor, kind, cid, day)
-            if key in _seen:
-                continue
-            _seen[key] = None
-            fresh.append(cid)
-        while len(_seen) > _SEEN_MAX:
-            _seen.popitem(last=False)
-    for cid in fresh:
-        session.add(PageView(kind=kind, course_id=cid, user_id=user_id, visitor=visitor, created_at=now))
-    session.flush()
-    return len(fresh)
+    # sorted: two workers inserting the same keys take them in the same order (no deadlock on PG)
+    ids = sorted({cid for cid in course_ids
+                  if isinstance(cid, int) and not isinstance(cid, bool) and 0 < cid <= 2**31 - 1})
+    if not ids:
+        return 0
+    rows = [{"kind": kind, "course_id": cid, "user_id": user_id, "visitor": visitor, "created_at": now,
+             "day": day} for cid in ids]
+    # RETURNING lists the rows really added (a multi-row INSERT's rowcount is not reliable on psycopg)
+    stmt = _insert_ignoring_duplicates(session).values(rows).returning(PageView.__table__.c.id)
+    return len(session.execute(stmt).all())
 
 
-def _record_in_thread(kind: str, course_ids: list[int], visitor: str, user_id: int | None) -> None:
-    from coursemall.db import session_scope
+def track(session: Session, kind: str, course_ids: list[int], *, user_id: int | None,
+          client_token: object) -> int:
+    """A storefront page showed these courses to this visitor (signed-in user, else the browser's
+    client token): record the views in `session` (the caller commits). Bad input records nothing."""
+    from coursemall.settings import get_settings
 
-    try:
-        with session_scope() as s:
-            record_views(s, kind=kind, course_ids=course_ids, visitor=visitor, user_id=user_id)
-    except Exception:  # noqa: BLE001 - a lost page view never breaks anything
-        log.warning("page view not recorded", exc_info=True)
-
-
-def _record_checkout_in_thread(order_no: str, visitor: str, user_id: int) -> None:
-    """The courses of the user's own pending order (bundles expanded) as checkout views."""
-    from coursemall.db import session_scope
-
-    try:
-        with session_scope() as s:
-            lines = s.exec(select(OrderLine.course_ids).join(Order, Order.id == OrderLine.order_id).where(
-                Order.out_trade_no == order_no, Order.user_id == user_id,
-                Order.status == OrderStatus.PENDING.value)).all()
-            ids = [int(c) for course_ids in lines for c in (course_ids or []) if isinstance(c, int)]
-            record_views(s, kind="checkout", course_ids=ids, visitor=visitor, user_id=user_id)
-    except Exception:  # noqa: BLE001 - a lost page view never breaks anything
-        log.warning("checkout view not recorded", exc_info=True)
+    if kind not in VIEW_KINDS or not isinstance(course_ids, (list, tuple)):
+        return 0
+    visitor = visitor_key(user_id, client_token, get_settings().secret_key)
+    ids = [c for c in course_ids if isinstance(c, int) and not isinstance(c, bool)][:MAX_VIEW_IDS]
+    if not visitor or not ids:
+        return 0
+    return record_views(session, kind=kind, course_ids=ids, visitor=visitor,
+                        user_id=user_id if visitor.startswith("u") else None)
 
 
-def _submit(fn, *args: Any) -> None:
-    global _executor
-    with _seen_lock:
-        _pending[:] = [f for f in _pending if not f.done()]
-        if len(_pending) >= MAX_PENDING:
-            return  # analytics are not worth slowing the shop down
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pageviews")
-        _pending.append(_executor.submit(fn, *args))
-
-
-def track(kind: str, course_ids: list[int], *, user_id: int | None, client_token: object) -> None:
-    """Record page views off the event loop (one worker thread); never raises."""
-    try:
-        from coursemall.settings import get_settings
-
-        visitor = visitor_key(user_id, client_token, get_settings().secret_key)
-        ids = [c for c in course_ids if isinstance(c, int) and not isinstance(c, bool)][:100]
-        if not visitor or not ids or kind not in VIEW_KINDS:
-            return
-        _submit(_record_in_thread, kind, ids, visitor, user_id if visitor.startswith("u") else None)
-    except Exception:  # noqa: BLE001
-        log.warning("page view not queued", exc_info=True)
-
-
-def track_checkout(order_no: object, *, user_id: int | None) -> None:
-    """A signed-in learner opened the payment page of their pending order; never raises."""
-    try:
-        valid_no = isinstance(order_no, str) and 0 < len(order_no) <= 32
-        if not (isinstance(user_id, int) and user_id > 0 and valid_no):
-            return
-        _submit(_record_checkout_in_thread, order_no, f"u{user_id}", user_id)
-    except Exception:  # noqa: BLE001
-        log.warning("checkout view not queued", exc_info=True)
-
-
-def wait_for_views(timeout: float = 10.0) -> None:
-    """Tests: wait until queued page views are written."""
-    with _seen_lock:
-        pending = list(_pending)
-    for f in pending:
-        f.result(timeout=timeout)
-
-
-def reset_seen() -> None:
-    with _seen_lock:
-        _seen.clear()
+def track_checkout(session: Session, order_no: object, *, user_id: int | None) -> int:
+    """A signed-in learner opened the payment page of their pending order: its courses (bundles
+    expanded) as checkout views, in `session` (the caller commits)."""
+    valid_no = isinstance(order_no, str) and 0 < len(order_no) <= 32
+    if not (isinstance(user_id, int) and not isinstance(user_id, bool) and user_id > 0 and valid_no):
+        return 0
+    lines = session.exec(select(OrderLine.course_ids).join(Order, Order.id == OrderLine.order_id).where(
+        Order.out_trade_no == order_no, Order.user_id == user_id,
+        Order.status == OrderStatus.PENDING.value)).all()
+    ids = [int(c) for course_ids in lines for c in (course_ids or []) if isinstance(c, int)]
+    return record_views(session, kind="checkout", course_ids=ids, visitor=f"u{user_id}", user_id=user_id)

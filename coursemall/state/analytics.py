@@ -34,21 +34,30 @@ def _yuan(fen: int) -> float:
     return round(fen / 100, 2)
 
 
-def track_page_view(state: Any, kind: str, course_ids: list[int]) -> None:
-    """Storefront hook: record that this visitor saw these courses (never fails the page)."""
+def track_page_view(state: Any, session: Any, kind: str, course_ids: list[int]) -> None:
+    """Storefront hook: record that this visitor saw these courses, in the load's own unit of work
+    (`session`, committed by the load). Never fails the page: a failed write rolls the session back
+    (the load only read) and is logged."""
     try:
         token = getattr(state.router.session, "client_token", "")
-        analytics.track(kind, list(course_ids), user_id=state._actor_id(), client_token=token)
+        user_id = state._actor_id()
     except Exception:  # noqa: BLE001 - analytics must never break a storefront page
         log.warning("page view hook failed", exc_info=True)
-
-
-def track_checkout_view(state: Any, order_no: str) -> None:
-    """Order page hook: a learner opened the payment page of their pending order."""
+        return
     try:
-        analytics.track_checkout(order_no, user_id=state._actor_id())
+        analytics.track(session, kind, list(course_ids), user_id=user_id, client_token=token)
     except Exception:  # noqa: BLE001
-        log.warning("checkout view hook failed", exc_info=True)
+        session.rollback()
+        log.warning("page view not recorded", exc_info=True)
+
+
+async def track_checkout_view(order_no: str, user_id: int | None) -> None:
+    """Order page hook: a learner opened the payment page of their pending order. One short unit
+    of work in a worker thread (never on the event loop); never fails the page."""
+    try:
+        await asyncio.to_thread(_in_session, analytics.track_checkout, order_no=order_no, user_id=user_id)
+    except Exception:  # noqa: BLE001
+        log.warning("checkout view not recorded", exc_info=True)
 
 
 # ---------------------------------------------------------------------------------- /admin

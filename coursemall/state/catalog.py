@@ -122,6 +122,8 @@ class HomeState(CatalogBaseState):
         try:
             with session_scope() as session:
                 home = catalog_service.get_home(session)
+                track_page_view(self, session, "list",
+                                [c.id for c in (*home.banners, *home.newest, *home.best_sellers)])
         except Exception as exc:  # noqa: BLE001 - shown as a message, logged
             self._fail(exc)
             return
@@ -135,7 +137,6 @@ class HomeState(CatalogBaseState):
         self.best_sellers = [card_vars(c) for c in home.best_sellers]
         self.bundles = [bundle_vars(b) for b in home.bundles]
         self.loaded = True
-        track_page_view(self, "list", [c.id for c in (*home.banners, *home.newest, *home.best_sellers)])
 
 
 class ListingState(CatalogBaseState):
@@ -156,7 +157,6 @@ class ListingState(CatalogBaseState):
 
     def _apply(self, result: SearchResultDTO, base: str) -> None:
         self.items = [card_vars(c) for c in result.items]
-        track_page_view(self, "list", [c.id for c in result.items])
         self.title_segments = [segment_vars(c.title_segments or ((c.title, False),)) for c in result.items]
         self.subtitle_segments = [segment_vars(c.subtitle_segments or ((c.subtitle, False),))
                                   for c in result.items]
@@ -197,6 +197,7 @@ class SearchState(ListingState):
                 result = catalog_service.search_courses(
                     session, query=raw_q, sort=self._query_param("sort"),
                     page=self._query_param("page") or 1)
+                track_page_view(self, session, "list", [c.id for c in result.items])
         except Exception as exc:  # noqa: BLE001
             self._fail(exc)
             return
@@ -239,6 +240,7 @@ class CategoryState(ListingState):
                 result = catalog_service.list_category(
                     session, slug=slug, sort=self._query_param("sort"),
                     page=self._query_param("page") or 1)
+                track_page_view(self, session, "list", [c.id for c in result.items])
         except Exception as exc:  # noqa: BLE001
             self.items = []
             self.name = ""
@@ -321,6 +323,7 @@ class CourseState(CatalogBaseState):
             with session_scope() as session:
                 d = catalog_service.get_course_detail(session, course_id=cid, actor_id=self._actor_id(),
                                                      mfa_verified=self._mfa_ok)
+                track_page_view(self, session, "detail", [d.id])
         except DomainError as exc:
             self.course_id = 0
             self.error = self._t("course.not_found" if exc.code == "error.not_found" else exc.code)
@@ -372,7 +375,6 @@ class CourseState(CatalogBaseState):
         first = next((ls for ch in d.chapters for ls in ch.lessons if ls.playable), None)
         self.first_lesson_href = routes.lesson_url(first.id) if first else ""
         self.loaded = True
-        track_page_view(self, "detail", [d.id])
 
 
 class LessonState(CatalogBaseState):

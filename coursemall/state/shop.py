@@ -410,7 +410,7 @@ class OrderState(_ShopMixin, AppState):
             self._reset()
             self.not_found, self.loaded = True, True
             return self._failed(exc)
-        track_checkout_view(self, order_no)  # analytics funnel (pending orders only; never fails)
+        await track_checkout_view(order_no, user_id)  # analytics funnel (pending orders only; never fails)
         if self._returned_from_oauth(order_no):
             self._wxpay_continued = order_no  # once: a reload of this URL does not pay again
             return await self._start_payment(user_id, order_no, Channel.WECHAT.value, allow_oauth=False)

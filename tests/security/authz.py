@@ -73,7 +73,6 @@ from coursemall.models import (
 )
 from coursemall.models.accounts import UserSession
 from coursemall.models.media_pipeline import MediaJob
-from coursemall.services import analytics as analytics_service
 from coursemall.services import (
     audit,
     cart,
@@ -389,9 +388,8 @@ class Lab:
         self.dirty = False
 
     def writes(self) -> dict[str, set[str]]:
-        """{table: {insert/update/delete}} written since the last restore (page views, which the app
-        writes from a background thread, included)."""
-        analytics_service.wait_for_views()
+        """{table: {insert/update/delete}} written since the last restore (page views included: the
+        handlers write them in their own unit of work, so they are in the file once the call returns)."""
         with self.engine.connect() as conn:
             rows = conn.exec_driver_sql(f"SELECT DISTINCT tbl, op FROM {WRITES_TABLE}").all()
         if rows:
@@ -423,7 +421,6 @@ def reset_process_caches() -> None:
 
     community_service._shop_words_cache = ()
     shop_settings_state.forget_brand_cache()
-    analytics_service.reset_seen()  # page views are written once per visitor, course and day
 
 
 # ---------------------------------------------------------------------------------- calling

@@ -200,7 +200,6 @@ RANGE = DateRange(D9, D10)
 
 @pytest.fixture
 def shop(session) -> Shop:
-    analytics.reset_seen()
     return build_shop(session)
 
 
@@ -337,6 +336,41 @@ def test_record_views_writes_once_per_visitor_course_and_day(session, shop):
     assert count() == 3
     f = analytics.funnel(session, actor_id=shop.owner, rng=RANGE)
     assert (f.list_visitors, f.detail_visitors) == (4, 4)
+
+
+def test_two_workers_recording_the_same_view_at_once_store_one_row(db_engine, shop):
+    """Two web processes (two engines: two pools, no memory shared) record the same views at the
+    same moment: the database's unique key lets exactly one row per visitor, kind, course and
+    China day through, and each row is counted by exactly one of them."""
+    from coursemall.db import make_engine
+    from coursemall.models import PageView
+    from tests.concurrency import run_concurrently
+
+    url = db_engine.url.render_as_string(hide_password=False)
+    workers = [make_engine(url) for _ in range(2)]
+    start = at(2026, 3, 10, 8)  # 16:00 China; the second worker 59 minutes later, the same day
+
+    def record(engine, visitor: str, now: datetime, course_ids: list[int]) -> int:
+        with Session(engine) as s:
+            added = analytics.record_views(s, kind="detail", course_ids=course_ids, visitor=visitor, now=now)
+            s.commit()
+            return added
+
+    orders = ([shop.c1, shop.c2], [shop.c2, shop.c1])  # the same keys listed in either order
+    try:
+        for race in range(8):
+            visitor = f"aRACE{race}"
+            added = run_concurrently([lambda e=e, i=i: record(e, visitor, start + timedelta(minutes=59 * i), orders[i])
+                                      for i, e in enumerate(workers)])
+            assert sum(added) == 2, (race, added)
+    finally:
+        for engine in workers:
+            engine.dispose()
+    with Session(db_engine) as s:
+        rows = s.exec(select(PageView.visitor, PageView.course_id, PageView.day)
+                      .where(PageView.visitor.startswith("aRACE"))).all()
+    assert sorted((v, c, str(d)) for v, c, d in rows) == sorted(
+        (f"aRACE{r}", c, "2026-03-10") for r in range(8) for c in (shop.c1, shop.c2))
 
 
 def test_visitor_key_hashes_anonymous_tokens():
