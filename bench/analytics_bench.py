@@ -153,10 +153,13 @@ def load(conn, orders: int, progress: int) -> dict[str, float]:
         SELECT u + 51, CURRENT_DATE - ((k * 24 + u % 24) % 365), 60 + u % 600
         FROM generate_series(1, :nu) u, generate_series(0, 14) k""", nu=learners)
     run("page_views", """
-        INSERT INTO page_views (kind, course_id, user_id, visitor, created_at)
-        SELECT (ARRAY['list','list','list','detail','detail','checkout'])[g % 6 + 1], g % :nc + 1, NULL,
-               'a' || (g::bigint * 7919 % 400000), now() - (:n - g) * (interval '365 days' / :n)
-        FROM generate_series(1, :n) g""", nc=COURSES, n=orders * 3)
+        INSERT INTO page_views (kind, course_id, user_id, visitor, created_at, day)
+        SELECT kind, course_id, NULL, visitor, at, CAST(timezone('UTC', at) + INTERVAL '8 hours' AS DATE)
+        FROM (SELECT (ARRAY['list','list','list','detail','detail','checkout'])[g % 6 + 1] AS kind,
+                     g % :nc + 1 AS course_id, 'a' || (g::bigint * 7919 % 400000) AS visitor,
+                     now() - (:n - g) * (interval '365 days' / :n) AS at
+              FROM generate_series(1, :n) g) v
+        ON CONFLICT DO NOTHING""", nc=COURSES, n=orders * 3)
     for stmt in INDEXES:
         run(re.sub(r"CREATE INDEX (\S+).*", r"index \1", stmt), stmt)
     run("analyze", "ANALYZE")
