@@ -7,7 +7,7 @@ the clip the media pipeline cut (it ends there; the server sends nothing past it
 buy prompt, or say the clip is being prepared; other lessons show "buy to unlock" and no media URL.
 Video/audio: speed 0.5×–2× (remembered), resume / `?t=` seek, heartbeats, notes and questions
 pinned to the timeline, next-lesson autoplay; articles: reading progress and read-to-end. The
-behaviour is state/player.py's PLAYER_JS; the watermark shows the viewer's own nickname and code.
+behaviour is assets/js/player.js; the watermark shows the viewer's own nickname and code.
 """
 
 from __future__ import annotations
