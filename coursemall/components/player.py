@@ -1,5 +1,5 @@
 """Stateless pieces of the lesson player: speed bar, watermark, timeline markers, note form,
-course outline, progress badges. The behaviour lives in state/player.py's PLAYER_JS."""
+course outline, progress badges. The behaviour lives in assets/js/player.js."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ the clip the media pipeline cut (it ends there; the server sends nothing past it
 buy prompt, or say the clip is being prepared; other lessons show "buy to unlock" and no media URL.
 Video/audio: speed 0.5×–2× (remembered), resume / `?t=` seek, heartbeats, notes and questions
 pinned to the timeline, next-lesson autoplay; articles: reading progress and read-to-end. The
-behaviour is state/player.py's PLAYER_JS; the watermark shows the viewer's own nickname and code.
+behaviour is assets/js/player.js; the watermark shows the viewer's own nickname and code.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from coursemall.components.player import (
 )
 from coursemall.state.catalog import LessonState
 from coursemall.state.base import AppState
-from coursemall.state.player import PlayerState
+from coursemall.state.player import PLAYER_JS_SRC, PlayerState
 
 _MEDIA_STYLE = {"width": "100%", "display": "block", "background": "#000", "border_radius": "12px"}
 
@@ -216,4 +216,7 @@ def lesson_body() -> rx.Component:
 @rx.page(route=routes.LESSON, title="学习 · 知行课堂",
          on_load=[AppState.load_viewer, PlayerState.load_player])
 def lesson() -> rx.Component:
-    return page_frame(lesson_body())
+    # The page asks for the player script as it renders (on a full load its fetch runs alongside
+    # hydration); load_player's boot call starts it, or loads it itself if it is not there yet.
+    # Same id as the boot's own script tag, so the file is never added twice.
+    return rx.fragment(rx.script(src=PLAYER_JS_SRC, id="cm-player-js"), page_frame(lesson_body()))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -129,9 +131,17 @@ def _play(page, selector: str) -> None:
 def test_trial_video_lesson_plays_without_sign_in(page, shop_db):
     lesson_id, course_id, _ = _trial_lesson(shop_db, "video")
     page.goto(f"/course/{course_id}")
-    page.locator(f"#lesson-link-{lesson_id}").click()
+    page.locator(f"#lesson-link-{lesson_id}").click()  # a client-side navigation mounts the player
     expect(page).to_have_url(re.compile(rf"/lesson/{lesson_id}\b"))
     _play(page, "video#lesson-video, #lesson-video video")
+    # the player came from assets/js/player.js, once, under its content hash
+    player_js = (Path(__file__).resolve().parents[2] / "assets" / "js" / "player.js").read_bytes()
+    scripts = page.locator("script[src*='/js/player.js']")
+    expect(scripts).to_have_count(1)
+    src = scripts.get_attribute("src")
+    assert src == "/js/player.js?v=" + hashlib.sha256(player_js).hexdigest()[:12], src
+    served = page.request.get(src)
+    assert served.ok and served.body() == player_js
 
 
 def test_trial_audio_lesson_plays_without_sign_in(page, shop_db):

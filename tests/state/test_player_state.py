@@ -5,6 +5,7 @@ the happy paths against the fixture catalog on SQLite."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 from contextlib import contextmanager
@@ -16,7 +17,15 @@ import coursemall.coursemall  # noqa: F401  (registers pages and states)
 from coursemall.models import LessonNote, LessonProgress, StudyDay
 from coursemall.state import player as player_state
 from coursemall.state.catalog import LessonState
-from coursemall.state.player import PLAYER_JS, CertificateState, LearningState, PlayerState, parse_payload
+from coursemall.state.player import (
+    PLAYER_JS_FILE,
+    PLAYER_JS_SRC,
+    CertificateState,
+    LearningState,
+    PlayerState,
+    parse_payload,
+    player_boot_js,
+)
 from tests.services.catalog_fixture import build_catalog
 from tests.state.test_catalog_state import call as _call
 from tests.state.test_catalog_state import make
@@ -39,9 +48,20 @@ def test_exact_event_handlers(cls):
     assert set(cls.event_handlers) - {"setvar"} == EXPECTED[cls]
 
 
-def test_player_script_is_constant_text():
-    # No formatting holes: user data never reaches the script (init gets integers only).
-    assert "{" in PLAYER_JS and "%s" not in PLAYER_JS and "__cmPlayer" in PLAYER_JS
+def test_player_script_is_a_static_asset_with_a_content_version():
+    # The player is a static file under assets/ (served at /); its URL carries the content hash,
+    # so a changed player is never taken from a browser's cache.
+    text = PLAYER_JS_FILE.read_bytes()
+    assert PLAYER_JS_FILE.parent.parent.name == "assets"
+    assert b"window.__cmPlayer = {" in text and b"__cmPlayerPending" in text
+    assert PLAYER_JS_SRC == "/js/player.js?v=" + hashlib.sha256(text).hexdigest()[:12]
+
+
+def test_player_boot_gets_integers_only():
+    # User data never reaches the inline call: the src is a constant, init gets integers.
+    boot = player_boot_js(7, 12, 30, True, False, True)
+    assert json.dumps(PLAYER_JS_SRC) in boot and "window.__cmPlayer.init(7, 12, 30, 1, 0, 1);" in boot
+    assert "%" not in boot and "__cmPlayerPending = run" in boot
 
 
 @pytest.fixture
