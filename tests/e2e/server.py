@@ -57,8 +57,18 @@ def tail(path: Path, lines: int = 60) -> str:
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on the port (IPv4 or IPv6 loopback: the server may bind either) and it can be
+    bound. A bind probe alone is not enough: a server on ::1 leaves 0.0.0.0 bindable, and two test
+    runs then shared one port."""
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            try:
+                if s.connect_ex((host, port)) == 0:
+                    return False
+            except OSError:
+                pass
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("0.0.0.0", port))
         except OSError:
