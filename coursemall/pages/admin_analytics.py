@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
 from coursemall.services.analytics import FEE_CHANNELS
 from coursemall.state.analytics import AnalyticsState
-from coursemall.state.base import AppState
 
 S = AnalyticsState
 ORANGE, BLUE, GREEN, GRAY = "#e8590c", "#1c7ed6", "#2f9e44", "#868e96"
@@ -231,11 +231,11 @@ def _fees_form() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_ANALYTICS, title="数据 · CourseMall",
-         on_load=[AppState.load_viewer, AnalyticsState.load_analytics])
+@shop_page(routes.ADMIN_ANALYTICS, "admin.nav.analytics",
+           on_load=[AnalyticsState.load_analytics],
+           layout=dashboard(S))
 def admin_analytics_page() -> rx.Component:
-    return dashboard_page(
-        S, routes.ADMIN_ANALYTICS, "admin.nav.analytics",
+    return (
         dashboard_messages(S, "page"),
         rx.cond(~S.is_staff, rx.badge(tr("dash.scope_instructor"), color_scheme="blue")),
         _range_bar(),

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
 from coursemall.state.analytics import DashboardHomeState
-from coursemall.state.base import AppState
 
 S = DashboardHomeState
 
@@ -75,11 +75,11 @@ def _golive_card() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN, title="店铺管理 · CourseMall",
-         on_load=[AppState.load_viewer, DashboardHomeState.load_dashboard_home])
+@shop_page(routes.ADMIN, "admin.nav.home",
+           on_load=[DashboardHomeState.load_dashboard_home],
+           layout=dashboard(S))
 def admin_home_page() -> rx.Component:
-    return dashboard_page(
-        S, routes.ADMIN, "admin.nav.home",
+    return (
         dashboard_messages(S, "page"),
         rx.hstack(rx.text(tr("dash.today"), size="2", color="gray"), rx.text(S.today, size="2", color="gray"),
                   rx.cond(~S.is_staff, rx.badge(tr("dash.scope_instructor"), color_scheme="blue")),

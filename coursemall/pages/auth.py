@@ -6,11 +6,10 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
 from coursemall.settings import get_settings
 from coursemall.state.auth import CodeSignInState, RegisterState, ResetPasswordState, SignInState
-from coursemall.state.base import AppState
 
 
 def auth_card(title_key: str, *children: rx.Component) -> rx.Component:
@@ -49,10 +48,9 @@ def link_row(*links: rx.Component) -> rx.Component:
     return rx.flex(*links, justify="between", wrap="wrap", gap="2", width="100%")
 
 
-@rx.page(route=routes.SIGN_IN, title="登录 · CourseMall",
-         on_load=[AppState.load_viewer, SignInState.clear_message])
+@shop_page(routes.SIGN_IN, "page.title.sign_in", on_load=[SignInState.clear_message])
 def sign_in_page() -> rx.Component:
-    return page_frame(auth_card(
+    return auth_card(
         "auth.sign_in_title",
         rx.form(
             rx.vstack(
@@ -73,13 +71,12 @@ def sign_in_page() -> rx.Component:
             rx.link(tr("auth.forgot_password"), href=routes.RESET_PASSWORD, id="to-reset"),
         ),
         rx.link(tr("auth.no_account"), href=routes.REGISTER, id="to-register"),
-    ))
+    )
 
 
-@rx.page(route=routes.REGISTER, title="注册 · CourseMall",
-         on_load=[AppState.load_viewer, RegisterState.clear_message])
+@shop_page(routes.REGISTER, "page.title.register", on_load=[RegisterState.clear_message])
 def register_page() -> rx.Component:
-    return page_frame(auth_card(
+    return auth_card(
         "auth.register_title",
         rx.form(
             rx.vstack(
@@ -99,7 +96,7 @@ def register_page() -> rx.Component:
             on_submit=RegisterState.register, reset_on_submit=False, width="100%",
         ),
         rx.link(tr("auth.have_account"), href=routes.SIGN_IN, id="to-sign-in"),
-    ))
+    )
 
 
 def _demo_hint() -> rx.Component:
@@ -134,10 +131,9 @@ def _code_fields(state, prefix: str) -> rx.Component:
     )
 
 
-@rx.page(route=routes.CODE_SIGN_IN, title="验证码登录 · CourseMall",
-         on_load=[AppState.load_viewer, CodeSignInState.clear_message])
+@shop_page(routes.CODE_SIGN_IN, "page.title.code_sign_in", on_load=[CodeSignInState.clear_message])
 def code_sign_in_page() -> rx.Component:
-    return page_frame(auth_card(
+    return auth_card(
         "auth.code_title",
         _demo_hint(),
         rx.form(
@@ -152,13 +148,12 @@ def code_sign_in_page() -> rx.Component:
         ),
         link_row(rx.link(tr("auth.use_password"), href=routes.SIGN_IN),
                  rx.link(tr("nav.register"), href=routes.REGISTER)),
-    ))
+    )
 
 
-@rx.page(route=routes.RESET_PASSWORD, title="重置密码 · CourseMall",
-         on_load=[AppState.load_viewer, ResetPasswordState.clear_message])
+@shop_page(routes.RESET_PASSWORD, "page.title.reset_password", on_load=[ResetPasswordState.clear_message])
 def reset_password_page() -> rx.Component:
-    return page_frame(auth_card(
+    return auth_card(
         "auth.reset_title",
         _demo_hint(),
         rx.form(
@@ -175,4 +170,4 @@ def reset_password_page() -> rx.Component:
             on_submit=ResetPasswordState.reset_password, reset_on_submit=False, width="100%",
         ),
         rx.link(tr("auth.use_password"), href=routes.SIGN_IN),
-    ))
+    )

@@ -5,10 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import CartState
 
 
@@ -83,6 +82,6 @@ def cart_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.CART, title="购物车 · CourseMall", on_load=[AppState.load_viewer, CartState.load_cart])
+@shop_page(routes.CART, "page.title.cart", on_load=[CartState.load_cart])
 def cart_page() -> rx.Component:
-    return page_frame(cart_body())
+    return cart_body()

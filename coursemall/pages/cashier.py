@@ -6,10 +6,9 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import SandboxCashierState as S
 
 
@@ -54,7 +53,6 @@ def cashier_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.SANDBOX_CASHIER, title="沙箱收银台（测试模式） · CourseMall",
-         on_load=[AppState.load_viewer, S.load_cashier])
+@shop_page(routes.SANDBOX_CASHIER, "page.title.cashier", on_load=[S.load_cashier])
 def sandbox_cashier_page() -> rx.Component:
-    return page_frame(cashier_body())
+    return cashier_body()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.mfa import mfa_gate
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.catalog import page_load
 from coursemall.state.community import CHECKIN_UPLOAD, CheckinState as S
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"],
@@ -104,6 +103,6 @@ def checkin_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.CHECKIN, title="每日打卡 · 知行课堂", on_load=page_load(S.load_checkin))
+@shop_page(routes.CHECKIN, "page.title.checkin", on_load=[S.load_checkin])
 def checkin() -> rx.Component:
-    return page_frame(checkin_body())
+    return checkin_body()

@@ -6,12 +6,12 @@ import reflex as rx
 
 from coursemall.components.course_card import card_grid, cover_image
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.outline import outline
 from coursemall.components.price import price_tag
 from coursemall.components.reviews import reviews_section
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.catalog import CourseState, page_load
+from coursemall.state.catalog import CourseState
 from coursemall.state.community import ReviewState
 from coursemall.state.shop import BuyState
 
@@ -198,7 +198,7 @@ def course_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.COURSE, title="课程详情 · 知行课堂", on_load=page_load(BuyState.clear_message, CourseState.load,
-                                                                              ReviewState.load_reviews))
+@shop_page(routes.COURSE, "page.title.course",
+           on_load=[BuyState.clear_message, CourseState.load, ReviewState.load_reviews])
 def course() -> rx.Component:
-    return page_frame(course_body())
+    return course_body()

@@ -7,10 +7,10 @@ import reflex as rx
 
 from coursemall.components.course_card import banner_card, card_grid
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
 from coursemall.state.base import AppState
-from coursemall.state.catalog import HomeState, page_load
+from coursemall.state.catalog import HomeState
 from coursemall.state.shop_settings import HomeLayoutState
 
 
@@ -147,6 +147,6 @@ def home_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.HOME, title="知行课堂 · 精品课程", on_load=page_load(HomeState.load, HomeLayoutState.load_home_layout))
+@shop_page(routes.HOME, "page.title.home", on_load=[HomeState.load, HomeLayoutState.load_home_layout])
 def home() -> rx.Component:
-    return page_frame(home_body())
+    return home_body()

@@ -6,9 +6,8 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.catalog import page_load
 from coursemall.state.community import HOMEWORK_UPLOAD, HomeworkState as S
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"],
@@ -101,6 +100,6 @@ def homework_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.HOMEWORK, title="课后作业 · 知行课堂", on_load=page_load(S.load_homework))
+@shop_page(routes.HOMEWORK, "page.title.homework", on_load=[S.load_homework])
 def homework() -> rx.Component:
-    return page_frame(homework_body())
+    return homework_body()

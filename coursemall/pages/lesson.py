@@ -16,10 +16,10 @@ import reflex as rx
 
 from coursemall.components.comments import lesson_comments_section
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.mfa import mfa_gate
 from coursemall.components.outline import kind_icon, kind_label
 from coursemall.pages import routes
+from coursemall.components.page import shop_page
 from coursemall.components.player import (
     article_watermark,
     beat_inputs,
@@ -34,7 +34,6 @@ from coursemall.components.player import (
     watermark,
 )
 from coursemall.state.catalog import LessonState
-from coursemall.state.base import AppState
 from coursemall.state.player import PlayerState
 
 _MEDIA_STYLE = {"width": "100%", "display": "block", "background": "#000", "border_radius": "12px"}
@@ -213,7 +212,6 @@ def lesson_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.LESSON, title="学习 · 知行课堂",
-         on_load=[AppState.load_viewer, PlayerState.load_player])
+@shop_page(routes.LESSON, "page.title.lesson", on_load=[PlayerState.load_player])
 def lesson() -> rx.Component:
-    return page_frame(lesson_body())
+    return lesson_body()

@@ -7,10 +7,9 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column, section, status_badge
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import OrderState
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]}
@@ -282,6 +281,6 @@ def order_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ORDER, title="订单 · CourseMall", on_load=[AppState.load_viewer, OrderState.load_order])
+@shop_page(routes.ORDER, "page.title.order", on_load=[OrderState.load_order])
 def order_page() -> rx.Component:
-    return page_frame(order_body())
+    return order_body()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column, status_badge
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import MyOrdersState
 
 FILTERS = (("", "orders.all"), ("pending", "order.status.pending"), ("paid", "order.status.paid"),
@@ -56,7 +55,6 @@ def orders_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ORDERS, title="我的订单 · CourseMall",
-         on_load=[AppState.load_viewer, MyOrdersState.load_orders])
+@shop_page(routes.ORDERS, "page.title.orders", on_load=[MyOrdersState.load_orders])
 def orders_page() -> rx.Component:
-    return page_frame(orders_body())
+    return orders_body()

@@ -9,10 +9,9 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
 from coursemall.services.shop_settings import POLICY_KINDS
-from coursemall.state.catalog import page_load
 from coursemall.state.shop_settings import PolicyState
 
 
@@ -35,9 +34,9 @@ def _nav() -> rx.Component:
     )
 
 
-@rx.page(route=routes.POLICY, title="条款 · Policies", on_load=page_load(PolicyState.load_policy))
+@shop_page(routes.POLICY, "page.title.policy", on_load=[PolicyState.load_policy])
 def policy_page() -> rx.Component:
-    return page_frame(rx.vstack(
+    return rx.vstack(
         _nav(),
         rx.cond(
             PolicyState.not_found,
@@ -45,4 +44,4 @@ def policy_page() -> rx.Component:
             rx.vstack(rx.foreach(PolicyState.blocks, _block), spacing="2", width="100%", id="policy-text"),
         ),
         spacing="4", width="100%", id="policy",
-    ))
+    )

@@ -6,7 +6,7 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
 from coursemall.pages.auth import field
 from coursemall.state.auth import ProfileState
@@ -165,11 +165,10 @@ def _shop_links() -> rx.Component:
                              spacing="1", width="100%"), width="100%")
 
 
-@rx.page(route=routes.PROFILE, title="个人中心 · CourseMall",
-         on_load=[AppState.load_viewer, ProfileState.load_profile])
+@shop_page(routes.PROFILE, "page.title.profile", on_load=[ProfileState.load_profile])
 def profile_page() -> rx.Component:
-    return page_frame(rx.center(
+    return rx.center(
         rx.vstack(_identity(), _shop_links(), _password(), _devices(), spacing="4", width="100%",
                   max_width="520px"),
         width="100%",
-    ))
+    )

@@ -7,11 +7,10 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.mfa import code_input
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
 from coursemall.pages.auth import field, messages
-from coursemall.state.base import AppState
 from coursemall.state.setup import SetupState
 
 S = SetupState
@@ -87,8 +86,7 @@ def _refused() -> rx.Component:
     )
 
 
-@rx.page(route=routes.SETUP, title="开店设置 · CourseMall",
-         on_load=[AppState.load_viewer, SetupState.load_setup])
+@shop_page(routes.SETUP, "page.title.setup", on_load=[SetupState.load_setup])
 def setup_page() -> rx.Component:
     body = rx.match(
         S.step,
@@ -99,8 +97,8 @@ def setup_page() -> rx.Component:
         rx.center(rx.vstack(rx.spinner(size="3"), rx.text(tr("setup.checking"), size="2", color="gray"),
                             align="center"), width="100%", padding="2em"),
     )
-    return page_frame(rx.center(
+    return rx.center(
         rx.card(rx.vstack(rx.heading(tr("setup.title"), size="6"), body, spacing="4", width="100%"),
                 width="100%", max_width="480px", size="3"),
         width="100%", padding_top=["0.5em", "2em"],
-    ))
+    )
