@@ -39,8 +39,9 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
 
 def _nav_button(key: str, href: str, id_: str, current: str) -> rx.Component:
     active = href == current
-    return rx.link(rx.button(tr(key), variant="solid" if active else "soft", size="2",
-                             color_scheme="orange" if active else "gray"),
+    # the active section in the owner's accent colour (the frame's theme), the others gray
+    scheme = {} if active else {"color_scheme": "gray"}
+    return rx.link(rx.button(tr(key), variant="solid" if active else "soft", size="2", **scheme),
                    href=href, id=id_, underline="none", flex_shrink="0")
 
 

@@ -8,6 +8,7 @@ import reflex as rx
 from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.i18n import tr
 from coursemall.components.page import dashboard, shop_page
+from coursemall.components.theme import ACCENT, ACCENT_SOFT
 from coursemall.pages import routes
 from coursemall.state.analytics import DashboardHomeState
 
@@ -35,7 +36,7 @@ def _spark() -> rx.Component:
                       rx.link(tr("dash.more_analytics"), href=routes.ADMIN_ANALYTICS, size="2",
                               id="dash-more-analytics"), width="100%"),
             rx.recharts.area_chart(
-                rx.recharts.area(data_key="yuan", stroke="#e8590c", fill="#ffd8a8", type_="monotone",
+                rx.recharts.area(data_key="yuan", stroke=ACCENT, fill=ACCENT_SOFT, type_="monotone",
                                  name="¥"),
                 rx.recharts.x_axis(data_key="day", tick_line=False, font_size=10, interval=6),
                 rx.recharts.y_axis(width=44, font_size=10),

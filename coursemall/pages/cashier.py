@@ -8,6 +8,7 @@ import reflex as rx
 from coursemall.components.i18n import tr
 from coursemall.components.shop import CARD, form_messages, page_column
 from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.state.shop import SandboxCashierState as S
 
@@ -18,7 +19,7 @@ def cashier_body() -> rx.Component:
                    id="sandbox-banner"),
         rx.box(
             rx.vstack(
-                rx.hstack(rx.icon("wallet", size=22, color="#e8590c"), rx.heading(tr("cashier.title"), size="5"),
+                rx.hstack(rx.icon("wallet", size=22, color=ACCENT), rx.heading(tr("cashier.title"), size="5"),
                           rx.badge(tr("order.test_mode"), color_scheme="amber"), align="center", spacing="2",
                           wrap="wrap"),
                 rx.text(tr("cashier.shop"), ": ", S.shop_name, size="2", color="gray", id="cashier-shop"),

@@ -8,6 +8,7 @@ import reflex as rx
 from coursemall.components.i18n import tr
 from coursemall.components.mfa import mfa_gate
 from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.state.community import CHECKIN_UPLOAD, CheckinState as S
 
@@ -28,7 +29,7 @@ def _messages() -> rx.Component:
 
 
 def _stat(label_key: str, value, id_: str) -> rx.Component:
-    return rx.card(rx.vstack(rx.heading(value, size="7", color="#e8590c", id=id_),
+    return rx.card(rx.vstack(rx.heading(value, size="7", color=ACCENT, id=id_),
                              rx.text(tr(label_key), size="1", color="gray"), align="center", spacing="1"),
                    flex="1")
 

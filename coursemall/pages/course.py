@@ -10,6 +10,7 @@ from coursemall.components.outline import outline
 from coursemall.components.price import price_tag
 from coursemall.components.reviews import reviews_section
 from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.state.catalog import CourseState
 from coursemall.state.community import ReviewState
@@ -21,7 +22,7 @@ _PANEL = {"background": "var(--color-panel-solid)", "border_radius": "14px", "pa
 
 def panel(title_key: str, *children: rx.Component, **props) -> rx.Component:
     return rx.box(
-        rx.hstack(rx.box(width="4px", height="1em", background="#e8590c", border_radius="2px"),
+        rx.hstack(rx.box(width="4px", height="1em", background=ACCENT, border_radius="2px"),
                   rx.heading(tr(title_key), size="4"), align="center", spacing="2",
                   margin_bottom="0.6em"),
         *children,

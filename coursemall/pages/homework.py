@@ -7,6 +7,7 @@ import reflex as rx
 
 from coursemall.components.i18n import tr
 from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.state.community import HOMEWORK_UPLOAD, HomeworkState as S
 
@@ -42,7 +43,7 @@ def _submission() -> rx.Component:
             rx.cond(graded,
                     rx.box(
                         rx.hstack(rx.text(tr("homework.ui.score"), size="2", color="gray"),
-                                  rx.heading(S.score, size="6", color="#e8590c", id="homework-score"),
+                                  rx.heading(S.score, size="6", color=ACCENT, id="homework-score"),
                                   align="baseline", spacing="2"),
                         rx.text(tr("homework.ui.feedback"), size="2", color="gray", margin_top="0.3em"),
                         rx.text(S.feedback, size="2", id="homework-feedback",

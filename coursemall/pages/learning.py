@@ -10,6 +10,7 @@ from coursemall.components.i18n import tr
 from coursemall.components.outline import kind_icon
 from coursemall.components.player import bar
 from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.state.player import LearningState
 
@@ -60,7 +61,7 @@ def _chart() -> rx.Component:
         rx.vstack(
             rx.text(tr("learning.chart_title"), weight="medium"),
             rx.recharts.bar_chart(
-                rx.recharts.bar(data_key="minutes", fill="#e8590c", name="min"),
+                rx.recharts.bar(data_key="minutes", fill=ACCENT, name="min"),
                 rx.recharts.x_axis(data_key="day", tick_line=False, font_size=10, interval=4),
                 rx.recharts.y_axis(width=30, font_size=10, allow_decimals=False),
                 rx.recharts.graphing_tooltip(),

@@ -20,6 +20,7 @@ from coursemall.components.mfa import mfa_gate
 from coursemall.components.outline import kind_icon, kind_label
 from coursemall.pages import routes
 from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.components.player import (
     article_watermark,
     beat_inputs,
@@ -58,7 +59,7 @@ def player() -> rx.Component:
     return rx.match(
         LessonState.kind,
         ("audio", rx.box(
-            rx.center(rx.icon("headphones", size=48, color="#e8590c"), height="140px",
+            rx.center(rx.icon("headphones", size=48, color=ACCENT), height="140px",
                       background="linear-gradient(135deg, var(--orange-a3), var(--amber-a3))",
                       border_radius="12px", margin_bottom="0.6em"),
             rx.el.audio(controls=True, preload="metadata", id="lesson-audio", key=LessonState.media_url,
@@ -93,7 +94,7 @@ def player() -> rx.Component:
 def locked_box() -> rx.Component:
     return rx.center(
         rx.vstack(
-            rx.center(rx.icon("lock", size=30, color="#e8590c"), width="64px", height="64px",
+            rx.center(rx.icon("lock", size=30, color=ACCENT), width="64px", height="64px",
                       border_radius="999px", background="var(--orange-a3)"),
             rx.cond(
                 PlayerState.unlock_text != "",

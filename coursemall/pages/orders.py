@@ -7,6 +7,7 @@ import reflex as rx
 from coursemall.components.i18n import tr
 from coursemall.components.shop import CARD, form_messages, page_column, status_badge
 from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.state.shop import MyOrdersState
 
@@ -30,7 +31,7 @@ def _row(o: rx.Var) -> rx.Component:
                       width="100%", align="center"),
             rx.text(o["summary"], size="2", weight="medium"),
             rx.hstack(rx.code(o["no"], size="1", color="gray"), rx.spacer(),
-                      rx.text(o["total"], weight="bold", color="#e8590c"), width="100%", align="center"),
+                      rx.text(o["total"], weight="bold", color=ACCENT), width="100%", align="center"),
             spacing="1", width="100%",
         ),
         href=o["href"], underline="none", color="inherit", class_name="order-row", style=CARD,

@@ -10,6 +10,7 @@ import reflex as rx
 
 from coursemall.components.i18n import tr
 from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.services.shop_settings import POLICY_KINDS
 from coursemall.state.shop_settings import PolicyState
@@ -19,7 +20,7 @@ def _block(block: rx.Var) -> rx.Component:
     return rx.match(
         block["kind"],
         ("h", rx.heading(block["text"], size="4", margin_top="0.8em")),
-        ("li", rx.hstack(rx.text("•", color="var(--accent-9)"), rx.text(block["text"], size="3"),
+        ("li", rx.hstack(rx.text("•", color=ACCENT), rx.text(block["text"], size="3"),
                          spacing="2", align="start", width="100%")),
         rx.text(block["text"], size="3", style={"white_space": "pre-line"}, width="100%"),
     )
