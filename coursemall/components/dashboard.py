@@ -12,6 +12,7 @@ import reflex as rx
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.components.mfa import mfa_gate
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.state.base import AppState
 
@@ -59,17 +60,7 @@ def dashboard_nav(state, current: str) -> rx.Component:
 
 def dashboard_messages(state, section: str) -> rx.Component:
     """The error/success callout of one part of a page (state.section == section)."""
-    return rx.cond(
-        state.section == section,
-        rx.fragment(
-            rx.cond(state.error != "",
-                    rx.callout(state.error, icon="triangle_alert", color_scheme="red", role="alert",
-                               id="form-error", width="100%")),
-            rx.cond(state.success != "",
-                    rx.callout(state.success, icon="circle_check", color_scheme="green", role="status",
-                               id="form-success", width="100%")),
-        ),
-    )
+    return form_messages(state, section)
 
 
 def forbidden_notice() -> rx.Component:

@@ -14,6 +14,7 @@ from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.page import dashboard, shop_page
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.pages.admin import _empty, _kv, _status_badge, channel_label, pager
 from coursemall.state.base import AppState
@@ -402,16 +403,6 @@ def admin_instructors_page() -> rx.Component:
 
 # ---------------------------------------------------------------------------------- /teach
 
-def _teach_messages() -> rx.Component:
-    s = TeachApplyState
-    return rx.fragment(
-        rx.cond(s.error != "", rx.callout(s.error, icon="triangle_alert", color_scheme="red", role="alert",
-                                          id="form-error", width="100%")),
-        rx.cond(s.success != "", rx.callout(s.success, icon="circle_check", color_scheme="green", role="status",
-                                            id="form-success", width="100%")),
-    )
-
-
 @shop_page(routes.TEACH_APPLY, "page.title.teach", on_load=[TeachApplyState.load_teach])
 def teach_page() -> rx.Component:
     s = TeachApplyState
@@ -422,7 +413,7 @@ def teach_page() -> rx.Component:
     return rx.vstack(
         rx.heading(tr("teach.page_title"), size="6"),
         rx.text(tr("teach.intro"), size="2", color="gray"),
-        _teach_messages(),
+        form_messages(s),
         rx.cond(
             ~AppState.signed_in,
             rx.link(tr("teach.sign_in"), href=routes.sign_in_url(routes.TEACH_APPLY), id="teach-sign-in"),

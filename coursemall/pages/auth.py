@@ -7,6 +7,7 @@ import reflex as rx
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.page import shop_page
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.settings import get_settings
 from coursemall.state.auth import CodeSignInState, RegisterState, ResetPasswordState, SignInState
@@ -20,17 +21,6 @@ def auth_card(title_key: str, *children: rx.Component) -> rx.Component:
             width="100%", max_width="420px", size="3",
         ),
         width="100%", padding_top=["0.5em", "2em"],
-    )
-
-
-def messages(state) -> rx.Component:
-    return rx.fragment(
-        rx.cond(state.error != "",
-                rx.callout(state.error, icon="triangle_alert", color_scheme="red", role="alert",
-                           id="form-error", width="100%")),
-        rx.cond(state.success != "",
-                rx.callout(state.success, icon="circle_check", color_scheme="green",
-                           role="status", id="form-success", width="100%")),
     )
 
 
@@ -59,7 +49,7 @@ def sign_in_page() -> rx.Component:
                       max_length=254),
                 field("auth.password_label", id="login-password", name="password",
                       type="password", auto_complete="current-password", max_length=72),
-                messages(SignInState),
+                form_messages(SignInState),
                 submit_button(tr("auth.sign_in_button"), id="login-submit", size="3",
                           width="100%"),
                 spacing="3", width="100%",
@@ -88,7 +78,7 @@ def register_page() -> rx.Component:
                 field("auth.password_label", id="register-password", name="password",
                       type="password", placeholder_key="auth.password_placeholder",
                       auto_complete="new-password", max_length=72),
-                messages(RegisterState),
+                form_messages(RegisterState),
                 submit_button(tr("auth.register_button"), id="register-submit",
                           size="3", width="100%"),
                 spacing="3", width="100%",
@@ -139,7 +129,7 @@ def code_sign_in_page() -> rx.Component:
         rx.form(
             rx.vstack(
                 _code_fields(CodeSignInState, "code"),
-                messages(CodeSignInState),
+                form_messages(CodeSignInState),
                 submit_button(tr("auth.code_sign_in_button"), id="code-submit",
                           size="3", width="100%"),
                 spacing="3", width="100%",
@@ -162,7 +152,7 @@ def reset_password_page() -> rx.Component:
                 field("auth.new_password_label", id="reset-password", name="password",
                       type="password", placeholder_key="auth.password_placeholder",
                       auto_complete="new-password", max_length=72),
-                messages(ResetPasswordState),
+                form_messages(ResetPasswordState),
                 submit_button(tr("auth.reset_button"), id="reset-submit", size="3",
                           width="100%"),
                 spacing="3", width="100%",

@@ -11,6 +11,7 @@ from coursemall.components.price import price_tag
 from coursemall.components.reviews import reviews_section
 from coursemall.components.page import shop_page
 from coursemall.components.theme import ACCENT
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.state.catalog import CourseState
 from coursemall.state.community import ReviewState
@@ -69,17 +70,10 @@ def header_block() -> rx.Component:
 
 
 def buy_messages() -> rx.Component:
-    return rx.fragment(
-        rx.cond(BuyState.error != "",
-                rx.callout(BuyState.error, icon="triangle_alert", color_scheme="red", role="alert",
-                           id="form-error", size="1", width="100%")),
-        rx.cond(BuyState.success != "",
-                rx.callout(rx.hstack(rx.text(BuyState.success),
-                                     rx.link(tr("buy.view_cart"), href=routes.CART, id="go-cart"),
-                                     spacing="2", wrap="wrap"),
-                           icon="circle_check", color_scheme="green", role="status", id="form-success",
-                           size="1", width="100%")),
-    )
+    return form_messages(BuyState, size="1",
+                         success=rx.hstack(rx.text(BuyState.success),
+                                           rx.link(tr("buy.view_cart"), href=routes.CART, id="go-cart"),
+                                           spacing="2", wrap="wrap"))
 
 
 def _buy_buttons() -> rx.Component:

@@ -8,22 +8,12 @@ import reflex as rx
 from coursemall.components.i18n import tr
 from coursemall.components.page import shop_page
 from coursemall.components.theme import ACCENT
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.state.community import HOMEWORK_UPLOAD, HomeworkState as S
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"],
            "image/gif": [".gif"]}
-
-
-def _messages() -> rx.Component:
-    return rx.fragment(
-        rx.cond(S.error != "",
-                rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert", id="form-error",
-                           width="100%")),
-        rx.cond(S.success != "",
-                rx.callout(S.success, icon="circle_check", color_scheme="green", role="status",
-                           id="form-success", width="100%")),
-    )
 
 
 def _submission() -> rx.Component:
@@ -84,7 +74,7 @@ def homework_body() -> rx.Component:
                         href=S.lesson_href, id="homework-back", size="2", underline="none")),
         rx.heading(tr("homework.ui.title"), size="6"),
         rx.cond(S.lesson_title != "", rx.text(S.lesson_title, size="3", color="gray", id="homework-lesson")),
-        _messages(),
+        form_messages(S),
         rx.cond(
             S.allowed,
             rx.vstack(

@@ -9,8 +9,9 @@ from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.mfa import code_input
 from coursemall.components.page import shop_page
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
-from coursemall.pages.auth import field, messages
+from coursemall.pages.auth import field
 from coursemall.state.setup import SetupState
 
 S = SetupState
@@ -30,7 +31,7 @@ def _account_step() -> rx.Component:
                       placeholder_key="auth.password_placeholder", auto_complete="new-password", max_length=72),
                 field("setup.password_again_label", id="setup-password-again", name="password_again",
                       type="password", auto_complete="new-password", max_length=72),
-                messages(S),
+                form_messages(S),
                 submit_button(tr("setup.next"), id="setup-next", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
@@ -53,7 +54,7 @@ def _totp_step() -> rx.Component:
                 rx.flex(code_input("setup-code"),
                         submit_button(tr("setup.totp_finish"), id="setup-finish", size="3"),
                         gap="2", width="100%", wrap="wrap"),
-                messages(S),
+                form_messages(S),
                 spacing="2", width="100%",
             ),
             on_submit=S.finish_setup, reset_on_submit=True, width="100%",
@@ -70,7 +71,7 @@ def _done_step() -> rx.Component:
         rx.text(tr("setup.done_intro"), size="2", color="orange"),
         rx.grid(rx.foreach(S.new_codes, lambda c: rx.code(c, size="3", class_name="setup-recovery-code")),
                 columns="2", spacing="2", width="100%", id="setup-codes"),
-        messages(S),
+        form_messages(S),
         rx.button(tr("setup.open_dashboard"), on_click=S.open_dashboard, id="setup-open-dashboard",
                   size="3", width="100%"),
         spacing="3", width="100%",
