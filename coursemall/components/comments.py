@@ -13,6 +13,7 @@ import reflex as rx
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.mfa import mfa_gate
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.state.community import LessonCommentsState as S
 from coursemall.state.player import PlayerState
@@ -137,7 +138,7 @@ def lesson_comments_section() -> rx.Component:
     return rx.box(
         rx.box(
             rx.hstack(
-                rx.box(width="4px", height="1em", background="#e8590c", border_radius="2px"),
+                rx.box(width="4px", height="1em", background=ACCENT, border_radius="2px"),
                 rx.heading(tr("community.title"), size="4"),
                 rx.spacer(),
                 rx.cond(S.can_post & (S.lesson_id > 0),

@@ -12,6 +12,7 @@ import reflex as rx
 from coursemall.components.i18n import tr
 from coursemall.components.layout import page_frame
 from coursemall.components.mfa import mfa_gate
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.state.base import AppState
 
@@ -39,8 +40,9 @@ NAV: tuple[tuple[str, str, str, str], ...] = (
 
 def _nav_button(key: str, href: str, id_: str, current: str) -> rx.Component:
     active = href == current
-    return rx.link(rx.button(tr(key), variant="solid" if active else "soft", size="2",
-                             color_scheme="orange" if active else "gray"),
+    # the active section in the owner's accent colour (the frame's theme), the others gray
+    scheme = {} if active else {"color_scheme": "gray"}
+    return rx.link(rx.button(tr(key), variant="solid" if active else "soft", size="2", **scheme),
                    href=href, id=id_, underline="none", flex_shrink="0")
 
 
@@ -58,17 +60,7 @@ def dashboard_nav(state, current: str) -> rx.Component:
 
 def dashboard_messages(state, section: str) -> rx.Component:
     """The error/success callout of one part of a page (state.section == section)."""
-    return rx.cond(
-        state.section == section,
-        rx.fragment(
-            rx.cond(state.error != "",
-                    rx.callout(state.error, icon="triangle_alert", color_scheme="red", role="alert",
-                               id="form-error", width="100%")),
-            rx.cond(state.success != "",
-                    rx.callout(state.success, icon="circle_check", color_scheme="green", role="status",
-                               id="form-success", width="100%")),
-        ),
-    )
+    return form_messages(state, section)
 
 
 def forbidden_notice() -> rx.Component:

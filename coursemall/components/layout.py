@@ -3,7 +3,8 @@ and a bottom tab bar on phones.
 
 The owner's brand (shop settings) reaches every page through `BrandState`, loaded when the frame
 mounts: the header shows its name and logo, and a nested Radix theme applies its accent colour
-to everything inside the frame (default buttons, links, `var(--accent-*)`).
+to everything inside the frame (default buttons, links, `var(--accent-*)`); `--cm-accent`
+(components/theme.py `ACCENT`) is set here once from it for prices, accents and charts.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
+from coursemall.components.theme import ACCENT, ACCENT_VARS
 from coursemall.pages import routes
 from coursemall.services.shop_settings import POLICY_KINDS
 from coursemall.state.base import AppState
 from coursemall.state.shop_settings import BrandState
-
-BRAND = "var(--accent-9)"  # follows the owner's accent colour
 
 
 def _brand_mark() -> rx.Component:
@@ -25,7 +25,7 @@ def _brand_mark() -> rx.Component:
             rx.cond(BrandState.logo_url != "",
                     rx.image(src=BrandState.logo_url, alt="logo", height="32px", width="auto", max_width="96px",
                              object_fit="contain", id="brand-logo")),
-            rx.heading(BrandState.shop_name, size="5", color=BRAND, id="brand-name",
+            rx.heading(BrandState.shop_name, size="5", color=ACCENT, id="brand-name",
                        style={"white_space": "nowrap", "overflow": "hidden", "text_overflow": "ellipsis"},
                        max_width=["9em", "14em", "20em"]),
             align="center", spacing="2",
@@ -114,7 +114,7 @@ def page_frame(*children: rx.Component) -> rx.Component:
                    padding_bottom="5em"),
             _footer(),
             _bottom_tabs(),
-            width="100%", min_height="100vh", on_mount=BrandState.load_brand,
+            width="100%", min_height="100vh", on_mount=BrandState.load_brand, style=ACCENT_VARS,
         ),
         accent_color=BrandState.accent, has_background=False,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
+from coursemall.components.theme import ACCENT
 
 def kind_icon(kind: rx.Var) -> rx.Component:
     return rx.match(
@@ -12,7 +13,7 @@ def kind_icon(kind: rx.Var) -> rx.Component:
         ("audio", rx.icon("headphones", size=18, color="#1c7ed6")),
         ("article", rx.icon("file-text", size=18, color="#2f9e44")),
         ("live_replay", rx.icon("radio", size=18, color="#ae3ec9")),
-        rx.icon("circle-play", size=18, color="#e8590c"),
+        rx.icon("circle-play", size=18, color=ACCENT),
     )
 
 

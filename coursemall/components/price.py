@@ -5,8 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
+from coursemall.components.theme import ACCENT
 
-PRICE_COLOR = "#e8590c"
+PRICE_COLOR = ACCENT  # the owner's accent colour
 
 
 def price_tag(price: rx.Var | str, original: rx.Var | str, free: rx.Var | bool,

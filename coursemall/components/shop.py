@@ -10,16 +10,21 @@ CARD = {"background": "var(--color-panel-solid)", "border_radius": "14px", "padd
         "box_shadow": "0 1px 3px rgba(0,0,0,0.06)", "width": "100%"}
 
 
-def form_messages(state) -> rx.Component:
-    """`#form-error` / `#form-success` callouts bound to a state's error/success vars."""
-    return rx.fragment(
+def form_messages(state, section: str | None = None, *, size: str | None = None,
+                  success: rx.Component | None = None) -> rx.Component:
+    """The `#form-error` / `#form-success` callouts bound to a state's error/success vars (the one
+    implementation for every page). `section`: only when `state.section == section` (a page with several
+    forms); `success`: what the success callout shows instead of the bare text (e.g. with a link)."""
+    props = {"size": size} if size else {}
+    block = rx.fragment(
         rx.cond(state.error != "",
                 rx.callout(state.error, icon="triangle_alert", color_scheme="red", role="alert",
-                           id="form-error", width="100%")),
+                           id="form-error", width="100%", **props)),
         rx.cond(state.success != "",
-                rx.callout(state.success, icon="circle_check", color_scheme="green", role="status",
-                           id="form-success", width="100%")),
+                rx.callout(state.success if success is None else success, icon="circle_check",
+                           color_scheme="green", role="status", id="form-success", width="100%", **props)),
     )
+    return block if section is None else rx.cond(state.section == section, block)
 
 
 def status_color(status) -> rx.Var:

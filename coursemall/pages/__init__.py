@@ -1,4 +1,5 @@
-"""One module per route; importing this package registers every page (via @rx.page)."""
+"""One module per route; importing this package declares every page (`@shop_page`, added
+to the app once in coursemall/coursemall.py)."""
 
 from coursemall.pages import home  # noqa: F401
 from coursemall.pages import category, course, lesson, search  # noqa: F401,E402

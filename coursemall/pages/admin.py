@@ -11,7 +11,8 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
 from coursemall.state.admin import (
     ORDER_STATUSES,
@@ -20,10 +21,8 @@ from coursemall.state.admin import (
     AdminPaymentSettingsState,
     AdminRefundsState,
 )
-from coursemall.state.base import AppState
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]}
-_admin_page = dashboard_page
 _messages = dashboard_messages
 
 
@@ -153,12 +152,12 @@ def pager(s, handler, prefix: str) -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_ORDERS, title="订单 · 店铺管理",
-         on_load=[AppState.load_viewer, AdminOrdersState.load_orders])
+@shop_page(routes.ADMIN_ORDERS, "admin.orders.title",
+           on_load=[AdminOrdersState.load_orders],
+           layout=dashboard(AdminOrdersState))
 def admin_orders_page() -> rx.Component:
     s = AdminOrdersState
-    return _admin_page(
-        s, routes.ADMIN_ORDERS, "admin.orders.title",
+    return (
         _orders_filter(),
         rx.hstack(rx.link(rx.button(tr("ops.export_csv"), variant="outline", size="2"), href=s.csv_url,
                           is_external=True, id="orders-export"),
@@ -294,11 +293,11 @@ def _policy_form() -> rx.Component:
     ), width="100%", id="policy-card")
 
 
-@rx.page(route=routes.ADMIN_REFUNDS, title="退款审核 · 店铺管理",
-         on_load=[AppState.load_viewer, AdminRefundsState.load_refunds])
+@shop_page(routes.ADMIN_REFUNDS, "admin.refunds.title",
+           on_load=[AdminRefundsState.load_refunds],
+           layout=dashboard(AdminRefundsState))
 def admin_refunds_page() -> rx.Component:
-    return _admin_page(
-        AdminRefundsState, routes.ADMIN_REFUNDS, "admin.refunds.title",
+    return (
         _messages(AdminRefundsState, "queue"),
         _empty(AdminRefundsState.refunds),
         rx.grid(rx.foreach(AdminRefundsState.refunds, _refund_card),
@@ -338,11 +337,11 @@ def _manual_card(row) -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_MANUAL, title="转账确认 · 店铺管理",
-         on_load=[AppState.load_viewer, AdminManualState.load_manual])
+@shop_page(routes.ADMIN_MANUAL, "admin.manual.title",
+           on_load=[AdminManualState.load_manual],
+           layout=dashboard(AdminManualState))
 def admin_manual_page() -> rx.Component:
-    return _admin_page(
-        AdminManualState, routes.ADMIN_MANUAL, "admin.manual.title",
+    return (
         _messages(AdminManualState, "queue"),
         _empty(AdminManualState.payments),
         rx.grid(rx.foreach(AdminManualState.payments, _manual_card),
@@ -352,12 +351,12 @@ def admin_manual_page() -> rx.Component:
 
 # ---------------------------------------------------------------------------------- /admin/settings/payments
 
-@rx.page(route=routes.ADMIN_PAYMENT_SETTINGS, title="收款设置 · 店铺管理",
-         on_load=[AppState.load_viewer, AdminPaymentSettingsState.load_payment_settings])
+@shop_page(routes.ADMIN_PAYMENT_SETTINGS, "admin.settings.title",
+           on_load=[AdminPaymentSettingsState.load_payment_settings],
+           layout=dashboard(AdminPaymentSettingsState))
 def admin_payment_settings_page() -> rx.Component:
     s = AdminPaymentSettingsState
-    return _admin_page(
-        s, routes.ADMIN_PAYMENT_SETTINGS, "admin.settings.title",
+    return (
         rx.cond(~s.is_owner, rx.callout(tr("admin.owner_only"), icon="info", id="settings-owner-only",
                                         width="100%")),
         rx.card(rx.vstack(

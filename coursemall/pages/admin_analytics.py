@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
+from coursemall.components.theme import ACCENT, ACCENT_SOFT
 from coursemall.pages import routes
 from coursemall.services.analytics import FEE_CHANNELS
 from coursemall.state.analytics import AnalyticsState
-from coursemall.state.base import AppState
 
 S = AnalyticsState
-ORANGE, BLUE, GREEN, GRAY = "#e8590c", "#1c7ed6", "#2f9e44", "#868e96"
+BLUE, GREEN, GRAY = "#1c7ed6", "#2f9e44", "#868e96"
 
 
 def _card(title_key: str, *children, id_: str) -> rx.Component:
@@ -77,7 +78,7 @@ def _sales() -> rx.Component:
                 _total("analytics.learners", S.totals["learners"], "analytics-total-learners"),
                 columns="3", spacing="2", width="100%"),
         _card("analytics.revenue_chart",
-              rx.recharts.area_chart(rx.recharts.area(data_key="yuan", stroke=ORANGE, fill="#ffd8a8", name="¥"),
+              rx.recharts.area_chart(rx.recharts.area(data_key="yuan", stroke=ACCENT, fill=ACCENT_SOFT, name="¥"),
                                      *_axes("day"), data=S.daily, width="100%", height=200),
               id_="analytics-revenue-chart"),
         _card("analytics.orders_chart",
@@ -93,7 +94,7 @@ def _funnel() -> rx.Component:
     return _card(
         "analytics.funnel",
         rx.recharts.bar_chart(
-            rx.recharts.bar(data_key="visitors", fill=ORANGE, name=tr("analytics.visitors")),
+            rx.recharts.bar(data_key="visitors", fill=ACCENT, name=tr("analytics.visitors")),
             rx.recharts.x_axis(type_="number", font_size=10),
             rx.recharts.y_axis(data_key="step", type_="category", width=80, font_size=11),
             rx.recharts.graphing_tooltip(),
@@ -110,7 +111,7 @@ def _sellers() -> rx.Component:
     return _card(
         "analytics.best_sellers",
         rx.recharts.bar_chart(
-            rx.recharts.bar(data_key="yuan", fill=ORANGE, name="¥"),
+            rx.recharts.bar(data_key="yuan", fill=ACCENT, name="¥"),
             rx.recharts.x_axis(type_="number", font_size=10),
             rx.recharts.y_axis(data_key="title", type_="category", width=100, font_size=10),
             rx.recharts.graphing_tooltip(),
@@ -161,7 +162,7 @@ def _dropoff() -> rx.Component:
         rx.cond(S.dropoff.length() > 0, rx.vstack(
             rx.text(S.dropoff_text, size="2", color="gray", id="analytics-dropoff-buyers"),
             rx.recharts.line_chart(
-                rx.recharts.line(data_key="share", stroke=ORANGE, dot=False, name=tr("analytics.share")),
+                rx.recharts.line(data_key="share", stroke=ACCENT, dot=False, name=tr("analytics.share")),
                 *_axes("pct", interval=3), data=S.dropoff, width="100%", height=200),
             width="100%", id="analytics-dropoff-chart")),
         id_="analytics-dropoff",
@@ -196,7 +197,7 @@ def _net() -> rx.Component:
                 columns=rx.breakpoints(initial="3", sm="5"), spacing="2", width="100%"),
         rx.recharts.bar_chart(
             rx.recharts.bar(data_key="base", stack_id="w", fill="transparent", is_animation_active=False),
-            rx.recharts.bar(data_key="value", stack_id="w", fill=ORANGE, name="¥"),
+            rx.recharts.bar(data_key="value", stack_id="w", fill=ACCENT, name="¥"),
             rx.recharts.x_axis(data_key="name", tick_line=False, font_size=10, interval=0),
             rx.recharts.y_axis(width=50, font_size=10), rx.recharts.graphing_tooltip(),
             data=S.waterfall, width="100%", height=220),
@@ -231,11 +232,11 @@ def _fees_form() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_ANALYTICS, title="数据 · CourseMall",
-         on_load=[AppState.load_viewer, AnalyticsState.load_analytics])
+@shop_page(routes.ADMIN_ANALYTICS, "admin.nav.analytics",
+           on_load=[AnalyticsState.load_analytics],
+           layout=dashboard(S))
 def admin_analytics_page() -> rx.Component:
-    return dashboard_page(
-        S, routes.ADMIN_ANALYTICS, "admin.nav.analytics",
+    return (
         dashboard_messages(S, "page"),
         rx.cond(~S.is_staff, rx.badge(tr("dash.scope_instructor"), color_scheme="blue")),
         _range_bar(),

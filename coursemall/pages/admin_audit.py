@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.security import AuditState
 
 _SELECT_STYLE = {"padding": "0.5em", "border-radius": "6px", "border": "1px solid var(--gray-a7)",
@@ -71,12 +71,10 @@ def _pager() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_AUDIT, title="操作日志 · CourseMall",
-         on_load=[AppState.load_viewer, AuditState.load_audit])
+@shop_page(routes.ADMIN_AUDIT, "audit.title", on_load=[AuditState.load_audit], layout=dashboard(AuditState))
 def admin_audit_page() -> rx.Component:
     s = AuditState
-    return dashboard_page(
-        s, routes.ADMIN_AUDIT, "audit.title",
+    return (
         dashboard_messages(s, "page"),
         _filters(),
         dashboard_messages(s, "list"),

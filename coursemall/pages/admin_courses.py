@@ -10,12 +10,12 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.course_card import cover_image
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
 from coursemall.services.cms import NEW_LESSON_KINDS, STATUSES
-from coursemall.state.base import AppState
 from coursemall.state.cms import CmsCourseState, CmsCoursesState, CmsLessonState
 
 COVER_UPLOAD = "cms-cover-upload"
@@ -134,12 +134,12 @@ def _list_filters() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_COURSES, title="课程管理 · 店铺管理",
-         on_load=[AppState.load_viewer, CmsCoursesState.load_courses])
+@shop_page(routes.ADMIN_COURSES, "cms.list.title",
+           on_load=[CmsCoursesState.load_courses],
+           layout=dashboard(CmsCoursesState))
 def admin_courses_page() -> rx.Component:
     s = CmsCoursesState
-    return dashboard_page(
-        s, routes.ADMIN_COURSES, "cms.list.title",
+    return (
         dashboard_messages(s, "page"),
         _new_course_form(),
         _list_filters(),
@@ -380,12 +380,12 @@ def _outline_card() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_COURSE_EDIT, title="编辑课程 · 店铺管理",
-         on_load=[AppState.load_viewer, CmsCourseState.load_course])
+@shop_page(routes.ADMIN_COURSE_EDIT, "cms.edit.title",
+           on_load=[CmsCourseState.load_course],
+           layout=dashboard(CmsCourseState, nav=routes.ADMIN_COURSES))
 def admin_course_edit_page() -> rx.Component:
     s = CmsCourseState
-    return dashboard_page(
-        s, routes.ADMIN_COURSES, "cms.edit.title",
+    return (
         _icon_link("chevron-left", tr("cms.back_to_list"), routes.ADMIN_COURSES, "cms-back"),
         dashboard_messages(s, "page"),
         rx.cond(
@@ -486,12 +486,12 @@ def _move_card() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_LESSON_EDIT, title="编辑课时 · 店铺管理",
-         on_load=[AppState.load_viewer, CmsLessonState.load_lesson])
+@shop_page(routes.ADMIN_LESSON_EDIT, "cms.lesson.title",
+           on_load=[CmsLessonState.load_lesson],
+           layout=dashboard(CmsLessonState, nav=routes.ADMIN_COURSES))
 def admin_lesson_edit_page() -> rx.Component:
     s = CmsLessonState
-    return dashboard_page(
-        s, routes.ADMIN_COURSES, "cms.lesson.title",
+    return (
         _icon_link("chevron-left", rx.text.span(tr("cms.back_to_course"), " · ", s.course_title), s.course_href,
                    "cms-back-course"),
         dashboard_messages(s, "page"),

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
+from coursemall.components.theme import ACCENT, ACCENT_SOFT
 from coursemall.pages import routes
 from coursemall.state.analytics import DashboardHomeState
-from coursemall.state.base import AppState
 
 S = DashboardHomeState
 
@@ -35,7 +36,7 @@ def _spark() -> rx.Component:
                       rx.link(tr("dash.more_analytics"), href=routes.ADMIN_ANALYTICS, size="2",
                               id="dash-more-analytics"), width="100%"),
             rx.recharts.area_chart(
-                rx.recharts.area(data_key="yuan", stroke="#e8590c", fill="#ffd8a8", type_="monotone",
+                rx.recharts.area(data_key="yuan", stroke=ACCENT, fill=ACCENT_SOFT, type_="monotone",
                                  name="¥"),
                 rx.recharts.x_axis(data_key="day", tick_line=False, font_size=10, interval=6),
                 rx.recharts.y_axis(width=44, font_size=10),
@@ -75,11 +76,11 @@ def _golive_card() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN, title="店铺管理 · CourseMall",
-         on_load=[AppState.load_viewer, DashboardHomeState.load_dashboard_home])
+@shop_page(routes.ADMIN, "admin.nav.home",
+           on_load=[DashboardHomeState.load_dashboard_home],
+           layout=dashboard(S))
 def admin_home_page() -> rx.Component:
-    return dashboard_page(
-        S, routes.ADMIN, "admin.nav.home",
+    return (
         dashboard_messages(S, "page"),
         rx.hstack(rx.text(tr("dash.today"), size="2", color="gray"), rx.text(S.today, size="2", color="gray"),
                   rx.cond(~S.is_staff, rx.badge(tr("dash.scope_instructor"), color_scheme="blue")),

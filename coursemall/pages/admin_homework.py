@@ -9,9 +9,9 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.community import HomeworkReviewState as S
 
 
@@ -77,7 +77,8 @@ def admin_homework_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_HOMEWORK, title="作业批改 · 知行课堂",
-         on_load=[AppState.load_viewer, S.load_homework_queue])
+@shop_page(routes.ADMIN_HOMEWORK, "admin.homework.title",
+           on_load=[S.load_homework_queue],
+           layout=dashboard(S))
 def admin_homework() -> rx.Component:
-    return dashboard_page(S, routes.ADMIN_HOMEWORK, "admin.homework.title", admin_homework_body())
+    return (admin_homework_body())

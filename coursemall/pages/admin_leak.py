@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
 from coursemall.domain.orders import OrderStatus
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.leak import LeakState as S
 
 _ORDER_STATUSES = tuple(s.value for s in OrderStatus)
@@ -190,6 +190,6 @@ def admin_leak_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ADMIN_LEAK, title="泄露追踪 · 店铺管理", on_load=[AppState.load_viewer, S.load_leak])
+@shop_page(routes.ADMIN_LEAK, "leak.title", on_load=[S.load_leak], layout=dashboard(S))
 def admin_leak() -> rx.Component:
-    return dashboard_page(S, routes.ADMIN_LEAK, "leak.title", admin_leak_body())
+    return (admin_leak_body())

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.media_admin import LessonMediaState as L
 from coursemall.state.media_admin import MediaJobsState as J
 
@@ -110,11 +110,11 @@ def _upload_box() -> rx.Component:
     ), width="100%")
 
 
-@rx.page(route=routes.ADMIN_LESSON_MEDIA, title="课时媒体 · CourseMall",
-         on_load=[AppState.load_viewer, L.load_lesson_media])
+@shop_page(routes.ADMIN_LESSON_MEDIA, "mediaui.title",
+           on_load=[L.load_lesson_media],
+           layout=dashboard(L, nav=routes.ADMIN_MEDIA))
 def admin_lesson_media_page() -> rx.Component:
-    return dashboard_page(
-        L, routes.ADMIN_MEDIA, "mediaui.title",
+    return (
         rx.vstack(
             rx.link(tr("mediaui.back_to_lesson"), href=L.lesson_edit_href, size="2", id="media-back"),
             rx.text(L.course_title, " · ", rx.text.strong(L.lesson_title), size="3", id="media-lesson-title"),
@@ -141,11 +141,9 @@ def _filter_button(status: str, key: str) -> rx.Component:
                      on_click=J.filter_media_jobs(status), id=f"media-filter-{status or 'all'}")
 
 
-@rx.page(route=routes.ADMIN_MEDIA, title="媒体处理 · CourseMall",
-         on_load=[AppState.load_viewer, J.load_media_jobs])
+@shop_page(routes.ADMIN_MEDIA, "mediaui.jobs_title", on_load=[J.load_media_jobs], layout=dashboard(J))
 def admin_media_jobs_page() -> rx.Component:
-    return dashboard_page(
-        J, routes.ADMIN_MEDIA, "mediaui.jobs_title",
+    return (
         dashboard_messages(J, "page"),
         rx.flex(_filter_button("", "mediaui.filter_all"),
                 *(_filter_button(s, f"mediaui.status.{s}") for s in ("queued", "running", "done", "failed")),

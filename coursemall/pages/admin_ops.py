@@ -1,4 +1,4 @@
-"""Operations pages (issue 5): /admin/orders/[order_no], /admin/learners, /admin/learners/[user_id],
+"""Operations pages (issue 5): /admin/orders/[order_no], /admin/learners, /admin/learners/[learner_id],
 /admin/moderation, /admin/instructors, and the learner's /teach application form.
 
 Phone-first cards; every string from the catalogs (i18n/messages/ops_ui.py). Like every page
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import dashboard, shop_page
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.pages.admin import _empty, _kv, _status_badge, channel_label, pager
 from coursemall.state.base import AppState
@@ -70,13 +71,13 @@ def _mini_row(*cells) -> rx.Component:
                    border_bottom="1px solid var(--gray-a4)", padding_y="0.3em")
 
 
-@rx.page(route=routes.ADMIN_ORDER, title="订单详情 · 店铺管理",
-         on_load=[AppState.load_viewer, AdminOrderDetailState.load_order_detail])
+@shop_page(routes.ADMIN_ORDER, "ops.order.title",
+           on_load=[AdminOrderDetailState.load_order_detail],
+           layout=dashboard(AdminOrderDetailState, nav=routes.ADMIN_ORDERS))
 def admin_order_page() -> rx.Component:
     s = AdminOrderDetailState
     o = s.order
-    return dashboard_page(
-        s, routes.ADMIN_ORDERS, "ops.order.title",
+    return (
         rx.link(tr("ops.back_orders"), href=routes.ADMIN_ORDERS, size="2", id="order-back"),
         dashboard_messages(s, "page"),
         rx.cond(o.contains("order_no"), rx.vstack(
@@ -143,12 +144,12 @@ def _learner_card(row) -> rx.Component:
         spacing="1", width="100%"), width="100%", class_name="admin-learner-row")
 
 
-@rx.page(route=routes.ADMIN_LEARNERS, title="学员 · 店铺管理",
-         on_load=[AppState.load_viewer, AdminLearnersState.load_learners])
+@shop_page(routes.ADMIN_LEARNERS, "ops.learners.title",
+           on_load=[AdminLearnersState.load_learners],
+           layout=dashboard(AdminLearnersState))
 def admin_learners_page() -> rx.Component:
     s = AdminLearnersState
-    return dashboard_page(
-        s, routes.ADMIN_LEARNERS, "ops.learners.title",
+    return (
         rx.form(rx.hstack(
             rx.input(name="q", id="learner-q", default_value=s.q, placeholder=tr("ops.learners.search_hint"),
                      max_length=60, flex="1"),
@@ -183,13 +184,13 @@ def _grant_row(row) -> rx.Component:
         spacing="1", width="100%"), width="100%", class_name="admin-grant-row")
 
 
-@rx.page(route=routes.ADMIN_LEARNER, title="学员详情 · 店铺管理",
-         on_load=[AppState.load_viewer, AdminLearnerState.load_learner])
+@shop_page(routes.ADMIN_LEARNER, "ops.learner.title",
+           on_load=[AdminLearnerState.load_learner],
+           layout=dashboard(AdminLearnerState, nav=routes.ADMIN_LEARNERS))
 def admin_learner_page() -> rx.Component:
     s = AdminLearnerState
     p = s.profile
-    return dashboard_page(
-        s, routes.ADMIN_LEARNERS, "ops.learner.title",
+    return (
         rx.link(tr("ops.back_learners"), href=routes.ADMIN_LEARNERS, size="2"),
         dashboard_messages(s, "page"),
         rx.cond(p.contains("id"), rx.vstack(
@@ -277,12 +278,12 @@ def _review_card(row) -> rx.Component:
         spacing="1", width="100%"), width="100%", class_name="moderation-review")
 
 
-@rx.page(route=routes.ADMIN_MODERATION, title="评论审核 · 店铺管理",
-         on_load=[AppState.load_viewer, ModerationState.load_moderation])
+@shop_page(routes.ADMIN_MODERATION, "moderation.title",
+           on_load=[ModerationState.load_moderation],
+           layout=dashboard(ModerationState))
 def admin_moderation_page() -> rx.Component:
     s = ModerationState
-    return dashboard_page(
-        s, routes.ADMIN_MODERATION, "moderation.title",
+    return (
         rx.hstack(*[rx.button(tr(f"moderation.filter.{k}"), size="2", id=f"moderation-filter-{k}",
                               variant=rx.cond(s.status_filter == k, "solid", "soft"),
                               on_click=s.filter_moderation(k)) for k in ("all", "visible", "hidden")],
@@ -378,14 +379,14 @@ def _my_profile() -> rx.Component:
                 key=p.form_key, on_submit=p.save_my_profile, reset_on_submit=False, width="100%")))
 
 
-@rx.page(route=routes.ADMIN_INSTRUCTORS, title="讲师 · 店铺管理",
-         on_load=[AppState.load_viewer, AdminInstructorsState.load_instructors, InstructorProfileState.load_my_profile])
+@shop_page(routes.ADMIN_INSTRUCTORS, "instructor.page_title",
+           on_load=[AdminInstructorsState.load_instructors, InstructorProfileState.load_my_profile],
+           layout=dashboard(InstructorProfileState))
 def admin_instructors_page() -> rx.Component:
     s = AdminInstructorsState
     # Instructors see only their own profile (InstructorProfileState); owner/staff see everything.
     # The profile load runs last, so it decides the page frame; the staff part shows by role.
-    return dashboard_page(
-        InstructorProfileState, routes.ADMIN_INSTRUCTORS, "instructor.page_title",
+    return (
         _my_profile(),
         rx.cond(s.is_staff, rx.vstack(
             dashboard_messages(s, "page"),
@@ -402,28 +403,17 @@ def admin_instructors_page() -> rx.Component:
 
 # ---------------------------------------------------------------------------------- /teach
 
-def _teach_messages() -> rx.Component:
-    s = TeachApplyState
-    return rx.fragment(
-        rx.cond(s.error != "", rx.callout(s.error, icon="triangle_alert", color_scheme="red", role="alert",
-                                          id="form-error", width="100%")),
-        rx.cond(s.success != "", rx.callout(s.success, icon="circle_check", color_scheme="green", role="status",
-                                            id="form-success", width="100%")),
-    )
-
-
-@rx.page(route=routes.TEACH_APPLY, title="申请成为讲师 · 知行课堂",
-         on_load=[AppState.load_viewer, TeachApplyState.load_teach])
+@shop_page(routes.TEACH_APPLY, "page.title.teach", on_load=[TeachApplyState.load_teach])
 def teach_page() -> rx.Component:
     s = TeachApplyState
     form = rx.form(rx.vstack(
         *_profile_fields("teach", "", "", ""),
         submit_button(tr("teach.submit"), id="teach-submit", size="3", width="100%"),
         spacing="3", width="100%"), on_submit=s.submit_application, reset_on_submit=False, width="100%")
-    return page_frame(rx.vstack(
+    return rx.vstack(
         rx.heading(tr("teach.page_title"), size="6"),
         rx.text(tr("teach.intro"), size="2", color="gray"),
-        _teach_messages(),
+        form_messages(s),
         rx.cond(
             ~AppState.signed_in,
             rx.link(tr("teach.sign_in"), href=routes.sign_in_url(routes.TEACH_APPLY), id="teach-sign-in"),
@@ -444,4 +434,4 @@ def teach_page() -> rx.Component:
             ),
         ),
         spacing="3", width="100%", max_width="640px", margin_x="auto",
-    ))
+    )

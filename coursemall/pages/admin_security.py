@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.mfa import code_input
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.security import SecurityState, StaffState
 
 
@@ -112,12 +112,12 @@ def _codes_card() -> rx.Component:
     ), width="100%")
 
 
-@rx.page(route=routes.ADMIN_SECURITY, title="账号安全 · CourseMall",
-         on_load=[AppState.load_viewer, SecurityState.load_security])
+@shop_page(routes.ADMIN_SECURITY, "admin.nav.security",
+           on_load=[SecurityState.load_security],
+           layout=dashboard(SecurityState))
 def admin_security_page() -> rx.Component:
     s = SecurityState
-    return dashboard_page(
-        s, routes.ADMIN_SECURITY, "admin.nav.security",
+    return (
         dashboard_messages(s, "page"),
         _status_card(),
         rx.cond(s.enrolled & ~s.verified, _verify_card()),
@@ -168,11 +168,9 @@ def _promote_form() -> rx.Component:
     ), width="100%")
 
 
-@rx.page(route=routes.ADMIN_STAFF, title="员工管理 · CourseMall",
-         on_load=[AppState.load_viewer, StaffState.load_staff])
+@shop_page(routes.ADMIN_STAFF, "staff.title", on_load=[StaffState.load_staff], layout=dashboard(StaffState))
 def admin_staff_page() -> rx.Component:
-    return dashboard_page(
-        StaffState, routes.ADMIN_STAFF, "staff.title",
+    return (
         dashboard_messages(StaffState, "page"),
         _promote_form(),
         dashboard_messages(StaffState, "list"),

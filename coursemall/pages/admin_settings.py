@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from coursemall.components.dashboard import dashboard_messages, dashboard_page
+from coursemall.components.dashboard import dashboard_messages
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
+from coursemall.components.page import dashboard, shop_page
 from coursemall.pages import routes
 from coursemall.services.shop_settings import ACCENT_COLORS, PAY_CHANNELS, POLICY_KINDS, SECRET_FIELDS
-from coursemall.state.base import AppState
 from coursemall.state.shop_settings import PAY_FIELDS, ShopSettingsState
 
 S = ShopSettingsState
@@ -263,11 +263,11 @@ def _tab(value: str) -> rx.Component:
                            style={"flex_shrink": "0"})
 
 
-@rx.page(route=routes.ADMIN_SHOP_SETTINGS, title="店铺设置 · 店铺管理",
-         on_load=[AppState.load_viewer, ShopSettingsState.load_shop_settings])
+@shop_page(routes.ADMIN_SHOP_SETTINGS, "shopset.title",
+           on_load=[ShopSettingsState.load_shop_settings],
+           layout=dashboard(S))
 def admin_shop_settings_page() -> rx.Component:
-    return dashboard_page(
-        S, routes.ADMIN_SHOP_SETTINGS, "shopset.title",
+    return (
         dashboard_messages(S, "page"),
         rx.tabs.root(
             rx.tabs.list(*[_tab(v) for v in ("brand", "home", "policy", "pay", "tpl")],

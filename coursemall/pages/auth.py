@@ -6,11 +6,11 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.settings import get_settings
 from coursemall.state.auth import CodeSignInState, RegisterState, ResetPasswordState, SignInState
-from coursemall.state.base import AppState
 
 
 def auth_card(title_key: str, *children: rx.Component) -> rx.Component:
@@ -21,17 +21,6 @@ def auth_card(title_key: str, *children: rx.Component) -> rx.Component:
             width="100%", max_width="420px", size="3",
         ),
         width="100%", padding_top=["0.5em", "2em"],
-    )
-
-
-def messages(state) -> rx.Component:
-    return rx.fragment(
-        rx.cond(state.error != "",
-                rx.callout(state.error, icon="triangle_alert", color_scheme="red", role="alert",
-                           id="form-error", width="100%")),
-        rx.cond(state.success != "",
-                rx.callout(state.success, icon="circle_check", color_scheme="green",
-                           role="status", id="form-success", width="100%")),
     )
 
 
@@ -49,10 +38,9 @@ def link_row(*links: rx.Component) -> rx.Component:
     return rx.flex(*links, justify="between", wrap="wrap", gap="2", width="100%")
 
 
-@rx.page(route=routes.SIGN_IN, title="登录 · CourseMall",
-         on_load=[AppState.load_viewer, SignInState.clear_message])
+@shop_page(routes.SIGN_IN, "page.title.sign_in", on_load=[SignInState.clear_message])
 def sign_in_page() -> rx.Component:
-    return page_frame(auth_card(
+    return auth_card(
         "auth.sign_in_title",
         rx.form(
             rx.vstack(
@@ -61,7 +49,7 @@ def sign_in_page() -> rx.Component:
                       max_length=254),
                 field("auth.password_label", id="login-password", name="password",
                       type="password", auto_complete="current-password", max_length=72),
-                messages(SignInState),
+                form_messages(SignInState),
                 submit_button(tr("auth.sign_in_button"), id="login-submit", size="3",
                           width="100%"),
                 spacing="3", width="100%",
@@ -73,13 +61,12 @@ def sign_in_page() -> rx.Component:
             rx.link(tr("auth.forgot_password"), href=routes.RESET_PASSWORD, id="to-reset"),
         ),
         rx.link(tr("auth.no_account"), href=routes.REGISTER, id="to-register"),
-    ))
+    )
 
 
-@rx.page(route=routes.REGISTER, title="注册 · CourseMall",
-         on_load=[AppState.load_viewer, RegisterState.clear_message])
+@shop_page(routes.REGISTER, "page.title.register", on_load=[RegisterState.clear_message])
 def register_page() -> rx.Component:
-    return page_frame(auth_card(
+    return auth_card(
         "auth.register_title",
         rx.form(
             rx.vstack(
@@ -91,7 +78,7 @@ def register_page() -> rx.Component:
                 field("auth.password_label", id="register-password", name="password",
                       type="password", placeholder_key="auth.password_placeholder",
                       auto_complete="new-password", max_length=72),
-                messages(RegisterState),
+                form_messages(RegisterState),
                 submit_button(tr("auth.register_button"), id="register-submit",
                           size="3", width="100%"),
                 spacing="3", width="100%",
@@ -99,7 +86,7 @@ def register_page() -> rx.Component:
             on_submit=RegisterState.register, reset_on_submit=False, width="100%",
         ),
         rx.link(tr("auth.have_account"), href=routes.SIGN_IN, id="to-sign-in"),
-    ))
+    )
 
 
 def _demo_hint() -> rx.Component:
@@ -134,16 +121,15 @@ def _code_fields(state, prefix: str) -> rx.Component:
     )
 
 
-@rx.page(route=routes.CODE_SIGN_IN, title="验证码登录 · CourseMall",
-         on_load=[AppState.load_viewer, CodeSignInState.clear_message])
+@shop_page(routes.CODE_SIGN_IN, "page.title.code_sign_in", on_load=[CodeSignInState.clear_message])
 def code_sign_in_page() -> rx.Component:
-    return page_frame(auth_card(
+    return auth_card(
         "auth.code_title",
         _demo_hint(),
         rx.form(
             rx.vstack(
                 _code_fields(CodeSignInState, "code"),
-                messages(CodeSignInState),
+                form_messages(CodeSignInState),
                 submit_button(tr("auth.code_sign_in_button"), id="code-submit",
                           size="3", width="100%"),
                 spacing="3", width="100%",
@@ -152,13 +138,12 @@ def code_sign_in_page() -> rx.Component:
         ),
         link_row(rx.link(tr("auth.use_password"), href=routes.SIGN_IN),
                  rx.link(tr("nav.register"), href=routes.REGISTER)),
-    ))
+    )
 
 
-@rx.page(route=routes.RESET_PASSWORD, title="重置密码 · CourseMall",
-         on_load=[AppState.load_viewer, ResetPasswordState.clear_message])
+@shop_page(routes.RESET_PASSWORD, "page.title.reset_password", on_load=[ResetPasswordState.clear_message])
 def reset_password_page() -> rx.Component:
-    return page_frame(auth_card(
+    return auth_card(
         "auth.reset_title",
         _demo_hint(),
         rx.form(
@@ -167,7 +152,7 @@ def reset_password_page() -> rx.Component:
                 field("auth.new_password_label", id="reset-password", name="password",
                       type="password", placeholder_key="auth.password_placeholder",
                       auto_complete="new-password", max_length=72),
-                messages(ResetPasswordState),
+                form_messages(ResetPasswordState),
                 submit_button(tr("auth.reset_button"), id="reset-submit", size="3",
                           width="100%"),
                 spacing="3", width="100%",
@@ -175,4 +160,4 @@ def reset_password_page() -> rx.Component:
             on_submit=ResetPasswordState.reset_password, reset_on_submit=False, width="100%",
         ),
         rx.link(tr("auth.use_password"), href=routes.SIGN_IN),
-    ))
+    )

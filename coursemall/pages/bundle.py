@@ -6,10 +6,11 @@ import reflex as rx
 
 from coursemall.components.course_card import card_grid
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.pages.course import buy_messages
-from coursemall.state.catalog import BundleState, page_load
+from coursemall.state.catalog import BundleState
 from coursemall.state.shop import BuyState
 
 
@@ -24,7 +25,7 @@ def _header() -> rx.Component:
                   align="center", spacing="2"),
         rx.heading(b["title"], size="6", id="bundle-title"),
         rx.text(b["subtitle"], color="gray", size="3"),
-        rx.hstack(rx.text(b["price"], size="6", weight="bold", color="#e8590c"),
+        rx.hstack(rx.text(b["price"], size="6", weight="bold", color=ACCENT),
                   rx.cond(b["original"] != "",
                           rx.text(b["original"], size="2", color="gray", text_decoration="line-through")),
                   align="baseline", spacing="2"),
@@ -57,6 +58,6 @@ def bundle_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.BUNDLE, title="专栏 · 知行课堂", on_load=page_load(BundleState.load))
+@shop_page(routes.BUNDLE, "page.title.bundle", on_load=[BundleState.load])
 def bundle_page() -> rx.Component:
-    return page_frame(rx.center(rx.box(bundle_body(), width="100%", max_width="720px"), width="100%"))
+    return rx.center(rx.box(bundle_body(), width="100%", max_width="720px"), width="100%")

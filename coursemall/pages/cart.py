@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import CartState
 
 
@@ -26,7 +26,7 @@ def _line(ln: rx.Var) -> rx.Component:
             rx.hstack(
                 rx.cond(ln["type"] == "bundle", rx.badge(tr("cart.bundle"), size="1")),
                 rx.cond(ln["available"] == "1",
-                        rx.hstack(rx.text(ln["price"], color="#e8590c", weight="bold", size="2"),
+                        rx.hstack(rx.text(ln["price"], color=ACCENT, weight="bold", size="2"),
                                   rx.cond(ln["original"] != "",
                                           rx.text(ln["original"], size="1", color="gray",
                                                   text_decoration="line-through")),
@@ -66,7 +66,7 @@ def cart_body() -> rx.Component:
                     rx.box(rx.foreach(CartState.lines, _line), style=CARD, padding_y="0.2em"),
                     rx.hstack(
                         rx.text(tr("cart.total"), size="3"),
-                        rx.text(CartState.total, size="6", weight="bold", color="#e8590c",
+                        rx.text(CartState.total, size="6", weight="bold", color=ACCENT,
                                 id="cart-total"),
                         rx.spacer(),
                         rx.button(tr("cart.checkout"), size="3", radius="full", id="checkout",
@@ -83,6 +83,6 @@ def cart_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.CART, title="购物车 · CourseMall", on_load=[AppState.load_viewer, CartState.load_cart])
+@shop_page(routes.CART, "page.title.cart", on_load=[CartState.load_cart])
 def cart_page() -> rx.Component:
-    return page_frame(cart_body())
+    return cart_body()

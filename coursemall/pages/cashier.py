@@ -6,10 +6,10 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import SandboxCashierState as S
 
 
@@ -19,7 +19,7 @@ def cashier_body() -> rx.Component:
                    id="sandbox-banner"),
         rx.box(
             rx.vstack(
-                rx.hstack(rx.icon("wallet", size=22, color="#e8590c"), rx.heading(tr("cashier.title"), size="5"),
+                rx.hstack(rx.icon("wallet", size=22, color=ACCENT), rx.heading(tr("cashier.title"), size="5"),
                           rx.badge(tr("order.test_mode"), color_scheme="amber"), align="center", spacing="2",
                           wrap="wrap"),
                 rx.text(tr("cashier.shop"), ": ", S.shop_name, size="2", color="gray", id="cashier-shop"),
@@ -54,7 +54,6 @@ def cashier_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.SANDBOX_CASHIER, title="沙箱收银台（测试模式） · CourseMall",
-         on_load=[AppState.load_viewer, S.load_cashier])
+@shop_page(routes.SANDBOX_CASHIER, "page.title.cashier", on_load=[S.load_cashier])
 def sandbox_cashier_page() -> rx.Component:
-    return page_frame(cashier_body())
+    return cashier_body()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.listing import pager, result_grid, sort_select
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.catalog import CategoryState, page_load
+from coursemall.state.catalog import CategoryState
 
 
 def category_body() -> rx.Component:
@@ -49,6 +49,6 @@ def category_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.CATEGORY, title="课程分类 · 知行课堂", on_load=page_load(CategoryState.load))
+@shop_page(routes.CATEGORY, "page.title.category", on_load=[CategoryState.load])
 def category() -> rx.Component:
-    return page_frame(category_body())
+    return category_body()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.catalog import page_load
 from coursemall.state.player import CertificateState
 
 
@@ -43,7 +42,6 @@ def certificate_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.CERTIFICATE, title="证书验证 · 知行课堂",
-         on_load=page_load(CertificateState.load_certificate))
+@shop_page(routes.CERTIFICATE, "page.title.certificate", on_load=[CertificateState.load_certificate])
 def certificate_page() -> rx.Component:
-    return page_frame(certificate_body())
+    return certificate_body()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.mfa import mfa_gate
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
-from coursemall.state.catalog import page_load
 from coursemall.state.community import CHECKIN_UPLOAD, CheckinState as S
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"],
@@ -29,7 +29,7 @@ def _messages() -> rx.Component:
 
 
 def _stat(label_key: str, value, id_: str) -> rx.Component:
-    return rx.card(rx.vstack(rx.heading(value, size="7", color="#e8590c", id=id_),
+    return rx.card(rx.vstack(rx.heading(value, size="7", color=ACCENT, id=id_),
                              rx.text(tr(label_key), size="1", color="gray"), align="center", spacing="1"),
                    flex="1")
 
@@ -104,6 +104,6 @@ def checkin_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.CHECKIN, title="每日打卡 · 知行课堂", on_load=page_load(S.load_checkin))
+@shop_page(routes.CHECKIN, "page.title.checkin", on_load=[S.load_checkin])
 def checkin() -> rx.Component:
-    return page_frame(checkin_body())
+    return checkin_body()

@@ -6,12 +6,14 @@ import reflex as rx
 
 from coursemall.components.course_card import card_grid, cover_image
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.outline import outline
 from coursemall.components.price import price_tag
 from coursemall.components.reviews import reviews_section
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
-from coursemall.state.catalog import CourseState, page_load
+from coursemall.state.catalog import CourseState
 from coursemall.state.community import ReviewState
 from coursemall.state.shop import BuyState
 
@@ -21,7 +23,7 @@ _PANEL = {"background": "var(--color-panel-solid)", "border_radius": "14px", "pa
 
 def panel(title_key: str, *children: rx.Component, **props) -> rx.Component:
     return rx.box(
-        rx.hstack(rx.box(width="4px", height="1em", background="#e8590c", border_radius="2px"),
+        rx.hstack(rx.box(width="4px", height="1em", background=ACCENT, border_radius="2px"),
                   rx.heading(tr(title_key), size="4"), align="center", spacing="2",
                   margin_bottom="0.6em"),
         *children,
@@ -68,17 +70,10 @@ def header_block() -> rx.Component:
 
 
 def buy_messages() -> rx.Component:
-    return rx.fragment(
-        rx.cond(BuyState.error != "",
-                rx.callout(BuyState.error, icon="triangle_alert", color_scheme="red", role="alert",
-                           id="form-error", size="1", width="100%")),
-        rx.cond(BuyState.success != "",
-                rx.callout(rx.hstack(rx.text(BuyState.success),
-                                     rx.link(tr("buy.view_cart"), href=routes.CART, id="go-cart"),
-                                     spacing="2", wrap="wrap"),
-                           icon="circle_check", color_scheme="green", role="status", id="form-success",
-                           size="1", width="100%")),
-    )
+    return form_messages(BuyState, size="1",
+                         success=rx.hstack(rx.text(BuyState.success),
+                                           rx.link(tr("buy.view_cart"), href=routes.CART, id="go-cart"),
+                                           spacing="2", wrap="wrap"))
 
 
 def _buy_buttons() -> rx.Component:
@@ -198,7 +193,7 @@ def course_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.COURSE, title="课程详情 · 知行课堂", on_load=page_load(BuyState.clear_message, CourseState.load,
-                                                                              ReviewState.load_reviews))
+@shop_page(routes.COURSE, "page.title.course",
+           on_load=[BuyState.clear_message, CourseState.load, ReviewState.load_reviews])
 def course() -> rx.Component:
-    return page_frame(course_body())
+    return course_body()

@@ -7,16 +7,17 @@ import reflex as rx
 
 from coursemall.components.course_card import banner_card, card_grid
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.state.base import AppState
-from coursemall.state.catalog import HomeState, page_load
+from coursemall.state.catalog import HomeState
 from coursemall.state.shop_settings import HomeLayoutState
 
 
 def section_title(key: str, href: str = "") -> rx.Component:
     return rx.hstack(
-        rx.box(width="4px", height="1.1em", background="var(--accent-9)", border_radius="2px"),
+        rx.box(width="4px", height="1.1em", background=ACCENT, border_radius="2px"),
         rx.heading(tr(key), size="5", weight="bold"),
         rx.spacer(),
         rx.cond(href != "", rx.link(tr("home.see_all"), href=href, size="2", color="gray")) if href else rx.fragment(),
@@ -44,8 +45,8 @@ def category_icon(name: rx.Var) -> rx.Component:
     """A fixed set of lucide icons (a dynamic icon would pull the whole icon set into the page)."""
     return rx.match(
         name,
-        *[(icon, rx.icon(icon, size=20, color="var(--accent-9)")) for icon in _CATEGORY_ICONS],
-        rx.icon("book-open", size=20, color="var(--accent-9)"),
+        *[(icon, rx.icon(icon, size=20, color=ACCENT)) for icon in _CATEGORY_ICONS],
+        rx.icon("book-open", size=20, color=ACCENT),
     )
 
 
@@ -147,6 +148,6 @@ def home_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.HOME, title="知行课堂 · 精品课程", on_load=page_load(HomeState.load, HomeLayoutState.load_home_layout))
+@shop_page(routes.HOME, "page.title.home", on_load=[HomeState.load, HomeLayoutState.load_home_layout])
 def home() -> rx.Component:
-    return page_frame(home_body())
+    return home_body()

@@ -6,24 +6,14 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
-from coursemall.state.catalog import page_load
 from coursemall.state.community import HOMEWORK_UPLOAD, HomeworkState as S
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"],
            "image/gif": [".gif"]}
-
-
-def _messages() -> rx.Component:
-    return rx.fragment(
-        rx.cond(S.error != "",
-                rx.callout(S.error, icon="triangle_alert", color_scheme="red", role="alert", id="form-error",
-                           width="100%")),
-        rx.cond(S.success != "",
-                rx.callout(S.success, icon="circle_check", color_scheme="green", role="status",
-                           id="form-success", width="100%")),
-    )
 
 
 def _submission() -> rx.Component:
@@ -43,7 +33,7 @@ def _submission() -> rx.Component:
             rx.cond(graded,
                     rx.box(
                         rx.hstack(rx.text(tr("homework.ui.score"), size="2", color="gray"),
-                                  rx.heading(S.score, size="6", color="#e8590c", id="homework-score"),
+                                  rx.heading(S.score, size="6", color=ACCENT, id="homework-score"),
                                   align="baseline", spacing="2"),
                         rx.text(tr("homework.ui.feedback"), size="2", color="gray", margin_top="0.3em"),
                         rx.text(S.feedback, size="2", id="homework-feedback",
@@ -84,7 +74,7 @@ def homework_body() -> rx.Component:
                         href=S.lesson_href, id="homework-back", size="2", underline="none")),
         rx.heading(tr("homework.ui.title"), size="6"),
         rx.cond(S.lesson_title != "", rx.text(S.lesson_title, size="3", color="gray", id="homework-lesson")),
-        _messages(),
+        form_messages(S),
         rx.cond(
             S.allowed,
             rx.vstack(
@@ -101,6 +91,6 @@ def homework_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.HOMEWORK, title="课后作业 · 知行课堂", on_load=page_load(S.load_homework))
+@shop_page(routes.HOMEWORK, "page.title.homework", on_load=[S.load_homework])
 def homework() -> rx.Component:
-    return page_frame(homework_body())
+    return homework_body()

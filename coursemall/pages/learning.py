@@ -7,11 +7,11 @@ import reflex as rx
 
 from coursemall.components.course_card import cover_image
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.outline import kind_icon
 from coursemall.components.player import bar
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
-from coursemall.state.catalog import page_load
 from coursemall.state.player import LearningState
 
 
@@ -61,7 +61,7 @@ def _chart() -> rx.Component:
         rx.vstack(
             rx.text(tr("learning.chart_title"), weight="medium"),
             rx.recharts.bar_chart(
-                rx.recharts.bar(data_key="minutes", fill="#e8590c", name="min"),
+                rx.recharts.bar(data_key="minutes", fill=ACCENT, name="min"),
                 rx.recharts.x_axis(data_key="day", tick_line=False, font_size=10, interval=4),
                 rx.recharts.y_axis(width=30, font_size=10, allow_decimals=False),
                 rx.recharts.graphing_tooltip(),
@@ -106,6 +106,6 @@ def learning_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.LEARNING, title="我的学习 · 知行课堂", on_load=page_load(LearningState.load_learning))
+@shop_page(routes.LEARNING, "page.title.learning", on_load=[LearningState.load_learning])
 def learning_page() -> rx.Component:
-    return page_frame(learning_body())
+    return learning_body()

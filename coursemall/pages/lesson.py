@@ -16,10 +16,11 @@ import reflex as rx
 
 from coursemall.components.comments import lesson_comments_section
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.mfa import mfa_gate
 from coursemall.components.outline import kind_icon, kind_label
 from coursemall.pages import routes
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.components.player import (
     article_watermark,
     beat_inputs,
@@ -34,7 +35,6 @@ from coursemall.components.player import (
     watermark,
 )
 from coursemall.state.catalog import LessonState
-from coursemall.state.base import AppState
 from coursemall.state.player import PLAYER_JS_SRC, PlayerState
 
 _MEDIA_STYLE = {"width": "100%", "display": "block", "background": "#000", "border_radius": "12px"}
@@ -59,7 +59,7 @@ def player() -> rx.Component:
     return rx.match(
         LessonState.kind,
         ("audio", rx.box(
-            rx.center(rx.icon("headphones", size=48, color="#e8590c"), height="140px",
+            rx.center(rx.icon("headphones", size=48, color=ACCENT), height="140px",
                       background="linear-gradient(135deg, var(--orange-a3), var(--amber-a3))",
                       border_radius="12px", margin_bottom="0.6em"),
             rx.el.audio(controls=True, preload="metadata", id="lesson-audio", key=LessonState.media_url,
@@ -94,7 +94,7 @@ def player() -> rx.Component:
 def locked_box() -> rx.Component:
     return rx.center(
         rx.vstack(
-            rx.center(rx.icon("lock", size=30, color="#e8590c"), width="64px", height="64px",
+            rx.center(rx.icon("lock", size=30, color=ACCENT), width="64px", height="64px",
                       border_radius="999px", background="var(--orange-a3)"),
             rx.cond(
                 PlayerState.unlock_text != "",
@@ -213,10 +213,9 @@ def lesson_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.LESSON, title="学习 · 知行课堂",
-         on_load=[AppState.load_viewer, PlayerState.load_player])
+@shop_page(routes.LESSON, "page.title.lesson", on_load=[PlayerState.load_player])
 def lesson() -> rx.Component:
     # The page asks for the player script as it renders (on a full load its fetch runs alongside
     # hydration); load_player's boot call starts it, or loads it itself if it is not there yet.
     # Same id as the boot's own script tag, so the file is never added twice.
-    return rx.fragment(rx.script(src=PLAYER_JS_SRC, id="cm-player-js"), page_frame(lesson_body()))
+    return rx.fragment(rx.script(src=PLAYER_JS_SRC, id="cm-player-js"), lesson_body())

@@ -5,10 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import form_messages, page_column
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import MessageCenterState as M
 
 
@@ -52,7 +51,6 @@ def messages_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.MESSAGES, title="消息中心 · CourseMall",
-         on_load=[AppState.load_viewer, M.load_messages])
+@shop_page(routes.MESSAGES, "page.title.messages", on_load=[M.load_messages])
 def messages_page() -> rx.Component:
-    return page_frame(messages_body())
+    return messages_body()

@@ -7,10 +7,10 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column, section, status_badge
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import OrderState
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"]}
@@ -33,8 +33,8 @@ def _summary() -> rx.Component:
                     rx.text(tr("order.paid_at"), ": ", OrderState.paid_at, " · ", OrderState.channel_text,
                             size="2", color="gray")),
             rx.cond(OrderState.expires_text != "",
-                    rx.hstack(rx.icon("clock", size=14, color="#e8590c"),
-                              rx.text(OrderState.expires_text, size="2", color="#e8590c", id="order-expires"),
+                    rx.hstack(rx.icon("clock", size=14, color=ACCENT),
+                              rx.text(OrderState.expires_text, size="2", color=ACCENT, id="order-expires"),
                               spacing="1", align="center")),
             spacing="1", margin_top="0.5em",
         ),
@@ -49,7 +49,7 @@ def _line(ln: rx.Var) -> rx.Component:
                     rx.link(ln["title"], href=ln["href"], size="2", weight="medium", color="inherit"),
                     rx.text(ln["title"], size="2", weight="medium")),
             rx.hstack(
-                rx.text(ln["price"], size="2", color="#e8590c", weight="bold"),
+                rx.text(ln["price"], size="2", color=ACCENT, weight="bold"),
                 rx.cond(ln["original"] != "",
                         rx.text(ln["original"], size="1", color="gray", text_decoration="line-through")),
                 rx.cond(ln["refund"] != "", rx.badge(ln["refund"], color_scheme="gray", size="1")),
@@ -72,7 +72,7 @@ def _lines() -> rx.Component:
         rx.hstack(
             rx.text(tr("order.total"), size="3"),
             rx.spacer(),
-            rx.text(OrderState.total, size="6", weight="bold", color="#e8590c", id="order-total"),
+            rx.text(OrderState.total, size="6", weight="bold", color=ACCENT, id="order-total"),
             width="100%", align="center", padding_top="0.6em",
         ),
         rx.cond(OrderState.refunded != "",
@@ -88,7 +88,7 @@ def _channel_option(c: rx.Var) -> rx.Component:
         rx.hstack(
             rx.el.input(type="radio", name="channel", value=c["name"],
                         default_checked=c["name"] == OrderState.default_channel,
-                        style={"width": "18px", "height": "18px", "accent_color": "#e8590c"}),
+                        style={"width": "18px", "height": "18px", "accent_color": ACCENT}),
             rx.text(c["label"], size="3"),
             rx.cond(c["test"] == "1",
                     rx.badge(rx.icon("flask-conical", size=12), tr("order.test_mode"), color_scheme="amber",
@@ -187,7 +187,7 @@ def _refund_line(ln: rx.Var) -> rx.Component:
             rx.hstack(
                 rx.el.input(type="checkbox", name="line-" + ln["id"], default_checked=True,
                             class_name="refund-line",
-                            style={"width": "18px", "height": "18px", "accent_color": "#e8590c"}),
+                            style={"width": "18px", "height": "18px", "accent_color": ACCENT}),
                 rx.text(ln["title"], size="2", flex="1"),
                 rx.text(ln["price"], size="2", color="gray"),
                 spacing="2", align="center", width="100%",
@@ -282,6 +282,6 @@ def order_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ORDER, title="订单 · CourseMall", on_load=[AppState.load_viewer, OrderState.load_order])
+@shop_page(routes.ORDER, "page.title.order", on_load=[OrderState.load_order])
 def order_page() -> rx.Component:
-    return page_frame(order_body())
+    return order_body()

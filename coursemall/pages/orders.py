@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.shop import CARD, form_messages, page_column, status_badge
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
-from coursemall.state.base import AppState
 from coursemall.state.shop import MyOrdersState
 
 FILTERS = (("", "orders.all"), ("pending", "order.status.pending"), ("paid", "order.status.paid"),
@@ -31,7 +31,7 @@ def _row(o: rx.Var) -> rx.Component:
                       width="100%", align="center"),
             rx.text(o["summary"], size="2", weight="medium"),
             rx.hstack(rx.code(o["no"], size="1", color="gray"), rx.spacer(),
-                      rx.text(o["total"], weight="bold", color="#e8590c"), width="100%", align="center"),
+                      rx.text(o["total"], weight="bold", color=ACCENT), width="100%", align="center"),
             spacing="1", width="100%",
         ),
         href=o["href"], underline="none", color="inherit", class_name="order-row", style=CARD,
@@ -56,7 +56,6 @@ def orders_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.ORDERS, title="我的订单 · CourseMall",
-         on_load=[AppState.load_viewer, MyOrdersState.load_orders])
+@shop_page(routes.ORDERS, "page.title.orders", on_load=[MyOrdersState.load_orders])
 def orders_page() -> rx.Component:
-    return page_frame(orders_body())
+    return orders_body()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
 from coursemall.pages import routes
 from coursemall.state.auth import OutboxState
-from coursemall.state.base import AppState
 
 
 def _row(msg: rx.Var) -> rx.Component:
@@ -24,10 +23,9 @@ def _row(msg: rx.Var) -> rx.Component:
     )
 
 
-@rx.page(route=routes.OUTBOX, title="发件箱 · CourseMall",
-         on_load=[AppState.load_viewer, OutboxState.load_outbox])
+@shop_page(routes.OUTBOX, "page.title.outbox", on_load=[OutboxState.load_outbox])
 def outbox_page() -> rx.Component:
-    return page_frame(rx.center(rx.vstack(
+    return rx.center(rx.vstack(
         rx.hstack(rx.heading(tr("outbox.title"), size="6"), rx.spacer(),
                   rx.button(tr("outbox.refresh"), on_click=OutboxState.load_outbox,
                             variant="soft", size="2", id="outbox-refresh"),
@@ -44,4 +42,4 @@ def outbox_page() -> rx.Component:
             rx.callout(tr("outbox.disabled"), icon="info", id="outbox-disabled"),
         ),
         spacing="4", width="100%", max_width="520px",
-    ), width="100%"))
+    ), width="100%")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import reflex as rx
 
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
+from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
 from coursemall.services.shop_settings import POLICY_KINDS
-from coursemall.state.catalog import page_load
 from coursemall.state.shop_settings import PolicyState
 
 
@@ -20,7 +20,7 @@ def _block(block: rx.Var) -> rx.Component:
     return rx.match(
         block["kind"],
         ("h", rx.heading(block["text"], size="4", margin_top="0.8em")),
-        ("li", rx.hstack(rx.text("•", color="var(--accent-9)"), rx.text(block["text"], size="3"),
+        ("li", rx.hstack(rx.text("•", color=ACCENT), rx.text(block["text"], size="3"),
                          spacing="2", align="start", width="100%")),
         rx.text(block["text"], size="3", style={"white_space": "pre-line"}, width="100%"),
     )
@@ -35,9 +35,9 @@ def _nav() -> rx.Component:
     )
 
 
-@rx.page(route=routes.POLICY, title="条款 · Policies", on_load=page_load(PolicyState.load_policy))
+@shop_page(routes.POLICY, "page.title.policy", on_load=[PolicyState.load_policy])
 def policy_page() -> rx.Component:
-    return page_frame(rx.vstack(
+    return rx.vstack(
         _nav(),
         rx.cond(
             PolicyState.not_found,
@@ -45,4 +45,4 @@ def policy_page() -> rx.Component:
             rx.vstack(rx.foreach(PolicyState.blocks, _block), spacing="2", width="100%", id="policy-text"),
         ),
         spacing="4", width="100%", id="policy",
-    ))
+    )

@@ -6,7 +6,8 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
+from coursemall.components.page import shop_page
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
 from coursemall.pages.auth import field
 from coursemall.state.auth import ProfileState
@@ -14,20 +15,6 @@ from coursemall.state.base import AppState
 
 _ACCEPT = {"image/jpeg": [".jpg", ".jpeg"], "image/png": [".png"], "image/webp": [".webp"],
            "image/gif": [".gif"]}
-
-
-def _section_messages(section: str) -> rx.Component:
-    return rx.cond(
-        ProfileState.section == section,
-        rx.fragment(
-            rx.cond(ProfileState.error != "",
-                    rx.callout(ProfileState.error, icon="triangle_alert", color_scheme="red",
-                               role="alert", id="form-error", width="100%")),
-            rx.cond(ProfileState.success != "",
-                    rx.callout(ProfileState.success, icon="circle_check", color_scheme="green",
-                               role="status", id="form-success", width="100%")),
-        ),
-    )
 
 
 def _card(title_key: str, *children: rx.Component) -> rx.Component:
@@ -71,7 +58,7 @@ def _identity() -> rx.Component:
             ),
             spacing="4", align="center", width="100%", wrap="wrap",
         ),
-        _section_messages("avatar"),
+        form_messages(ProfileState, "avatar"),
         rx.form(
             rx.vstack(
                 rx.el.label(tr("profile.nickname"), html_for="profile-nickname",
@@ -88,7 +75,7 @@ def _identity() -> rx.Component:
             ),
             on_submit=ProfileState.save_nickname, reset_on_submit=False, width="100%",
         ),
-        _section_messages("nickname"),
+        form_messages(ProfileState, "nickname"),
     )
 
 
@@ -101,7 +88,7 @@ def _password() -> rx.Component:
                       type="password", auto_complete="current-password", max_length=72),
                 field("profile.new_password", id="new-password", name="new_password",
                       type="password", auto_complete="new-password", max_length=72),
-                _section_messages("password"),
+                form_messages(ProfileState, "password"),
                 submit_button(tr("profile.change_password"),
                           id="change-password-submit", size="3", width="100%"),
                 spacing="3", width="100%",
@@ -133,7 +120,7 @@ def _devices() -> rx.Component:
     return _card(
         "profile.sessions",
         rx.foreach(ProfileState.device_sessions, _session_row),
-        _section_messages("sessions"),
+        form_messages(ProfileState, "sessions"),
         rx.flex(
             rx.button(tr("profile.sign_out"), id="sign-out", on_click=ProfileState.sign_out,
                       variant="outline", size="3", flex="1"),
@@ -165,11 +152,10 @@ def _shop_links() -> rx.Component:
                              spacing="1", width="100%"), width="100%")
 
 
-@rx.page(route=routes.PROFILE, title="个人中心 · CourseMall",
-         on_load=[AppState.load_viewer, ProfileState.load_profile])
+@shop_page(routes.PROFILE, "page.title.profile", on_load=[ProfileState.load_profile])
 def profile_page() -> rx.Component:
-    return page_frame(rx.center(
+    return rx.center(
         rx.vstack(_identity(), _shop_links(), _password(), _devices(), spacing="4", width="100%",
                   max_width="520px"),
         width="100%",
-    ))
+    )

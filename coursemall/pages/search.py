@@ -9,11 +9,11 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.listing import pager, result_grid, sort_select
+from coursemall.components.page import shop_page
 from coursemall.domain.search import MAX_QUERY_CHARS
 from coursemall.pages import routes
-from coursemall.state.catalog import SearchState, page_load
+from coursemall.state.catalog import SearchState
 
 
 def search_form() -> rx.Component:
@@ -78,6 +78,6 @@ def search_body() -> rx.Component:
     )
 
 
-@rx.page(route=routes.SEARCH, title="搜索课程 · 知行课堂", on_load=page_load(SearchState.load))
+@shop_page(routes.SEARCH, "page.title.search", on_load=[SearchState.load])
 def search() -> rx.Component:
-    return page_frame(search_body())
+    return search_body()

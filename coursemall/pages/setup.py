@@ -7,11 +7,11 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.components.layout import page_frame
 from coursemall.components.mfa import code_input
+from coursemall.components.page import shop_page
+from coursemall.components.shop import form_messages
 from coursemall.pages import routes
-from coursemall.pages.auth import field, messages
-from coursemall.state.base import AppState
+from coursemall.pages.auth import field
 from coursemall.state.setup import SetupState
 
 S = SetupState
@@ -31,7 +31,7 @@ def _account_step() -> rx.Component:
                       placeholder_key="auth.password_placeholder", auto_complete="new-password", max_length=72),
                 field("setup.password_again_label", id="setup-password-again", name="password_again",
                       type="password", auto_complete="new-password", max_length=72),
-                messages(S),
+                form_messages(S),
                 submit_button(tr("setup.next"), id="setup-next", size="3", width="100%"),
                 spacing="3", width="100%",
             ),
@@ -54,7 +54,7 @@ def _totp_step() -> rx.Component:
                 rx.flex(code_input("setup-code"),
                         submit_button(tr("setup.totp_finish"), id="setup-finish", size="3"),
                         gap="2", width="100%", wrap="wrap"),
-                messages(S),
+                form_messages(S),
                 spacing="2", width="100%",
             ),
             on_submit=S.finish_setup, reset_on_submit=True, width="100%",
@@ -71,7 +71,7 @@ def _done_step() -> rx.Component:
         rx.text(tr("setup.done_intro"), size="2", color="orange"),
         rx.grid(rx.foreach(S.new_codes, lambda c: rx.code(c, size="3", class_name="setup-recovery-code")),
                 columns="2", spacing="2", width="100%", id="setup-codes"),
-        messages(S),
+        form_messages(S),
         rx.button(tr("setup.open_dashboard"), on_click=S.open_dashboard, id="setup-open-dashboard",
                   size="3", width="100%"),
         spacing="3", width="100%",
@@ -87,8 +87,7 @@ def _refused() -> rx.Component:
     )
 
 
-@rx.page(route=routes.SETUP, title="开店设置 · CourseMall",
-         on_load=[AppState.load_viewer, SetupState.load_setup])
+@shop_page(routes.SETUP, "page.title.setup", on_load=[SetupState.load_setup])
 def setup_page() -> rx.Component:
     body = rx.match(
         S.step,
@@ -99,8 +98,8 @@ def setup_page() -> rx.Component:
         rx.center(rx.vstack(rx.spinner(size="3"), rx.text(tr("setup.checking"), size="2", color="gray"),
                             align="center"), width="100%", padding="2em"),
     )
-    return page_frame(rx.center(
+    return rx.center(
         rx.card(rx.vstack(rx.heading(tr("setup.title"), size="6"), body, spacing="4", width="100%"),
                 width="100%", max_width="480px", size="3"),
         width="100%", padding_top=["0.5em", "2em"],
-    ))
+    )

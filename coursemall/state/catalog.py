@@ -46,11 +46,6 @@ function guard(e){
 _MAX_FORM_FIELD = 2000
 
 
-def page_load(*handlers) -> list:
-    """on_load chain: the viewer (header) first, then the page's own loaders."""
-    return [AppState.load_viewer, *handlers]
-
-
 # --------------------------------------------------------------------------- DTO -> vars
 
 

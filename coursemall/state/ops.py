@@ -213,7 +213,7 @@ class AdminLearnersState(AdminBaseState):
 
 
 class AdminLearnerState(AdminBaseState):
-    """/admin/learners/[user_id]: profile, orders, entitlements with progress; grant / revoke."""
+    """/admin/learners/[learner_id]: profile, orders, entitlements with progress; grant / revoke."""
 
     profile: dict[str, str] = {}
     learner_orders: list[dict[str, str]] = []
@@ -250,7 +250,7 @@ class AdminLearnerState(AdminBaseState):
     def load_learner(self):
         self._clear_messages()
         self._clear_data()
-        user_id = self._route_id("user_id")
+        user_id = self._route_id("learner_id")
         self._admit()
         if user_id is None:
             return self._fail("page", "ops.learner_not_found")
@@ -260,7 +260,7 @@ class AdminLearnerState(AdminBaseState):
             self._service_error("page", exc)
 
     def _act(self, section: str, fn, ok_key: str, **kwargs) -> None:
-        user_id = self._route_id("user_id")
+        user_id = self._route_id("learner_id")
         if user_id is None:
             return self._fail(section, "ops.learner_not_found")
         try:
@@ -279,7 +279,7 @@ class AdminLearnerState(AdminBaseState):
         reason = _short_field(form_data, "reason")
         if reason is None:
             return self._fail("grant", "error.bad_request")
-        user_id = self._route_id("user_id")
+        user_id = self._route_id("learner_id")
         if user_id is None:
             return self._fail("grant", "ops.learner_not_found")
         self._act("grant", ops_service.grant_access, "ops.grant.done", user_id=user_id, course_id=course_id,

@@ -126,7 +126,7 @@ def arg(*values) -> Callable[[World], tuple]:
 def PARAMS(w: World) -> dict[str, str]:
     """Route segments of every call: learner A's and instructor A's objects."""
     return {"lesson_id": str(w.lesson), "course_id": str(w.course), "order_no": w.pending_order,
-            "user_id": str(w.learner), "code": w.certificate, "kind": "refund", "slug": w.category_slug,
+            "learner_id": str(w.learner), "code": w.certificate, "kind": "refund", "slug": w.category_slug,
             "bundle_id": str(w.bundle)}
 
 

@@ -126,8 +126,8 @@ def order_state(w, who, order_no=None):
 
 
 def learner_state(w, who, user_id):
-    return make_state(AdminLearnerState, w.cookies.get(who, "cm_lang=zh_CN"), "/admin/learners/[user_id]",
-                      {"user_id": str(user_id)})
+    return make_state(AdminLearnerState, w.cookies.get(who, "cm_lang=zh_CN"), "/admin/learners/[learner_id]",
+                      {"learner_id": str(user_id)})
 
 
 def plain(cls, w, who):
