@@ -164,9 +164,6 @@ TABLE: dict[str, Row] = {
     "CategoryState.change_sort": row(EVERYONE, args=arg("newest")),
     "BundleState.load": row(EVERYONE),
     "CourseState.load": row(EVERYONE, "page_views", optional=True),
-    "LessonState.load": row(BUYERS | {"teacher"}, public=LESSON_PUBLIC, totp=False,
-                            why="a paid lesson: buyers and its instructor (the player below is the page's loader; "
-                                "staff preview there, after the TOTP step); others see the locked page"),
     "BrandState.load_brand": row(EVERYONE),
     "HomeLayoutState.load_home_layout": row(EVERYONE),
     "PolicyState.load_policy": row(EVERYONE),
