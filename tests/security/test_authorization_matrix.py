@@ -283,7 +283,6 @@ TABLE: dict[str, Row] = {
     "TeachApplyState.submit_application": row(SIGNED_IN, "instructor_applications users", optional=True,
                                               args=form(name="新老师", title="讲师", bio="经验丰富")),
     # ---- owner area (staff)
-    "AdminHomeState.load_admin_home": row(STAFF),
     "AdminOrdersState.load_orders": row(STAFF),
     "AdminOrdersState.filter_orders": row(STAFF, args=arg("paid")),
     "AdminOrdersState.search_orders": row(STAFF, args=form(q=lambda w: w.paid_order)),
