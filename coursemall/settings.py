@@ -122,10 +122,6 @@ class Settings:
     secret_key_generated: bool = False
     auto_refund_limit: int = 2
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.db_url.startswith("sqlite")
-
 
 def _demo_on(env: dict) -> bool:
     return env.get("COURSEMALL_DEMO", _default("COURSEMALL_DEMO")) == "1"
