@@ -112,7 +112,7 @@ class Settings:
     wechat_key_path: str = ""
     wechat_app_secret: str = ""
     wechat_oauth_base: str = "https://api.weixin.qq.com/"
-    # dashboard (issue 5) and learning reminders (issue 4)
+    # dashboard and learning reminders
     upload_max_bytes: int = 4 * 1024**3
     media_worker: bool = True
     transcode_timeout_seconds: int = 7200

@@ -353,7 +353,7 @@ TABLE: dict[str, Row] = {
     "LeakState.confirm_action": row(STAFF, f"users user_sessions audit_log {MAIL}",
                                     args=form(action="freeze", reason="分享账号"),
                                     pre=lambda w: {"_target_user_id": w.learner, "pending": "freeze"}),
-    # ---- dashboard (issue 5)
+    # ---- dashboard
     "DashboardHomeState.load_dashboard_home": row(DASHBOARD),
     "AnalyticsState.load_analytics": row(DASHBOARD),
     "AnalyticsState.pick_preset": row(DASHBOARD, args=arg("30")),
