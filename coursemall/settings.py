@@ -112,7 +112,7 @@ class Settings:
     wechat_key_path: str = ""
     wechat_app_secret: str = ""
     wechat_oauth_base: str = "https://api.weixin.qq.com/"
-    # dashboard (issue 5) and learning reminders (issue 4)
+    # dashboard and learning reminders
     upload_max_bytes: int = 4 * 1024**3
     media_worker: bool = True
     transcode_timeout_seconds: int = 7200
@@ -121,10 +121,6 @@ class Settings:
     # True when the secret key was generated into DATA_DIR/secret_key (not set in the environment)
     secret_key_generated: bool = False
     auto_refund_limit: int = 2
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.db_url.startswith("sqlite")
 
 
 def _demo_on(env: dict) -> bool:

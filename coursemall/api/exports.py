@@ -1,4 +1,4 @@
-"""CSV exports of the operations pages (issue 5 point 6).
+"""CSV exports of the operations pages.
 
 GET /api/admin/export/orders.csv    the orders of /admin/orders with the same filters
     (status, channel, date_from, date_to as China dates YYYY-MM-DD, q);

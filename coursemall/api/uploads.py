@@ -1,4 +1,4 @@
-"""Chunked media uploads for the dashboard (issue 5). JSON in, JSON out; the uploader script on
+"""Chunked media uploads for the dashboard. JSON in, JSON out; the uploader script on
 /admin/lessons/<id>/media drives it.
 
 POST   /api/uploads                       {"lesson_id", "filename", "size"} -> 201 {"upload_key", "chunk_max", ...}

@@ -60,7 +60,7 @@ def _comment_item(item: rx.Var) -> rx.Component:
                       rx.text(item["date"], size="1", color="gray"), spacing="0"),
             align="center", spacing="2", width="100%",
         ),
-        # Plain text, never HTML (ARCHITECTURE.md; issue 4 point 4).
+        # Plain text, never HTML (ARCHITECTURE.md): what a learner typed is shown as typed.
         rx.text(item["text"], size="2", class_name="comment-text", margin_top="0.3em",
                 style={"white_space": "pre-wrap", "overflow_wrap": "anywhere"}),
         rx.hstack(

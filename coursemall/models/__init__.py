@@ -21,7 +21,7 @@ from coursemall.models.catalog import (
 from coursemall.models.learning import Entitlement, Review
 from coursemall.models.study import CheckIn, Certificate, CommentLike, HomeworkSubmission, LessonComment, LessonNote, LessonProgress, StudyDay  # noqa: E501
 from coursemall.models.commerce import CartItem, ManualPayment, Message, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, ShopPaymentSetting  # noqa: E501
-from coursemall.models.security import *  # noqa: F401,F403  (issue 5 modules export __all__)
+from coursemall.models.security import *  # noqa: F401,F403  (these modules export __all__)
 from coursemall.models.media_pipeline import *  # noqa: F401,F403
 from coursemall.models.analytics import *  # noqa: F401,F403
 from coursemall.models.shop import *  # noqa: F401,F403

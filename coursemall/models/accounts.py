@@ -29,7 +29,7 @@ class User(SQLModel, table=True):
     # WeChat OAuth (snsapi_base) openid for JSAPI pay in the WeChat browser; one shop account per openid
     wechat_openid: str | None = Field(default=None, max_length=64, unique=True, index=True)
     is_active: bool = Field(default=True)
-    # leak tracing (issue 5): a frozen account cannot sign in; the reason is shown to staff only
+    # leak tracing: a frozen account cannot sign in; the reason is shown to staff only
     frozen_reason: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -1,4 +1,4 @@
-"""Analytics (issue 5): page views for the funnel (course view → detail → checkout → paid)."""
+"""Analytics: page views for the funnel (course view → detail → checkout → paid)."""
 
 from __future__ import annotations
 

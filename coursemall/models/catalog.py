@@ -47,7 +47,7 @@ class Instructor(SQLModel, table=True):
     bio: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     avatar_path: str = Field(default="", max_length=255)
     status: str = Field(default="approved", max_length=16)  # pending | approved | rejected
-    revenue_share_bp: int = Field(default=0)  # basis points of net revenue (issue 5)
+    revenue_share_bp: int = Field(default=0)  # the instructor's share, in basis points of net revenue
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
@@ -74,7 +74,7 @@ class Course(SQLModel, table=True):
     published_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     is_featured: bool = Field(default=False)
     featured_rank: int = Field(default=0)
-    member_only: bool = Field(default=False)  # unlocked by membership (issue: marketing)
+    member_only: bool = Field(default=False)  # unlocked by membership (a marketing feature still to come)
     no_seek_first_watch: bool = Field(default=False)  # player policy
     learners_count: int = Field(default=0)
     sales_count: int = Field(default=0)

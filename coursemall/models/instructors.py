@@ -1,4 +1,4 @@
-"""Instructor applications (issue 5): a learner applies to teach; the owner decides."""
+"""Instructor applications: a learner applies to teach; the owner decides."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Media pipeline (issue 5): resumable chunked uploads and the transcoding job queue."""
+"""Media pipeline: resumable chunked uploads and the transcoding job queue."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shop settings (issue 5): one JSON value per key (name, logo, colours, home blocks, policies,
+"""Shop settings: one JSON value per key (name, logo, colours, home blocks, policies,
 channel fees, message templates, encrypted payment secrets...). See services/shop_settings.py."""
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Operator tasks (issue 5): backup, restore, export."""
+"""Operator tasks: backup, restore, export."""

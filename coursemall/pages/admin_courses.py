@@ -1,4 +1,4 @@
-"""Course CMS pages (issue 5 point 2): /admin/courses, /admin/courses/[course_id],
+"""Course CMS pages: /admin/courses, /admin/courses/[course_id],
 /admin/lessons/[lesson_id]. Phone first: one column of cards that widens on a laptop.
 
 The pages compile into the public bundle like every page: `allowed` only hides UI. The data is

@@ -1,4 +1,4 @@
-"""Operations pages (issue 5): /admin/orders/[order_no], /admin/learners, /admin/learners/[learner_id],
+"""Operations pages: /admin/orders/[order_no], /admin/learners, /admin/learners/[learner_id],
 /admin/moderation, /admin/instructors, and the learner's /teach application form.
 
 Phone-first cards; every string from the catalogs (i18n/messages/ops_ui.py). Like every page

@@ -76,7 +76,7 @@ ADMIN_MANUAL = "/admin/manual-payments"
 ADMIN_PAYMENT_SETTINGS = "/admin/settings/payments"
 
 
-# community (issue 4)
+# community
 CHECKIN = "/course/[course_id]/checkin"
 HOMEWORK = "/lesson/[lesson_id]/homework"
 ADMIN_HOMEWORK = "/admin/homework"
@@ -90,7 +90,7 @@ def homework_url(lesson_id: int) -> str:
     return f"/lesson/{lesson_id}/homework"
 
 
-# dashboard (issue 5). Instructors see the entries marked "all" in components/dashboard.NAV.
+# dashboard. Instructors see the entries marked "all" in components/dashboard.NAV.
 ADMIN_SECURITY = "/admin/security"  # TOTP enrolment / verification, recovery codes
 ADMIN_AUDIT = "/admin/audit"
 ADMIN_STAFF = "/admin/staff"

@@ -66,12 +66,6 @@ def own_order(session: Session, actor_id: int, order_no: str) -> Order:
     return order
 
 
-def reload_order(session: Session, order_id: int) -> Order:
-    order = session.get(Order, order_id, populate_existing=True)
-    assert order is not None
-    return order
-
-
 def new_out_trade_no(now: datetime | None = None) -> str:
     now = now or utcnow()
     return f"CM{now:%Y%m%d}{secrets.token_hex(8).upper()}"  # 26 chars, 64 random bits

@@ -1,5 +1,5 @@
-"""Read models for the owner area: counts for the dashboard and refunds with the learner (the
-order list with filters and totals is services/ops.py).
+"""Read models for the owner area: refunds with the learner (the order list with filters and
+totals is services/ops.py; the dashboard's counts are services/analytics.overview).
 
 Read-only and owner/staff only (`require_staff`). The decisions themselves live in
 `services.refunds` and `services.manual_pay`; these only add what the queues show beside them
@@ -11,23 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import case
 from sqlmodel import Session, select
 
 from coursemall.domain.money import format_fen
-from coursemall.domain.orders import ManualStatus, OrderStatus, RefundStatus
-from coursemall.models import ManualPayment, Order, OrderLine, Refund, User
+from coursemall.domain.orders import RefundStatus
+from coursemall.models import Order, OrderLine, Refund, User
 from coursemall.services._commerce import require_staff
 from coursemall.services.consumption import consumption
 
 MAX_ROWS = 100
-
-
-@dataclass(frozen=True)
-class AdminCounts:
-    pending_refunds: int
-    pending_manual: int
-    paid_orders: int
 
 
 @dataclass(frozen=True)
@@ -50,20 +43,6 @@ class AdminRefundRow:
     last_reason: str = ""
     next_attempt_at: datetime | None = None
     extra_payment: bool = False  # returns a duplicate / off-channel payment, not order lines
-
-
-def admin_counts(session: Session, *, actor_id: object) -> AdminCounts:
-    require_staff(session, actor_id)
-
-    def count(model, *where) -> int:
-        return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
-
-    return AdminCounts(
-        pending_refunds=count(Refund, Refund.status.in_([RefundStatus.REQUESTED,  # type: ignore[attr-defined]
-                                                         RefundStatus.ATTENTION])),
-        pending_manual=count(ManualPayment, ManualPayment.status == ManualStatus.PENDING),
-        paid_orders=count(Order, Order.status == OrderStatus.PAID),
-    )
 
 
 def list_refund_rows(session: Session, *, actor_id: object, limit: int = 50) -> list[AdminRefundRow]:

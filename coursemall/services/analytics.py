@@ -1,4 +1,4 @@
-"""Dashboard analytics (issue 5): the /admin overview and /admin/analytics.
+"""Dashboard analytics: the /admin overview and /admin/analytics.
 
 Every figure is one SQL aggregate (GROUP BY day / course / kind) run by the database; Python only
 shapes the few aggregated rows (filling empty days, applying fee rates). Every function starts

@@ -1,4 +1,4 @@
-"""Audit log of owner, staff and instructor actions (issue 5). Append-only; written in the same
+"""Audit log of owner, staff and instructor actions. Append-only; written in the same
 transaction as the change it describes, so a rolled-back change leaves no entry."""
 
 from __future__ import annotations

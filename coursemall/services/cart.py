@@ -104,13 +104,6 @@ def remove_from_cart(session: Session, *, actor_id: object, item_type: object, i
     return get_cart(session, actor_id=user.id)
 
 
-def clear_cart(session: Session, *, actor_id: object) -> CartView:
-    user = require_actor(session, actor_id)
-    session.execute(delete(CartItem).where(CartItem.user_id == user.id))
-    session.commit()
-    return get_cart(session, actor_id=user.id)
-
-
 def cart_items(session: Session, user_id: int) -> list[tuple[CartItem, PricedItem | None, str, str]]:
     """(row, priced item or None, cover, note) for every cart row; note is '' when purchasable."""
     rows = session.exec(select(CartItem).where(CartItem.user_id == user_id).order_by(CartItem.id)).all()

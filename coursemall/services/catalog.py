@@ -1,4 +1,5 @@
-"""Storefront use-cases: home, category listing, search, course detail, lesson view.
+"""Storefront use-cases: home, category listing, search, course detail (the lesson page is
+services/player.py).
 
 Every function takes a Session and returns small frozen DTOs (never ORM rows). Only published
 courses are visible. Display strings (prices, durations, ratings) are formatted here so the state
@@ -43,15 +44,7 @@ from coursemall.models import (
     Tag,
     User,
 )
-from coursemall.services.media_access import (
-    Access,
-    LessonAccess,
-    MintedMedia,
-    check_lesson_access,
-    has_active_entitlement,
-    mint_lesson_media_url,
-    valid_id,
-)
+from coursemall.services.media_access import has_active_entitlement, valid_id
 
 HOME_BANNERS = 5
 HOME_SECTION = 6
@@ -222,23 +215,6 @@ class CourseDetailDTO:
     related: tuple[CourseCardDTO, ...]
     entitled: bool
     tags: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LessonViewDTO:
-    id: int
-    course_id: int
-    course_title: str
-    title: str
-    kind: str
-    duration_text: str
-    access: str  # Access value
-    free_seconds: int
-    media_url: str  # "" unless playable media exists
-    media_mime: str
-    article_html: str  # only when access is FULL
-    prev_lesson_id: int  # 0 = none
-    next_lesson_id: int
 
 
 # --------------------------------------------------------------------------- helpers
@@ -606,45 +582,3 @@ def get_course_detail(session: Session, *, course_id: object, actor_id: int | No
         tags=tags,
     )
 
-
-def get_lesson_view(session: Session, *, lesson_id: object, actor_id: int | None = None) -> LessonViewDTO:
-    """What the lesson page may show this viewer: a signed media URL only when access allows."""
-    decision: LessonAccess = check_lesson_access(session, actor_id=actor_id, lesson_id=lesson_id)
-    lesson = session.get(Lesson, decision.lesson_id)
-    course_title = session.exec(select(Course.title).where(Course.id == decision.course_id)).one()
-    # Neighbours in outline order (chapter position, lesson position) for prev/next links.
-    order = session.exec(
-        select(Lesson.id)
-        .join(Chapter, Chapter.id == Lesson.chapter_id)
-        .where(Lesson.course_id == decision.course_id)
-        .order_by(col(Chapter.position), col(Chapter.id), col(Lesson.position), col(Lesson.id))
-    ).all()
-    index = order.index(lesson.id) if lesson.id in order else -1
-    prev_id = order[index - 1] if index > 0 else 0
-    next_id = order[index + 1] if 0 <= index < len(order) - 1 else 0
-
-    media: MintedMedia | None = None
-    is_article = lesson.kind == LessonKind.ARTICLE
-    if decision.access is not Access.LOCKED and not is_article and lesson.media_asset_id:
-        try:
-            media = mint_lesson_media_url(session, actor_id=actor_id, lesson_id=lesson.id)
-        except DomainError:
-            media = None
-    access = decision.access
-    if is_article and access is Access.PARTIAL:
-        access = Access.LOCKED  # "first N seconds" has no meaning for an article
-    return LessonViewDTO(
-        id=lesson.id,
-        course_id=decision.course_id,
-        course_title=course_title,
-        title=lesson.title,
-        kind=lesson.kind,
-        duration_text=format_duration(lesson.duration_seconds or 0),
-        access=access.value,
-        free_seconds=decision.free_seconds if access is Access.PARTIAL else 0,
-        media_url=media.url if media else "",
-        media_mime=media.mime if media else "",
-        article_html=sanitize_rich_html(lesson.article_html or "") if is_article and access is Access.FULL else "",
-        prev_lesson_id=prev_id,
-        next_lesson_id=next_id,
-    )

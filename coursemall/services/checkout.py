@@ -383,12 +383,6 @@ def get_order(session: Session, *, actor_id: object, order_no: object) -> OrderV
     return order_view(session, order)
 
 
-def payment_of(session: Session, order_id: int) -> Payment | None:
-    """The payment that paid the order (extra payments are not it)."""
-    return session.exec(select(Payment).where(Payment.order_id == order_id,
-                                              Payment.role == PaymentRole.APPLIED)).first()
-
-
 __all__ = [
     "checkout_cart", "buy_now", "start_payment", "cancel_order", "list_my_orders", "get_my_order",
     "refresh_order_status", "list_orders", "get_order", "OrderView", "PayActionView",

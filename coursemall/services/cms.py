@@ -1,4 +1,4 @@
-"""Course CMS (issue 5 point 2): the owner, staff or an instructor (their own courses only) create
+"""Course CMS: the owner, staff or an instructor (their own courses only) create
 and edit courses, chapters and lessons, upload a cover, and publish, unpublish or archive.
 
 Every function:

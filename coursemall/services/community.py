@@ -17,7 +17,7 @@ caller says `as_manager=True`, which a state passes only after the dashboard gua
 session (`state/guards.check_dashboard`: role from the database, TOTP for owner and staff).
 Without it a manager is treated as any learner. The role and the object are checked here again.
 
-Moderation (issue 5): the dashboard feed and actions (`moderation_*`, `moderate_*`) go through
+Moderation: the dashboard feed and actions (`moderation_*`, `moderate_*`) go through
 `permissions` — instructors see and act on their own courses only (another course's ids answer
 "not found"), every change is audited; course managers read the comments of every lesson of their
 courses (paid ones included) without an entitlement. Owner/staff edit the blocked-word list.
@@ -586,7 +586,7 @@ def recount_course_rating(session: Session, course_id: int) -> None:
 
 
 
-# ---------------------------------------------------------------------------------- moderation (issue 5)
+# ---------------------------------------------------------------------------------- moderation
 
 MODERATION_STATUSES = ("all", "visible", "hidden")
 

@@ -1,4 +1,4 @@
-"""Instructors (issue 5 point 4): learners apply to teach, the owner approves or rejects with a
+"""Instructors: learners apply to teach, the owner approves or rejects with a
 reason, profiles, and the revenue share per instructor.
 
 - One pending application per user at a time (checked under the applicant's row lock, so two

@@ -1,4 +1,4 @@
-"""Leak tracing (issue 5, point 7): from the watermark code seen in a pirated copy to the account,
+"""Leak tracing: from the watermark code seen in a pirated copy to the account,
 its orders, devices, IPs and recent study, and the one-click responses.
 
 Rules:

@@ -1,4 +1,4 @@
-"""TOTP two-factor sign-in for the dashboard (issue 5): enrolment with a QR code, verification of
+"""TOTP two-factor sign-in for the dashboard: enrolment with a QR code, verification of
 this device's session, single-use recovery codes, and the owner's reset of a staff member's 2FA.
 
 Rules:

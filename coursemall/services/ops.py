@@ -1,4 +1,4 @@
-"""Operations for owner and staff (issue 5 point 5): orders (filter, search, totals, detail,
+"""Operations for owner and staff: orders (filter, search, totals, detail,
 refund by staff), learners (search, profile, grant or revoke access) and the rows of the CSV
 exports.
 

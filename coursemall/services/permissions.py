@@ -1,4 +1,4 @@
-"""Who may do what in the dashboard (issue 5). One place for the role rules; every dashboard
+"""Who may do what in the dashboard. One place for the role rules; every dashboard
 service starts with `require_dashboard` and, for an object, `require_course_manager`.
 
 Roles (from the database, never from the browser):

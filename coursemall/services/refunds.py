@@ -82,11 +82,6 @@ log = logging.getLogger("coursemall.refunds")
 ProgressLookup = Callable[[Session, int, list[int]], int]
 
 
-def no_progress(session: Session, user_id: int, course_ids: list[int]) -> int:
-    """Default progress lookup: 0 % until the learning issue records progress."""
-    return 0
-
-
 progress_lookup: ProgressLookup = consumed_pct  # max(progress, served media) among the refunded courses
 
 

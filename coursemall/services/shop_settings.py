@@ -2,7 +2,7 @@
 
 Low-level access for every service: `get_value(session, key)` returns the stored dict merged over
 the defaults in DEFAULTS, `set_value` replaces it (callers check permissions and write the audit
-log). The owner's settings page (issue 5, point 8) uses the typed functions below:
+log). The owner's settings page uses the typed functions below:
 
 - brand: shop name, logo (a cleaned PNG in the public dir), accent colour from a fixed list;
 - home blocks: which storefront sections show and in which order; featured courses and their order;

@@ -1,4 +1,4 @@
-"""Staff management and the audit-log viewer (issue 5; owner only).
+"""Staff management and the audit-log viewer (owner only).
 
 - the owner lists owner/staff accounts, promotes an existing account (found by e-mail or phone)
   to staff, demotes staff (their sessions are revoked at once, so an open dashboard stops working)

@@ -1,4 +1,4 @@
-"""Resumable chunked media uploads for a lesson (issue 5, media pipeline).
+"""Resumable chunked media uploads for a lesson (the media pipeline's first step).
 
 Lifecycle of an UploadSession: uploading -> complete (a MediaAsset + a queued MediaJob exist)
                                         -> failed (not media; the lesson is unchanged)

@@ -1,4 +1,4 @@
-"""Owner-area states: dashboard counts, orders (filters, search, paging, totals), refund queue and
+"""Owner-area states: orders (filters, search, paging, totals), refund queue and
 policy, manual-payment queue, payment settings (manual transfer QR). More staff states (order
 detail, learners, instructors) live in state/ops.py and derive from AdminBaseState.
 
@@ -64,30 +64,6 @@ def export_url(kind: str, params: dict[str, str]) -> str:
     """The CSV export link carrying the page's filters (api/exports.py validates them again)."""
     query = urlencode({k: v for k, v in params.items() if v})
     return f"/api/admin/export/{kind}.csv" + (f"?{query}" if query else "")
-
-
-class AdminHomeState(AdminBaseState):
-    """/admin: links and the counts of what waits for the owner."""
-
-    pending_refunds: int = 0
-    pending_manual: int = 0
-    paid_orders: int = 0
-
-    def _clear_data(self) -> None:
-        self.pending_refunds = self.pending_manual = self.paid_orders = 0
-
-    @rx.event
-    @staff_required
-    def load_admin_home(self):
-        self._clear_messages()
-        try:
-            counts = _in_session(admin_service.admin_counts, actor_id=self._actor_id())
-        except DomainError as exc:
-            return self._service_error("page", exc)
-        self._admit()
-        self.pending_refunds = counts.pending_refunds
-        self.pending_manual = counts.pending_manual
-        self.paid_orders = counts.paid_orders
 
 
 class AdminOrdersState(AdminBaseState):

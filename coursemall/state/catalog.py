@@ -13,7 +13,6 @@ import logging
 import reflex as rx
 
 from coursemall.db import session_scope
-from coursemall.domain.catalog import format_duration
 from coursemall.domain.errors import DomainError
 from coursemall.domain.search import MAX_QUERY_CHARS, parse_sort
 from coursemall.pages import routes
@@ -373,6 +372,9 @@ class CourseState(CatalogBaseState):
 
 
 class LessonState(CatalogBaseState):
+    """The lesson page's vars. Its loader is PlayerState.load_player (state/player.py), which
+    fills them with media URLs bound to the viewer's session."""
+
     lesson_id: int = 0
     course_id: int = 0
     course_title: str = ""
@@ -387,39 +389,3 @@ class LessonState(CatalogBaseState):
     article_html: str = ""
     prev_href: str = ""
     next_href: str = ""
-
-    @rx.event
-    def load(self):
-        self.error = ""
-        self.media_url = ""
-        self.article_html = ""
-        lid = self._route_id("lesson_id")
-        if lid is None:
-            self.lesson_id = 0
-            self.error = self._t("lesson.not_found")
-            return
-        try:
-            with session_scope() as session:
-                v = catalog_service.get_lesson_view(session, lesson_id=lid, actor_id=self._actor_id())
-        except DomainError as exc:
-            self.lesson_id = 0
-            self.error = self._t("lesson.not_found" if exc.code in ("error.not_found", "error.bad_request")
-                                 else exc.code)
-            return
-        except Exception as exc:  # noqa: BLE001
-            self.lesson_id = 0
-            self._fail(exc)
-            return
-        self.lesson_id, self.course_id = v.id, v.course_id
-        self.course_title, self.course_href = v.course_title, routes.course_url(v.course_id)
-        self.title, self.kind, self.duration = v.title, v.kind, v.duration_text
-        self.access, self.free_seconds = v.access, v.free_seconds
-        self.partial_text = self._t("lesson.partial_note", duration=format_duration(v.free_seconds)) \
-            if v.free_seconds else ""
-        self.media_url = v.media_url
-        self.article_html = v.article_html
-        self.prev_href = routes.lesson_url(v.prev_lesson_id) if v.prev_lesson_id else ""
-        self.next_href = routes.lesson_url(v.next_lesson_id) if v.next_lesson_id else ""
-        self.loaded = True
-        if v.free_seconds:
-            return rx.call_script(TRIAL_GUARD_JS)

@@ -1,4 +1,4 @@
-"""Course CMS states (issue 5 point 2): /admin/courses, /admin/courses/[course_id],
+"""Course CMS states: /admin/courses, /admin/courses/[course_id],
 /admin/lessons/[lesson_id].
 
 Every handler is a remote endpoint callable by anyone with any payload, so each one carries

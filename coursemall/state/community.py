@@ -1,5 +1,5 @@
 """Community states: lesson comments, course reviews, daily check-in, homework and the homework
-review queue (issue 4, points 4 and 6).
+review queue.
 
 Thin, like every state here. Every public method is a remote endpoint (ARCHITECTURE.md rule 1):
 each one checks the type and size of every argument and route segment before anything else

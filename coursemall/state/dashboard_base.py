@@ -1,4 +1,4 @@
-"""The base of every dashboard state (issue 5): messages, the permission flags the pages use to
+"""The base of every dashboard state: messages, the permission flags the pages use to
 hide UI, the TOTP step flag, and validators for event arguments and form fields.
 
 Every handler of a dashboard state is a remote endpoint callable by anyone, so each one:

@@ -1,4 +1,4 @@
-"""Dashboard states of the media pipeline (issue 5):
+"""Dashboard states of the media pipeline:
 
 - LessonMediaState (/admin/lessons/[lesson_id]/media): the lesson's current media and renditions,
   its transcoding jobs with progress (polled every 2 s while one is queued/running), retry; the

@@ -1,4 +1,4 @@
-"""Operations states (issue 5 point 5): order detail and staff refund, learners (search, profile,
+"""Operations states: order detail and staff refund, learners (search, profile,
 grant / revoke access), instructors (applications, revenue share, profiles), moderation, and
 the learner's "apply to teach" form.
 

@@ -1,4 +1,4 @@
-"""Dashboard access states (issue 5): the TOTP page (/admin/security), the inline TOTP step shown
+"""Dashboard access states: the TOTP page (/admin/security), the inline TOTP step shown
 by every dashboard page (components/mfa.mfa_gate), staff management (/admin/staff) and the audit
 log (/admin/audit).
 

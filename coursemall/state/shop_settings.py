@@ -1,4 +1,4 @@
-"""Shop settings (issue 5, point 8): the owner's page and the storefront states that read them.
+"""Shop settings: the owner's page and the storefront states that read them.
 
 - `ShopSettingsState` (/admin/settings): brand, home blocks and featured courses, policy texts,
   payment channels, message templates. Every handler carries `@owner_required` (TOTP-verified

@@ -1,4 +1,4 @@
-"""The purchase journey on a phone (issue 3, point 7): sign up, two paid courses into the cart,
+"""The purchase journey on a phone: sign up, two paid courses into the cart,
 check out, pay in the sandbox cashier, a locked lesson plays, the message centre says so, a refund
 is approved by the default policy, and the lesson is locked again."""
 

@@ -1,4 +1,4 @@
-"""Community in the browser (issue 4, point 4): two learners who bought the same course talk under a
+"""Community in the browser: two learners who bought the same course talk under a
 lesson. A comment full of HTML and script shows literally for the other learner and runs nothing;
 a like counts; a 5-star review shows in the course's rating summary."""
 

@@ -1,4 +1,4 @@
-"""The owner's dashboard journey (issue 5 point 10), in Chromium against the production build.
+"""The owner's dashboard journey, in Chromium against the production build.
 
 The owner signs in on a laptop (password, then the TOTP step with a code computed by pyotp from the
 demo seed, as an authenticator app would), reads today's revenue on /admin, creates a course in the

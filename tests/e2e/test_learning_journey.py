@@ -1,4 +1,4 @@
-"""The learning journey on a phone (issue 4, point 8): buy a course in the sandbox, play the video
+"""The learning journey on a phone: buy a course in the sandbox, play the video
 (encrypted HLS through hls.js) at 1.5×, leave at about 0:40, reload and resume there; read an
 article to the end; progress on /learning grows; playlist, key and segment requests as a
 non-buyer, with an expired token and with another learner's token all get 403; so do the buyer's

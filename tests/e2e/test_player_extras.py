@@ -1,4 +1,4 @@
-"""Player extras in Chromium on a phone (issue 4), playing encrypted HLS through hls.js as every
+"""Player extras in Chromium on a phone, playing encrypted HLS through hls.js as every
 buyer does: HD/SD switch that keeps position, speed and play/pause and is remembered; "listen mode"
 (the audio-only variant) that keeps counting progress; autoplay of the next lesson at the end of a
 video; a learner who finishes a course gets a certificate that the public verification page

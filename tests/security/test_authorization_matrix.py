@@ -164,9 +164,6 @@ TABLE: dict[str, Row] = {
     "CategoryState.change_sort": row(EVERYONE, args=arg("newest")),
     "BundleState.load": row(EVERYONE),
     "CourseState.load": row(EVERYONE, "page_views", optional=True),
-    "LessonState.load": row(BUYERS | {"teacher"}, public=LESSON_PUBLIC, totp=False,
-                            why="a paid lesson: buyers and its instructor (the player below is the page's loader; "
-                                "staff preview there, after the TOTP step); others see the locked page"),
     "BrandState.load_brand": row(EVERYONE),
     "HomeLayoutState.load_home_layout": row(EVERYONE),
     "PolicyState.load_policy": row(EVERYONE),
@@ -286,7 +283,6 @@ TABLE: dict[str, Row] = {
     "TeachApplyState.submit_application": row(SIGNED_IN, "instructor_applications users", optional=True,
                                               args=form(name="新老师", title="讲师", bio="经验丰富")),
     # ---- owner area (staff)
-    "AdminHomeState.load_admin_home": row(STAFF),
     "AdminOrdersState.load_orders": row(STAFF),
     "AdminOrdersState.filter_orders": row(STAFF, args=arg("paid")),
     "AdminOrdersState.search_orders": row(STAFF, args=form(q=lambda w: w.paid_order)),
@@ -357,7 +353,7 @@ TABLE: dict[str, Row] = {
     "LeakState.confirm_action": row(STAFF, f"users user_sessions audit_log {MAIL}",
                                     args=form(action="freeze", reason="分享账号"),
                                     pre=lambda w: {"_target_user_id": w.learner, "pending": "freeze"}),
-    # ---- dashboard (issue 5)
+    # ---- dashboard
     "DashboardHomeState.load_dashboard_home": row(DASHBOARD),
     "AnalyticsState.load_analytics": row(DASHBOARD),
     "AnalyticsState.pick_preset": row(DASHBOARD, args=arg("30")),

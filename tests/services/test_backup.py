@@ -1,4 +1,4 @@
-"""Backup, restore and export (issue 5, point 9).
+"""Backup, restore and export.
 
 A demo shop with real activity (a sandbox purchase, sessions, sign-in attempts, progress with its
 binary bitmap, a study day, an audit entry, a shop setting, private media and public images) is

@@ -10,6 +10,7 @@ from coursemall.domain.search import PAGE_SIZE
 from coursemall.models import Course, Entitlement, Lesson, MediaAsset, utcnow
 from coursemall.services import catalog as svc
 from coursemall.services.media_access import Access, check_lesson_access, mint_lesson_media_url
+from coursemall.services.player import get_lesson_page
 from tests.services.catalog_fixture import build_catalog
 
 
@@ -242,19 +243,25 @@ def test_mint_media_url_only_after_the_check(session, cat):
     assert partial.url.startswith("/api/media/")
 
 
-def test_lesson_views(session, cat):
+def _media_url(page) -> str:
+    """The player's default source (what PlayerState.load_player shows first)."""
+    return page.media.sources[0].url if page.media and page.media.sources else ""
+
+
+def test_lesson_pages(session, cat):
+    """The lesson page (services/player.get_lesson_page, the player's loader) for an anonymous viewer."""
     ids = cat.ids
     _ready_media(session, ids)
-    trial = svc.get_lesson_view(session, lesson_id=ids["lesson_trial"])
-    assert trial.access == "full" and trial.media_url.startswith("/api/hls/")
+    trial = get_lesson_page(session, actor_id=None, lesson_id=ids["lesson_trial"])
+    assert trial.access == "full" and _media_url(trial).startswith("/api/hls/")
     assert trial.prev_lesson_id == 0 and trial.next_lesson_id == ids["lesson_partial"]
-    paid = svc.get_lesson_view(session, lesson_id=ids["lesson_paid"])
-    assert paid.access == "locked" and paid.media_url == "" and paid.next_lesson_id == 0
-    article = svc.get_lesson_view(session, lesson_id=ids["lesson_article"])
+    paid = get_lesson_page(session, actor_id=None, lesson_id=ids["lesson_paid"])
+    assert paid.access == "locked" and _media_url(paid) == "" and paid.next_lesson_id == 0
+    article = get_lesson_page(session, actor_id=None, lesson_id=ids["lesson_article"])
     assert article.access == "full" and "三脚架" in article.article_html
     assert "<script" not in article.article_html and "onclick" not in article.article_html
-    partial = svc.get_lesson_view(session, lesson_id=ids["lesson_partial"])
-    assert partial.access == "partial" and partial.free_seconds == 30 and partial.media_url
+    partial = get_lesson_page(session, actor_id=None, lesson_id=ids["lesson_partial"])
+    assert partial.access == "partial" and partial.free_seconds == 30 and _media_url(partial)
 
 
 def test_revoked_entitlement_locks_again(session, cat):
@@ -263,4 +270,4 @@ def test_revoked_entitlement_locks_again(session, cat):
     ent.revoked_at = utcnow()
     session.add(ent)
     session.commit()
-    assert svc.get_lesson_view(session, lesson_id=ids["lesson_paid"], actor_id=ids["buyer"]).media_url == ""
+    assert _media_url(get_lesson_page(session, actor_id=ids["buyer"], lesson_id=ids["lesson_paid"])) == ""

@@ -1,4 +1,4 @@
-"""Course CMS service (issue 5 point 2), on SQLite and PostgreSQL.
+"""Course CMS service, on SQLite and PostgreSQL.
 
 Each call runs in its own unit of work (commit on success, rollback on error), as the states do,
 so "changes nothing" is checked against what a fresh session reads back.

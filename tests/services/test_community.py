@@ -190,7 +190,7 @@ def test_concurrent_review_edits_keep_rating_sum(db_engine, session, w):
     assert rating_cols(session, w.course) == visible_totals(session, w.course)
 
 
-# ---------------------------------------------------------------------------------- moderation (issue 5)
+# ---------------------------------------------------------------------------------- moderation
 
 def _audit_actions(session) -> list[str]:
     from coursemall.models import AuditLog

@@ -1,4 +1,4 @@
-"""Leak tracing (issue 5, point 7) on SQLite and PostgreSQL.
+"""Leak tracing on SQLite and PostgreSQL.
 
 From a watermark code typed the way it looks in a screenshot to the account, its orders, devices,
 IPs and study; freeze (cannot sign in any more, every device signed out), revoke every course,

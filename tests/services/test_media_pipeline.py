@@ -1,4 +1,4 @@
-"""Media pipeline services (issue 5): chunked uploads, probing, the job queue and the transcoder.
+"""Media pipeline services: chunked uploads, probing, the job queue and the transcoder.
 
 Real media is generated with the ffmpeg from imageio-ffmpeg (a 3 s 1280x720 clip with a tone) and
 every rendition is probed back: heights, duration, poster. Runs on SQLite and PostgreSQL.

@@ -1,4 +1,4 @@
-"""Shop settings services (issue 5, point 8) on SQLite and PostgreSQL: brand, home blocks and
+"""Shop settings services on SQLite and PostgreSQL: brand, home blocks and
 featured courses, policy texts, payment channels with encrypted secrets, message templates.
 
 Every bad input gets a DomainError with a catalog key and changes nothing; only the owner may

@@ -16,7 +16,6 @@ from sqlmodel import Session, select
 import coursemall.coursemall  # noqa: F401  (registers pages and states)
 from coursemall.models import LessonNote, LessonProgress, StudyDay
 from coursemall.state import player as player_state
-from coursemall.state.catalog import LessonState
 from coursemall.state.player import (
     PLAYER_JS_FILE,
     PLAYER_JS_SRC,
@@ -95,9 +94,10 @@ def as_user(monkeypatch, user_id):
 
 
 def player_for(lesson_id: int, query: dict | None = None) -> PlayerState:
+    """The lesson page as its on_load leaves it (PlayerState.load_player, the page's loader)."""
     s = make(PlayerState, "/lesson/[lesson_id]", f"/lesson/{lesson_id}", params={"lesson_id": str(lesson_id)},
              query=query)
-    LessonState.event_handlers["load"].fn(s)
+    call(s, "load_player")
     return s
 
 
@@ -231,6 +231,26 @@ def test_notes_validate_and_pin_markers(cat, monkeypatch):
     call(s, "save_note", {"text": "偷看", "at": "5", "kind": "note"})
     assert s.note_error
     assert len(rows(cat["engine"], LessonNote)) == 2
+
+
+def test_anonymous_viewer_plays_the_trial_and_sees_the_paid_lesson_locked(cat, monkeypatch):
+    from coursemall.models import MediaAsset
+
+    _set(cat["engine"], MediaAsset, cat["asset_video"], renditions={"hls_hd": "x/hls/hd"})
+    as_user(monkeypatch, None)
+    s = player_for(cat["lesson_trial"])
+    assert s.lesson_id == cat["lesson_trial"] and s.access == "full" and s.media_url.startswith("/api/hls/")
+    s = player_for(cat["lesson_paid"])
+    assert call(s, "load_player") is None  # no player script for a locked lesson
+    assert s.lesson_id == cat["lesson_paid"] and s.access == "locked" and s.media_url == "" and s.hd_url == ""
+
+
+@pytest.mark.parametrize("raw", ["x", "99999", "-5", "9" * 30])
+def test_player_load_bad_ids(cat, monkeypatch, raw):
+    as_user(monkeypatch, None)
+    s = make(PlayerState, "/lesson/[lesson_id]", f"/lesson/{raw}", params={"lesson_id": raw})
+    assert call(s, "load_player") is None
+    assert s.lesson_id == 0 and s.error and s.media_url == ""
 
 
 def test_learning_centre(cat, monkeypatch):

@@ -3,7 +3,7 @@
 - the TOTP page and the inline gate admit any signed-in dashboard user without TOTP (that is
   where it happens) and nobody else; they only touch the caller's own second factor;
 - enrolment shows a QR and a key, stores nothing until a right code, then verifies this device and
-  shows 10 recovery codes once; the gate's code opens the refused page (AdminHomeState) at once;
+  shows 10 recovery codes once; the gate's code opens the refused page (the dashboard home) at once;
 - staff management and the audit log are owner-only (TOTP included);
 - bad input gets a clear message and changes nothing.
 """
@@ -23,7 +23,7 @@ import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.i18n import t
 from coursemall.models import AuditLog, Instructor, LoginAttempt, MfaRecoveryCode, User, UserSession
 from coursemall.services import audit, crypto, sessions
-from coursemall.state.admin import AdminHomeState
+from coursemall.state.analytics import DashboardHomeState
 from coursemall.state.guards import guard_of
 from coursemall.state.security import DASHBOARD_USER, AuditState, MfaGateState, SecurityState, StaffState
 from tests.payments.factories import make_user
@@ -216,8 +216,8 @@ async def test_owner_enrols_from_an_unverified_session(engine, people):
     await call(state, "hide_codes")
     assert state.new_codes == []
 
-    home = make_state(AdminHomeState, cookie)  # the dashboard opens on this device now
-    await call(home, "load_admin_home")
+    home = make_state(DashboardHomeState, cookie)  # the dashboard opens on this device now
+    await call(home, "load_dashboard_home")
     assert home.allowed and not home.mfa_needed
 
 
@@ -283,8 +283,8 @@ async def test_instructor_uses_the_page_without_being_required(engine, people):
 async def test_gate_verifies_and_reloads_the_refused_page(engine, people):
     seed, _codes, _c = await enrol_via_page(engine, people["owner"])
     cookie = cookie_for(engine, people["owner"], mfa=False)
-    home = make_state(AdminHomeState, cookie, path="/admin")
-    await call(home, "load_admin_home")
+    home = make_state(DashboardHomeState, cookie, path="/admin")
+    await call(home, "load_dashboard_home")
     assert home.mfa_needed and not home.allowed and home.pending_refunds == 0
 
     gate = make_state(MfaGateState, cookie, path="/admin/refunds")
@@ -296,7 +296,7 @@ async def test_gate_verifies_and_reloads_the_refused_page(engine, people):
     assert gate.gate_error == t("mfa.code_wrong")
     result = await call(gate, "submit_gate", {"code": later_code(seed)})
     assert "window.location.reload()" in str(result)
-    await call(home, "load_admin_home")
+    await call(home, "load_dashboard_home")
     assert home.allowed and not home.mfa_needed
 
 
@@ -304,8 +304,8 @@ async def test_the_gate_does_not_open_the_page_it_sits_in(engine, people):
     """Gate and page live in one state tree (one browser tab): loading the gate must leave the
     refused page refused (Reflex keeps inherited vars such as `allowed` on the ancestor state)."""
     await enrol_via_page(engine, people["owner"])
-    home = make_state(AdminHomeState, cookie_for(engine, people["owner"], mfa=False), path="/admin")
-    await call(home, "load_admin_home")
+    home = make_state(DashboardHomeState, cookie_for(engine, people["owner"], mfa=False), path="/admin")
+    await call(home, "load_dashboard_home")
     gate = sibling(home, MfaGateState)
     await call(gate, "load_gate")
     assert gate.gate_loaded and gate.gate_enrolled
@@ -375,8 +375,8 @@ async def test_owner_resets_staff_2fa_from_the_page(engine, people):
     assert state.success == t("staff.ui.mfa_reset")
     assert next(r for r in state.staff_rows if r["id"] == str(people["staff"]))["mfa"] == "off"
     assert not session_verified(engine, staff_cookie)
-    home = make_state(AdminHomeState, staff_cookie)
-    await call(home, "load_admin_home")
+    home = make_state(DashboardHomeState, staff_cookie)
+    await call(home, "load_dashboard_home")
     assert home.mfa_needed and not home.allowed
 
 

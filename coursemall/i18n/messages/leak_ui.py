@@ -1,4 +1,4 @@
-"""Leak tracing page and service messages (issue 5, point 7)."""
+"""Leak tracing page and service messages."""
 
 MESSAGES = {
     "leak.title": ("泄露追踪", "Leak tracing"),

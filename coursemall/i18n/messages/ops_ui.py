@@ -1,4 +1,4 @@
-"""Operations (issue 5): orders, learners, moderation, instructors, /teach, CSV export."""
+"""Operations: orders, learners, moderation, instructors, /teach, CSV export."""
 
 MESSAGES = {
     # shared

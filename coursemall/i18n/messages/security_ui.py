@@ -1,4 +1,4 @@
-"""Dashboard access (issue 5): TOTP two-factor, recovery codes, staff management, audit log."""
+"""Dashboard access: TOTP two-factor, recovery codes, staff management, audit log."""
 
 MESSAGES = {
     # service errors

@@ -1,4 +1,4 @@
-"""Shop settings (/admin/settings), policy pages, brand header/footer (issue 5, point 8)."""
+"""Shop settings (/admin/settings), policy pages, brand header/footer."""
 
 MESSAGES = {
     "shopset.title": ("店铺设置", "Shop settings"),
