@@ -288,7 +288,7 @@ def overview(session: Session, *, actor_id: object, now: datetime | None = None)
     spark = [DayFigures(d.isoformat(), *rows.get(d, (0, 0, 0))) for d in rng.days]
     refunds = manual = None
     if scope.actor.is_staff:
-        refunds = _count(session, "SELECT COUNT(*) FROM refunds WHERE status = 'requested'", scope)
+        refunds = _count(session, "SELECT COUNT(*) FROM refunds WHERE status IN ('requested', 'attention')", scope)
         manual = _count(session, "SELECT COUNT(*) FROM manual_payments WHERE status = 'pending'", scope)
     homework = _count(session, "SELECT COUNT(*) FROM homework_submissions WHERE status = 'submitted'"
                       + (" AND course_id IN :ids" if scope.scoped else ""), scope)

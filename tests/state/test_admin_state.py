@@ -353,9 +353,9 @@ async def test_dashboard_and_orders(engine, shop):
     cookie = cookie_for(engine, shop["staff"])
     home = make_state(DashboardHomeState, cookie=cookie)  # the /admin page
     await call(home, "load_dashboard_home")
-    # the queues it links to: one refund to review (the refund waiting for the owner's hand is not a
-    # review: the refunds page lists it among those in flight) and one transfer to confirm
-    assert home.allowed and (home.pending_refunds, home.pending_manual) == (1, 1)
+    # the queues it links to: two refunds wait for the owner (one to review, one to settle by hand)
+    # and one transfer to confirm
+    assert home.allowed and (home.pending_refunds, home.pending_manual) == (2, 1)
 
     orders = make_state(AdminOrdersState, cookie=cookie)
     await call(orders, "load_orders")
