@@ -14,7 +14,8 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import STAFF_ROLES, OrderStatus, check_transition, parse_id
+from coursemall.domain.orders import STAFF_ROLES, OrderStatus, check_transition
+from coursemall.domain.validation import parse_id
 from coursemall.models import Entitlement, Order, User, utcnow
 from coursemall.payments.base import OrderRef
 

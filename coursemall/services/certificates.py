@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from coursemall.domain import progress as rules
 from coursemall.domain.catalog import open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.media.certificate import CERT_SIZE, render_png
 from coursemall.models import Certificate, Course, User, utcnow
 from coursemall.services._commerce import require_actor

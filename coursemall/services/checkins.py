@@ -21,7 +21,7 @@ from coursemall.api.public import public_url
 from coursemall.domain import progress as rules
 from coursemall.domain.catalog import open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.media.images import clean_photo, save_public_image
 from coursemall.models import CheckIn, Course, User, utcnow
 from coursemall.services import rate_limit

@@ -49,7 +49,7 @@ from coursemall.models import (
 from coursemall.models.base import utcnow
 from coursemall.services import audit
 from coursemall.services.catalog import sanitize_rich_html
-from coursemall.services.media_access import valid_id
+from coursemall.domain.validation import valid_id
 from coursemall.services.permissions import DashboardActor, course_scope, require_course_manager, require_dashboard
 from coursemall.services.transcode import queue_preview
 from coursemall.settings import get_settings

@@ -41,7 +41,7 @@ from sqlmodel import Session, col, select
 from coursemall.api.public import public_url
 from coursemall.domain.catalog import CourseStatus, EntitlementSource, open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.models import (
     CommentLike,
     Course,

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from coursemall.api.public import public_url
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.media.images import save_public_image
 from coursemall.models import Course, HomeworkSubmission, Lesson, User, utcnow
 from coursemall.services import rate_limit

@@ -22,7 +22,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.models import Course, Instructor, InstructorApplication, User, utcnow
 from coursemall.services import audit
 from coursemall.services._commerce import require_actor

@@ -27,10 +27,10 @@ from coursemall.domain.orders import (
     EventKind,
     ManualStatus,
     OrderStatus,
-    parse_id,
     parse_order_no,
     parse_text,
 )
+from coursemall.domain.validation import parse_id
 from coursemall.media.images import clean_photo
 from coursemall.models import ManualPayment, Order, PaymentEvent, ShopPaymentSetting, User, utcnow
 from coursemall.payments.base import PayAction

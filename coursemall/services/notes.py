@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from coursemall.domain import progress as rules
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.models import Course, Lesson, LessonNote, User, utcnow
 from coursemall.services import rate_limit
 from coursemall.services._commerce import require_actor

@@ -20,14 +20,8 @@ from sqlmodel import Session, col, select
 from coursemall.domain.catalog import CourseStatus, EntitlementSource
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
-from coursemall.domain.orders import (
-    LineRefund,
-    OrderStatus,
-    PaymentRole,
-    RefundStatus,
-    parse_id,
-    parse_order_no,
-)
+from coursemall.domain.orders import LineRefund, OrderStatus, PaymentRole, RefundStatus, parse_order_no
+from coursemall.domain.validation import parse_id
 from coursemall.models import (
     Course,
     Entitlement,

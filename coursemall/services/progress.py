@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from coursemall.domain.catalog import OPEN_TO_BUYERS, LessonKind, open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.domain import progress as rules
 from coursemall.models import Chapter, Course, Entitlement, Lesson, LessonProgress, StudyDay, User, utcnow
 from coursemall.services._commerce import owned_course_ids, require_actor

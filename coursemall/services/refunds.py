@@ -52,14 +52,13 @@ from coursemall.domain.orders import (
     RefundPolicyRule,
     RefundStatus,
     decide_refund_policy,
-    parse_id,
-    parse_ids,
     parse_order_no,
     parse_text,
     refund_request_allowed,
     refund_retry_delay,
     status_after_refund,
 )
+from coursemall.domain.validation import parse_id, parse_ids
 from coursemall.domain.money import format_fen
 from coursemall.models import Entitlement, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, utcnow
 from coursemall.payments import registry

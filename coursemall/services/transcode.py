@@ -44,7 +44,8 @@ from coursemall.media import ffmpeg
 from coursemall.models import Course, Lesson, MediaAsset, utcnow
 from coursemall.models.media_pipeline import MediaJob
 from coursemall.services import audit
-from coursemall.services.media_access import preview_ready, valid_id
+from coursemall.services.media_access import preview_ready
+from coursemall.domain.validation import valid_id
 from coursemall.services.permissions import course_scope, require_course_manager, require_dashboard
 
 log = logging.getLogger("coursemall.media")

@@ -43,8 +43,8 @@ from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pa
     form_field,
     parse_int_in,
     parse_reason,
-    parse_row_id,
 )
+from coursemall.domain.validation import valid_id
 
 
 class AdminBaseState(DashboardBaseState):
@@ -168,7 +168,7 @@ class AdminOrdersState(AdminBaseState):
     @staff_required
     def goto_orders_page(self, page: int):
         self._clear_messages()
-        number = parse_row_id(page)
+        number = valid_id(page)
         if number is None or number > ops_service.MAX_PAGE:
             return self._fail("list", "error.bad_request")
         self._load(self._filter_fields(), number)
@@ -248,7 +248,7 @@ class AdminRefundsState(AdminBaseState):
     def mark_refunded_by_hand(self, refund_id: int):
         """The owner returned the money outside the app (manual transfer, or a refund the channel
         would not finish): completes the refund once."""
-        rid = parse_row_id(refund_id)
+        rid = valid_id(refund_id)
         if rid is None:
             return self._fail("flight", "admin.bad_id")
         try:
@@ -263,7 +263,7 @@ class AdminRefundsState(AdminBaseState):
     @staff_required
     async def retry_refund(self, refund_id: int):
         """Send a refund waiting for the owner to its channel again (a blocking gateway call)."""
-        rid = parse_row_id(refund_id)
+        rid = valid_id(refund_id)
         if rid is None:
             return self._fail("flight", "admin.bad_id")
         try:
@@ -281,7 +281,7 @@ class AdminRefundsState(AdminBaseState):
     @rx.event
     @staff_required
     async def approve_refund(self, refund_id: int):
-        rid = parse_row_id(refund_id)
+        rid = valid_id(refund_id)
         if rid is None:
             return self._fail("queue", "admin.bad_id")
         try:
@@ -298,7 +298,7 @@ class AdminRefundsState(AdminBaseState):
     @rx.event
     @staff_required
     async def reject_refund(self, form_data: dict):
-        rid = parse_row_id(form_field(form_data, "refund_id"))
+        rid = valid_id(form_field(form_data, "refund_id"))
         if rid is None:
             return self._fail("queue", "admin.bad_id")
         reason = parse_reason(form_field(form_data, "reason"))
@@ -367,7 +367,7 @@ class AdminManualState(AdminBaseState):
     @rx.event
     @staff_required
     async def confirm_manual(self, manual_payment_id: int):
-        mp_id = parse_row_id(manual_payment_id)
+        mp_id = valid_id(manual_payment_id)
         if mp_id is None:
             return self._fail("queue", "admin.bad_id")
         try:
@@ -383,7 +383,7 @@ class AdminManualState(AdminBaseState):
     @rx.event
     @staff_required
     async def reject_manual(self, form_data: dict):
-        mp_id = parse_row_id(form_field(form_data, "manual_payment_id"))
+        mp_id = valid_id(form_field(form_data, "manual_payment_id"))
         if mp_id is None:
             return self._fail("queue", "admin.bad_id")
         reason = parse_reason(form_field(form_data, "reason"))

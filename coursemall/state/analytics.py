@@ -20,7 +20,8 @@ from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
 from coursemall.services import analytics, golive
 from coursemall.services.analytics import DateRange
-from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field, parse_row_id
+from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field
+from coursemall.domain.validation import valid_id
 from coursemall.state.guards import dashboard_required, owner_required
 
 log = logging.getLogger(__name__)
@@ -279,7 +280,7 @@ class AnalyticsState(DashboardBaseState):
     @dashboard_required
     async def pick_lesson(self, lesson_id: str):
         self._clear_messages()
-        lid = parse_row_id(lesson_id)
+        lid = valid_id(lesson_id)
         if lid is None:
             return self._fail("dropoff", "error.not_found")
         try:

@@ -25,8 +25,8 @@ from coursemall.state.dashboard_base import (
     _in_session,
     form_checked,
     form_field,
-    parse_row_id,
 )
+from coursemall.domain.validation import valid_id
 from coursemall.state.guards import dashboard_required
 
 DIRECTIONS = ("up", "down")
@@ -312,7 +312,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def rename_chapter(self, form_data: dict):
         self._clear_messages()
-        chapter_id = parse_row_id(form_field(form_data, "chapter_id"))
+        chapter_id = valid_id(form_field(form_data, "chapter_id"))
         if chapter_id is None:
             return self._fail("outline", "admin.bad_id")
         self._run("outline", cms.rename_chapter, "cms.chapter.renamed", chapter_id=chapter_id,
@@ -322,7 +322,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def delete_chapter(self, chapter_id: str):
         self._clear_messages()
-        cid = parse_row_id(chapter_id)
+        cid = valid_id(chapter_id)
         if cid is None:
             return self._fail("outline", "admin.bad_id")
         self._run("outline", cms.delete_chapter, "cms.chapter.deleted", chapter_id=cid)
@@ -331,7 +331,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def move_chapter(self, chapter_id: str, direction: str):
         self._clear_messages()
-        cid = parse_row_id(chapter_id)
+        cid = valid_id(chapter_id)
         if cid is None or direction not in DIRECTIONS:
             return self._fail("outline", "admin.bad_id" if cid is None else "error.bad_request")
         self._run("outline", cms.move_chapter, "cms.moved", chapter_id=cid, direction=direction)
@@ -340,7 +340,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def add_lesson(self, form_data: dict):
         self._clear_messages()
-        chapter_id = parse_row_id(form_field(form_data, "chapter_id"))
+        chapter_id = valid_id(form_field(form_data, "chapter_id"))
         if chapter_id is None:
             return self._fail("outline", "admin.bad_id")
         kind = form_field(form_data, "kind")
@@ -353,7 +353,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def move_lesson(self, lesson_id: str, direction: str):
         self._clear_messages()
-        lid = parse_row_id(lesson_id)
+        lid = valid_id(lesson_id)
         if lid is None or direction not in DIRECTIONS:
             return self._fail("outline", "admin.bad_id" if lid is None else "error.bad_request")
         self._run("outline", cms.move_lesson, "cms.moved", lesson_id=lid, direction=direction)
@@ -362,7 +362,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def delete_lesson(self, lesson_id: str):
         self._clear_messages()
-        lid = parse_row_id(lesson_id)
+        lid = valid_id(lesson_id)
         if lid is None:
             return self._fail("outline", "admin.bad_id")
         self._run("outline", cms.delete_lesson, "cms.lesson.deleted", lesson_id=lid)
@@ -475,7 +475,7 @@ class CmsLessonState(CmsPageState):
     @dashboard_required
     def move_to_chapter(self, form_data: dict):
         self._clear_messages()
-        chapter_id = parse_row_id(form_field(form_data, "chapter_id"))
+        chapter_id = valid_id(form_field(form_data, "chapter_id"))
         if chapter_id is None:
             return self._fail("move", "admin.bad_id")
         try:

@@ -36,7 +36,7 @@ from coursemall.services import community as community_service
 from coursemall.services import homework as homework_service
 from coursemall.services import progress as progress_service
 from coursemall.services._commerce import require_actor
-from coursemall.services.media_access import valid_id
+from coursemall.domain.validation import valid_id
 from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import DashboardBaseState

@@ -51,17 +51,6 @@ def _fmt_time(value: datetime) -> str:
     return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
-def parse_row_id(value: object) -> int | None:
-    """A positive id from an event payload (int or short digit string), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and 0 < len(value) <= 10 and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and 0 < value <= 2**31 - 1:
-        return value
-    return None
-
-
 def parse_int_in(value: object, lo: int, hi: int) -> int | None:
     """A whole number lo..hi from a form field (str) or an int, else None."""
     if isinstance(value, bool):

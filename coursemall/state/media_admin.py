@@ -19,7 +19,8 @@ from coursemall.api.public import public_url
 from coursemall.domain.errors import DomainError
 from coursemall.services import transcode
 from coursemall.services.uploads import CHUNK_MAX
-from coursemall.state.dashboard_base import DashboardBaseState, _fmt_time, _in_session, parse_row_id
+from coursemall.state.dashboard_base import DashboardBaseState, _fmt_time, _in_session
+from coursemall.domain.validation import valid_id
 from coursemall.state.guards import dashboard_required
 
 RENDITION_ORDER = ("hd", "sd", "audio", "poster", "hls_hd", "hls_sd", "hls_audio", "hls")
@@ -61,7 +62,7 @@ class MediaAdminBaseState(DashboardBaseState):
         }
 
     def _retry(self, job_id: object) -> bool:
-        jid = parse_row_id(job_id)
+        jid = valid_id(job_id)
         if jid is None:
             self._fail("jobs", "admin.bad_id")
             return False
@@ -105,7 +106,7 @@ class LessonMediaState(MediaAdminBaseState):
         self.jobs = []
 
     def _load(self, lesson_id: object) -> bool:
-        lid = parse_row_id(lesson_id)
+        lid = valid_id(lesson_id)
         if lid is None:
             self._clear_data()
             self._fail("page", "error.not_found")

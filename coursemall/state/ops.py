@@ -29,8 +29,8 @@ from coursemall.state.dashboard_base import (
     _in_session,
     form_checked,
     form_field,
-    parse_row_id,
 )
+from coursemall.domain.validation import valid_id
 from coursemall.state.admin import AdminBaseState, _routes, export_url
 from coursemall.state.guards import dashboard_required, staff_required
 
@@ -131,7 +131,7 @@ class AdminOrderDetailState(AdminBaseState):
         line_ids = []
         for key, value in form_data.items():
             if isinstance(key, str) and key.startswith("line_") and form_checked(value):
-                lid = parse_row_id(key[5:])
+                lid = valid_id(key[5:])
                 if lid is None:
                     return self._fail("refund", "error.bad_request")
                 line_ids.append(lid)
@@ -203,7 +203,7 @@ class AdminLearnersState(AdminBaseState):
     @staff_required
     def goto_learners_page(self, page: int):
         self._clear_messages()
-        number = parse_row_id(page)
+        number = valid_id(page)
         if number is None or number > ops_service.MAX_PAGE:
             return self._fail("list", "error.bad_request")
         try:
@@ -273,7 +273,7 @@ class AdminLearnerState(AdminBaseState):
     @rx.event
     @staff_required
     def grant_access(self, form_data: dict):
-        course_id = parse_row_id(form_field(form_data, "course_id"))
+        course_id = valid_id(form_field(form_data, "course_id"))
         if course_id is None:
             return self._fail("grant", "ops.grant.pick_course")
         reason = _short_field(form_data, "reason")
@@ -288,7 +288,7 @@ class AdminLearnerState(AdminBaseState):
     @rx.event
     @staff_required
     def revoke_access(self, form_data: dict):
-        grant_id = parse_row_id(form_field(form_data, "entitlement_id"))
+        grant_id = valid_id(form_field(form_data, "entitlement_id"))
         if grant_id is None:
             return self._fail("grants", "error.bad_request")
         reason = _short_field(form_data, "reason")
@@ -347,7 +347,7 @@ class AdminInstructorsState(AdminBaseState):
     @rx.event
     @staff_required
     def approve_application(self, application_id: int):
-        app_id = parse_row_id(application_id)
+        app_id = valid_id(application_id)
         if app_id is None:
             return self._fail("applications", "admin.bad_id")
         self._run("applications", "teach.approved", instructor_service.approve_application, application_id=app_id)
@@ -355,7 +355,7 @@ class AdminInstructorsState(AdminBaseState):
     @rx.event
     @staff_required
     def reject_application(self, form_data: dict):
-        app_id = parse_row_id(form_field(form_data, "application_id"))
+        app_id = valid_id(form_field(form_data, "application_id"))
         if app_id is None:
             return self._fail("applications", "admin.bad_id")
         reason = _short_field(form_data, "reason")
@@ -367,7 +367,7 @@ class AdminInstructorsState(AdminBaseState):
     @rx.event
     @staff_required
     def save_share(self, form_data: dict):
-        ins_id = parse_row_id(form_field(form_data, "instructor_id"))
+        ins_id = valid_id(form_field(form_data, "instructor_id"))
         if ins_id is None:
             return self._fail("instructors", "admin.bad_id")
         percent = _short_field(form_data, "percent")
@@ -379,7 +379,7 @@ class AdminInstructorsState(AdminBaseState):
     @rx.event
     @staff_required
     def save_instructor_profile(self, form_data: dict):
-        ins_id = parse_row_id(form_field(form_data, "instructor_id"))
+        ins_id = valid_id(form_field(form_data, "instructor_id"))
         fields = [_text_field(form_data, n) for n in ("name", "title", "bio")]
         if ins_id is None or any(f is None for f in fields):
             return self._fail("instructors", "error.bad_request")
@@ -502,7 +502,7 @@ class ModerationState(DashboardBaseState):
         self._ok("page", ok_key)
 
     def _comment(self, comment_id: object, action: str) -> None:
-        cid = parse_row_id(comment_id)
+        cid = valid_id(comment_id)
         if cid is None:
             return self._fail("page", "admin.bad_id")
         self._moderate(community_service.moderate_comment, f"moderation.comment_{action}", comment_id=cid,
@@ -524,7 +524,7 @@ class ModerationState(DashboardBaseState):
         self._comment(comment_id, "delete")
 
     def _review(self, review_id: object, hidden: bool) -> None:
-        rid = parse_row_id(review_id)
+        rid = valid_id(review_id)
         if rid is None:
             return self._fail("page", "admin.bad_id")
         self._moderate(community_service.moderate_review, "moderation.review_hidden" if hidden

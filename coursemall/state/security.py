@@ -29,13 +29,8 @@ from coursemall.services import staff as staff_service
 from coursemall.services.permissions import DASHBOARD_CLOSED, DashboardActor, dashboard_actor
 from coursemall.services.setup import shop_is_open
 from coursemall.state.base import AppState
-from coursemall.state.dashboard_base import (
-    DashboardBaseState,
-    _fmt_time,
-    _in_session,
-    form_field,
-    parse_row_id,
-)
+from coursemall.state.dashboard_base import DashboardBaseState, _fmt_time, _in_session, form_field
+from coursemall.domain.validation import valid_id
 from coursemall.state.guards import FORBIDDEN, make_guard, owner_required
 
 DASHBOARD_USER = "dashboard_user_required"
@@ -332,7 +327,7 @@ class StaffState(DashboardBaseState):
     @owner_required
     def demote_staff(self, user_id: int):
         self._clear_messages()
-        uid = parse_row_id(user_id)
+        uid = valid_id(user_id)
         if uid is None:
             return self._fail("list", "admin.bad_id")
         if self._run("list", staff_service.demote_staff, user_id=uid):
@@ -342,7 +337,7 @@ class StaffState(DashboardBaseState):
     @owner_required
     def reset_staff_mfa(self, user_id: int):
         self._clear_messages()
-        uid = parse_row_id(user_id)
+        uid = valid_id(user_id)
         if uid is None:
             return self._fail("list", "admin.bad_id")
         if self._run("list", mfa.reset_user_mfa, user_id=uid):
@@ -373,7 +368,7 @@ class AuditState(DashboardBaseState):
         try:
             with session_scope() as s:
                 result = staff_service.list_audit(s, actor_id=actor_id, action_prefix=action,
-                                                  actor_filter=parse_row_id(actor) if actor else None, page=page)
+                                                  actor_filter=valid_id(actor) if actor else None, page=page)
                 actors = staff_service.audit_actors(s, actor_id=actor_id)
         except DomainError as exc:
             return self._service_error("list", exc, owner_only=True)
@@ -398,7 +393,7 @@ class AuditState(DashboardBaseState):
         self._clear_messages()
         action = staff_service.parse_action_prefix(form_field(form_data, "action"))
         raw_actor = form_field(form_data, "actor")
-        actor_ok = raw_actor in ("", "all") or parse_row_id(raw_actor) is not None
+        actor_ok = raw_actor in ("", "all") or valid_id(raw_actor) is not None
         if action is None or not isinstance(raw_actor, str) or not actor_ok:
             return self._fail("list", "audit.bad_filter")
         self._load(action, "" if raw_actor == "all" else raw_actor, 1)

@@ -34,9 +34,9 @@ from coursemall.domain.orders import (
     ItemType,
     LineRefund,
     OrderStatus,
-    parse_id,
     parse_order_no,
 )
+from coursemall.domain.validation import parse_id
 from coursemall.pages import routes
 from coursemall.payments import registry
 from coursemall.services import cart as cart_service

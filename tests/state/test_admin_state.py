@@ -33,7 +33,7 @@ from coursemall.state.admin import (
     AdminRefundsState,
 )
 from coursemall.state.base import AppState
-from coursemall.state.dashboard_base import parse_row_id
+from coursemall.domain.validation import valid_id
 from coursemall.state.guards import guard_of
 from tests.payments.factories import active_grants, make_course, make_user, messages_of
 from tests.state.test_auth_state import call, make_state
@@ -282,7 +282,7 @@ def _actually_valid(handler: str, args: tuple) -> bool:
         return all(v == "" or (k == "q" and isinstance(v, str) and len(" ".join(v.split())) <= 60)
                    for k, v in fields.items())
     if handler == "goto_orders_page":
-        return parse_row_id(arg) is not None and parse_row_id(arg) <= 10_000
+        return valid_id(arg) is not None and valid_id(arg) <= 10_000
     if handler == "save_policy" and isinstance(arg, dict):
         days, auto = arg.get("within_days"), arg.get("auto_approve")
         return (days == 0 and not isinstance(days, bool)) or isinstance(auto, bool) or auto == ""
