@@ -18,9 +18,9 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from coursemall.domain import progress as rules
 from coursemall.domain.catalog import open_to_buyers
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_date
 from coursemall.domain.validation import parse_id
 from coursemall.media.certificate import CERT_SIZE, render_png
 from coursemall.models import Certificate, Course, User, utcnow
@@ -54,7 +54,7 @@ def new_code() -> str:
 
 def _view(cert: Certificate) -> CertificateView:
     return CertificateView(cert.code, cert.learner_name, cert.course_id, cert.course_title,
-                           rules.local_day(cert.issued_at).isoformat(), cert.issued_at,
+                           china_date(cert.issued_at).isoformat(), cert.issued_at,
                            VERIFY_PATH.format(code=cert.code))
 
 

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from coursemall.domain.catalog import OPEN_TO_BUYERS, LessonKind, open_to_buyers
 from coursemall.domain.errors import DomainError
 from coursemall.domain.validation import parse_id
+from coursemall.domain.time import china_date
 from coursemall.domain import progress as rules
 from coursemall.models import Chapter, Course, Entitlement, Lesson, LessonProgress, StudyDay, User, utcnow
 from coursemall.services._commerce import owned_course_ids, require_actor
@@ -190,7 +191,7 @@ def record_heartbeat(session: Session, *, actor_id: object, lesson_id: object, p
         if not _write_progress(session, row, values):
             return None
         credit = rules.credit_seconds(watched - old_watched, _seconds_between(now, last_any))
-        _add_study_seconds(session, user.id, rules.local_day(now), credit)
+        _add_study_seconds(session, user.id, china_date(now), credit)
         return values, complete and not was_complete
 
     values, just_completed = _run_attempts(session, attempt)
@@ -221,7 +222,7 @@ def record_article_read(session: Session, *, actor_id: object, lesson_id: object
         since_row = _seconds_between(now, row.last_heartbeat_at) if row else 0.0
         reading = min(since_row or 0.0, float(rules.ARTICLE_CREDIT_MAX_SECONDS))
         credit = rules.credit_seconds(int(reading), _seconds_between(now, last_any))
-        _add_study_seconds(session, user.id, rules.local_day(now), credit)
+        _add_study_seconds(session, user.id, china_date(now), credit)
         return values, complete and not was_complete
 
     values, just_completed = _run_attempts(session, attempt)
@@ -405,7 +406,7 @@ def my_learning(session: Session, *, actor_id: object, now: datetime | None = No
 
     user = require_actor(session, actor_id)
     now = now or utcnow()
-    today = rules.local_day(now)
+    today = china_date(now)
     granted = session.exec(select(Entitlement.course_id).where(Entitlement.user_id == user.id,
                                                                col(Entitlement.revoked_at).is_(None))).all()
     owned = owned_course_ids(session, user.id, set(granted), now=now)

@@ -29,7 +29,6 @@ from coursemall.services import manual_pay, refunds
 from coursemall.services import ops as ops_service
 from coursemall.state.guards import staff_required
 from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pages and tests)
-    CHINA_TZ,
     INSTRUCTIONS_MAX,
     MANUAL_OUTCOME_KEYS,
     MAX_FORM_FIELD,
@@ -37,13 +36,13 @@ from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pa
     REASON_MAX,
     REASON_MIN,
     DashboardBaseState,
-    _fmt_time,
     _in_session,
     form_checked,
     form_field,
     parse_int_in,
     parse_reason,
 )
+from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import valid_id
 
 
@@ -134,7 +133,7 @@ class AdminOrdersState(AdminBaseState):
         self.csv_url = export_url("orders", self._filter_fields())
         self.orders = [{"order_no": r.order_no, "href": _routes().admin_order_url(r.order_no), "learner": r.learner,
                         "contact": r.contact, "titles": r.titles, "total": format_fen(r.total_fen),
-                        "status": r.status, "channel": r.channel, "date": _fmt_time(r.created_at)}
+                        "status": r.status, "channel": r.channel, "date": china_time_text(r.created_at)}
                        for r in result.rows]
         self.form_key += 1
 
@@ -206,9 +205,9 @@ class AdminRefundsState(AdminBaseState):
                 "status": r.status, "status_text": self._t(f"refund.status.{r.status}"),
                 "channel": r.channel, "kind": "extra" if r.extra_payment else "order",
                 "attempts": str(r.attempts), "reason": self._reason_text(r.last_reason) if r.last_reason else "",
-                "next": _fmt_time(r.next_attempt_at) if r.next_attempt_at and r.status == "processing" else "",
+                "next": china_time_text(r.next_attempt_at) if r.next_attempt_at and r.status == "processing" else "",
                 "can_retry": "1" if r.status == "attention" and r.channel != "manual" else "",
-                "date": _fmt_time(r.created_at)}
+                "date": china_time_text(r.created_at)}
 
     def _show_policy(self, view: refunds.PolicyView) -> None:
         self.policy_auto = view.auto_approve
@@ -235,7 +234,7 @@ class AdminRefundsState(AdminBaseState):
                          "consumed": self._t("admin.refunds.consumed", served=format_duration(r.served_seconds),
                                              total=format_duration(r.media_seconds), served_pct=r.served_pct,
                                              progress_pct=r.progress_pct),
-                         "date": _fmt_time(r.created_at)} for r in rows]
+                         "date": china_time_text(r.created_at)} for r in rows]
         self.in_flight = [self._in_flight_row(r) for r in flight]
         self._show_policy(policy)
 
@@ -361,7 +360,7 @@ class AdminManualState(AdminBaseState):
             return self._service_error("queue", exc)
         self._admit()
         self.payments = [{"id": str(r.id), "order_no": r.order_no, "learner": r.learner, "amount": r.amount,
-                          "reference": r.reference, "date": _fmt_time(r.created_at),
+                          "reference": r.reference, "date": china_time_text(r.created_at),
                           "proof_url": f"/api/admin/manual-proof/{r.id}"} for r in rows]
 
     @rx.event

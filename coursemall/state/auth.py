@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -20,6 +19,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from coursemall.api.auth import DEFAULT_NEXT, SIGN_IN_PATH, safe_next
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
 from coursemall.media import images
 from coursemall.services import accounts, rate_limit, sessions
 from coursemall.services import sender as sender_service
@@ -29,7 +29,6 @@ from coursemall.state.base import AppState, parse_cookie
 
 T = TypeVar("T")
 MAX_FIELD = 1024  # longest string any account form field may carry
-CHINA_TZ = timezone(timedelta(hours=8))
 
 
 def _field(form_data: object, name: str, max_len: int = MAX_FIELD) -> str | None:
@@ -251,10 +250,6 @@ def _device_label(user_agent: str) -> str:
     return label or (ua[:40] if ua else "?")
 
 
-def _fmt_time(value: datetime) -> str:
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
 class ProfileState(_FormMixin, AppState):
     """/me: profile, avatar, password, sessions, sign out."""
 
@@ -282,7 +277,7 @@ class ProfileState(_FormMixin, AppState):
         views = sessions.list_sessions(s, user_id=user_id, current_hash=self._session_hash)
         self.device_sessions = [
             {"id": str(v.id), "device": _device_label(v.user_agent), "ip": v.ip or "-",
-             "last_seen": _fmt_time(v.last_seen_at), "current": "1" if v.current else ""}
+             "last_seen": china_time_text(v.last_seen_at), "current": "1" if v.current else ""}
             for v in views
         ]
 
@@ -432,5 +427,5 @@ class OutboxState(AppState):
             rows = sender_service.list_outbox(s, limit=30)
         self.messages = [
             {"id": str(r.id), "channel": r.channel, "target": r.target, "subject": r.subject,
-             "body": r.body, "time": _fmt_time(r.created_at)} for r in rows
+             "body": r.body, "time": china_time_text(r.created_at)} for r in rows
         ]

@@ -21,11 +21,11 @@ from coursemall.pages import routes
 from coursemall.services import cms
 from coursemall.state.dashboard_base import (
     DashboardBaseState,
-    _fmt_time,
     _in_session,
     form_checked,
     form_field,
 )
+from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import valid_id
 from coursemall.state.guards import dashboard_required
 
@@ -164,7 +164,7 @@ class CmsCourseState(CmsPageState):
     # ---- DTO -> vars ------------------------------------------------------------------------
     def _lesson_vars(self, row: cms.LessonRowDTO, index: int, total: int) -> dict[str, str]:
         if row.release_at is not None:
-            drip = self._t("cms.lesson.drip_date", date=_fmt_time(row.release_at))
+            drip = self._t("cms.lesson.drip_date", date=china_time_text(row.release_at))
         elif row.release_after_days:
             drip = self._t("cms.lesson.drip_days", n=row.release_after_days)
         else:

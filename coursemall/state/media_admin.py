@@ -19,7 +19,8 @@ from coursemall.api.public import public_url
 from coursemall.domain.errors import DomainError
 from coursemall.services import transcode
 from coursemall.services.uploads import CHUNK_MAX
-from coursemall.state.dashboard_base import DashboardBaseState, _fmt_time, _in_session
+from coursemall.state.dashboard_base import DashboardBaseState, _in_session
+from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import valid_id
 from coursemall.state.guards import dashboard_required
 
@@ -58,7 +59,7 @@ class MediaAdminBaseState(DashboardBaseState):
             "attempts": self._t("mediaui.attempts", n=row.attempts), "can_retry": "1" if row.can_retry else "",
             "lesson": row.lesson_title, "course": row.course_title,
             "href": _routes().admin_lesson_media_url(row.lesson_id) if row.lesson_id else "",
-            "date": _fmt_time(row.created_at),
+            "date": china_time_text(row.created_at),
         }
 
     def _retry(self, job_id: object) -> bool:

@@ -25,11 +25,11 @@ from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import (
     MAX_FORM_FIELD,
     DashboardBaseState,
-    _fmt_time,
     _in_session,
     form_checked,
     form_field,
 )
+from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import valid_id
 from coursemall.state.admin import AdminBaseState, _routes, export_url
 from coursemall.state.guards import dashboard_required, staff_required
@@ -39,7 +39,7 @@ TEXT_FIELD_MAX = 12_000  # bios; anything longer is cut so the service says "too
 
 
 def _time(value) -> str:
-    return _fmt_time(value) if value else ""
+    return china_time_text(value) if value else ""
 
 
 def _text_field(form_data: object, name: str) -> str | None:

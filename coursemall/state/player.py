@@ -14,7 +14,6 @@ import json
 import logging
 import math
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import reflex as rx
 
@@ -26,6 +25,7 @@ from coursemall.services import certificates as certificate_service
 from coursemall.services import notes as notes_service
 from coursemall.services import progress as progress_service
 from coursemall.services.media_access import mint_player_media
+from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import valid_id
 from coursemall.services.player import get_lesson_page, get_player_context
 from coursemall.state.base import AppState
@@ -38,7 +38,6 @@ MAX_PAYLOAD_CHARS = 400
 MAX_SECONDS = 24 * 3600 + 60
 SPEEDS = ("0.5", "0.75", "1", "1.25", "1.5", "2")
 NOTE_FORM_MAX = 4000
-SHOP_TZ = ZoneInfo("Asia/Shanghai")  # drip dates are shown in shop-local time
 
 # The player's client side: constant text (no user data), installed once per tab; `init` gets
 # integers only. It plays the encrypted HLS through hls.js (assets/vendor, loaded on first use) or
@@ -391,8 +390,7 @@ def _record_heartbeat(actor: int, data: dict):
 
 
 def unlock_text(moment: datetime, lang_t) -> str:
-    local = moment.astimezone(SHOP_TZ)
-    return lang_t("player.unlocks_on", date=local.strftime("%Y-%m-%d %H:%M"))
+    return lang_t("player.unlocks_on", date=china_time_text(moment))  # drip dates: shop-local time
 
 
 class PlayerState(LessonState):
@@ -523,7 +521,7 @@ class PlayerState(LessonState):
         self.outline = [[{"id": str(ls.id), "href": routes.lesson_url(ls.id), "title": ls.title, "kind": ls.kind,
                           "duration": ls.duration_text, "done": "1" if ls.completed else "",
                           "current": "1" if ls.current else "",
-                          "unlocks": ls.unlocks_at.astimezone(SHOP_TZ).strftime("%m-%d") if ls.unlocks_at else ""}
+                          "unlocks": china_time_text(ls.unlocks_at, "%m-%d")}
                          for ls in ch.lessons] for ch in ctx.chapters]
         self.course_percent = ctx.course_percent
         self.entitled = ctx.entitled or page.preview

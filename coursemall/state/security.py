@@ -29,7 +29,8 @@ from coursemall.services import staff as staff_service
 from coursemall.services.permissions import DASHBOARD_CLOSED, DashboardActor, dashboard_actor
 from coursemall.services.setup import shop_is_open
 from coursemall.state.base import AppState
-from coursemall.state.dashboard_base import DashboardBaseState, _fmt_time, _in_session, form_field
+from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field
+from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import valid_id
 from coursemall.state.guards import FORBIDDEN, make_guard, owner_required
 
@@ -285,7 +286,7 @@ class StaffState(DashboardBaseState):
     def _reload(self) -> None:
         rows = _in_session(staff_service.list_staff, actor_id=self._actor_id())
         self.staff_rows = [{"id": str(r.user_id), "nickname": r.nickname, "account": r.account, "role": r.role,
-                            "mfa": "on" if r.enrolled else "off", "since": _fmt_time(r.created_at)}
+                            "mfa": "on" if r.enrolled else "off", "since": china_time_text(r.created_at)}
                            for r in rows]
 
     def _run(self, section: str, fn: Callable[..., Any], **kwargs: Any) -> bool:
@@ -374,7 +375,7 @@ class AuditState(DashboardBaseState):
             return self._service_error("list", exc, owner_only=True)
         self._admit()
         system = self._t("audit.ui.system")
-        self.entries = [{"id": str(r.id), "time": _fmt_time(r.created_at), "actor": r.actor or system,
+        self.entries = [{"id": str(r.id), "time": china_time_text(r.created_at), "actor": r.actor or system,
                          "action": r.action, "target": r.target, "detail": r.detail} for r in result.rows]
         self.actors = [{"id": str(a.user_id), "nickname": a.nickname} for a in actors]
         self.action_filter, self.actor_filter, self.audit_page = action, actor, result.page

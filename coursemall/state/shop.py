@@ -17,7 +17,6 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -36,6 +35,7 @@ from coursemall.domain.orders import (
     OrderStatus,
     parse_order_no,
 )
+from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import parse_id
 from coursemall.pages import routes
 from coursemall.payments import registry
@@ -53,7 +53,6 @@ from coursemall.state.base import AppState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-CHINA_TZ = timezone(timedelta(hours=8))
 MAX_FIELD = 2000  # longest string any shop form field may carry before it is even looked at
 MAX_REASON = 200
 MAX_REFERENCE = 64
@@ -65,14 +64,6 @@ def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
     """Run one service in its own unit of work (also from a worker thread)."""
     with session_scope() as s:
         return fn(s, **kwargs)
-
-
-def _fmt_time(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _safe_url(url: object) -> str:
@@ -339,9 +330,9 @@ class OrderState(_ShopMixin, AppState):
         self.channel_text = self._t(f"pay.channel.{view.channel}") if view.channel else ""
         self.total = view.total
         self.refunded = format_fen(view.refunded_fen) if view.refunded_fen else ""
-        self.created = _fmt_time(view.created_at)
-        self.paid_at = _fmt_time(view.paid_at)
-        self.expires_text = self._t("order.expires", time=_fmt_time(view.expires_at)) if view.can_pay else ""
+        self.created = china_time_text(view.created_at)
+        self.paid_at = china_time_text(view.paid_at)
+        self.expires_text = self._t("order.expires", time=china_time_text(view.expires_at)) if view.can_pay else ""
         paid_like = view.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDING)
         self.lines = [{
             "id": str(ln.id),
@@ -361,7 +352,7 @@ class OrderState(_ShopMixin, AppState):
         self.refunds = [{
             "id": str(r.id), "no": r.out_refund_no, "amount": r.amount,
             "status": self._t(f"refund.status.{r.status}"), "status_key": r.status, "reason": r.reason,
-            "decision": r.decision_reason, "date": _fmt_time(r.created_at),
+            "decision": r.decision_reason, "date": china_time_text(r.created_at),
         } for r in refunds]
         self.extra_payments = [self._extra_payment_row(p) for p in view.extra_payments]
         self.can_pay, self.can_cancel, self.can_refund = view.can_pay, view.can_cancel, view.can_refund
@@ -382,7 +373,7 @@ class OrderState(_ShopMixin, AppState):
         status = p.refund_status or "approved"
         return {"text": self._t(f"order.extra_payment.{p.role}", amount=p.amount, channel=channel),
                 "status": self._t(f"order.extra_refund.{status}"), "status_key": status,
-                "date": _fmt_time(p.paid_at), "refunded": _fmt_time(p.refunded_at)}
+                "date": china_time_text(p.paid_at), "refunded": china_time_text(p.refunded_at)}
 
     async def _reload(self, user_id: int, order_no: str) -> None:
         view, refunds, manual = await asyncio.to_thread(_load_order_work, user_id, order_no)
@@ -667,7 +658,7 @@ class MyOrdersState(_ShopMixin, AppState):
             "status": v.status,
             "status_text": self._status_text(v.status),
             "total": v.total,
-            "date": _fmt_time(v.created_at),
+            "date": china_time_text(v.created_at),
             "summary": (v.lines[0].title if len(v.lines) == 1 else self._t(
                 "orders.items", first=v.lines[0].title, count=len(v.lines), more=len(v.lines) - 1))
             if v.lines else "",
@@ -688,7 +679,7 @@ class MessageCenterState(_ShopMixin, AppState):
         self.items = [{
             "id": str(m.id), "kind": m.kind, "title": m.title, "body": m.body,
             "link": _safe_url(m.link) if m.link.startswith("/") else "",
-            "unread": "" if m.read else "1", "date": _fmt_time(m.created_at),
+            "unread": "" if m.read else "1", "date": china_time_text(m.created_at),
         } for m in views]
         self.loaded = True
 
