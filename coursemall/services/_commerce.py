@@ -83,10 +83,6 @@ def new_out_refund_no(now: datetime | None = None) -> str:
     return f"RF{now:%Y%m%d}{secrets.token_hex(8).upper()}"
 
 
-def order_link(out_trade_no: str) -> str:
-    return f"/order/{out_trade_no}"
-
-
 def order_ref(order: Order, *, subject: str = "", client_ip: str = "127.0.0.1", openid: str = "",
               provider_txn_id: str = "") -> OrderRef:
     return OrderRef(out_trade_no=order.out_trade_no, total_fen=order.total_fen,

@@ -17,7 +17,6 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from coursemall.api.public import public_url
 from coursemall.domain import progress as rules
 from coursemall.domain.catalog import open_to_buyers
 from coursemall.domain.errors import DomainError
@@ -30,6 +29,7 @@ from coursemall.services._commerce import require_actor
 from coursemall.services.community import clean_text, manages_course, parse_limit
 from coursemall.services.media_access import has_active_entitlement
 from coursemall.settings import get_settings
+from coursemall.urls import public_url
 
 TEXT_MAX = 500
 PHOTO_MAX_BYTES = 8 * 1024 * 1024

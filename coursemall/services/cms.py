@@ -29,7 +29,6 @@ from sqlalchemy import Column, Table, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from coursemall.api.public import public_url
 from coursemall.domain.catalog import CourseStatus, LessonKind, build_search_text, format_duration
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import fen_to_yuan_text, format_fen, parse_yuan
@@ -54,6 +53,7 @@ from coursemall.domain.validation import valid_id
 from coursemall.services.permissions import DashboardActor, course_scope, require_course_manager, require_dashboard
 from coursemall.services.transcode import queue_preview
 from coursemall.settings import get_settings
+from coursemall.urls import public_url
 
 TITLE_MAX = 80
 SUBTITLE_MAX = 160

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
+from coursemall import urls
 from coursemall.domain.catalog import CourseStatus, EntitlementSource
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
@@ -578,7 +579,7 @@ def grant_access(session: Session, *, actor_id: object, user_id: object, course_
     audit.record(session, actor_id=actor.user_id, action="learner.grant", target=f"user:{user.id}",
                  detail={"course_id": course.id, "entitlement_id": grant.id, "reason": text})
     create_message(session, user_id=user.id, kind="access_granted", key="ops.msg.grant",
-                   link=f"/course/{course.id}", course=course.title, reason=text)
+                   link=urls.course_url(course.id), course=course.title, reason=text)
     session.commit()
     return int(grant.id)
 
@@ -604,7 +605,7 @@ def revoke_access(session: Session, *, actor_id: object, entitlement_id: object,
                  detail={"course_id": grant.course_id, "entitlement_id": grant.id, "source": grant.source,
                          "reason": text})
     create_message(session, user_id=grant.user_id, kind="access_revoked", key="ops.msg.revoke",
-                   link="/learning", course=course_title, reason=text)
+                   link=urls.LEARNING, course=course_title, reason=text)
     session.commit()
 
 

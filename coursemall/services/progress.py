@@ -31,6 +31,7 @@ from coursemall.domain import progress as rules
 from coursemall.models import Chapter, Course, Entitlement, Lesson, LessonProgress, StudyDay, User, utcnow
 from coursemall.services._commerce import owned_course_ids, require_actor
 from coursemall.services.media_access import Access, check_lesson_access
+from coursemall.urls import public_url
 
 MAX_ATTEMPTS = 6
 RECENT_LIMIT = 10
@@ -402,7 +403,6 @@ def _continue_target(outline: list[tuple], rows: dict[int, tuple]) -> tuple[int 
 def my_learning(session: Session, *, actor_id: object, now: datetime | None = None) -> MyLearningView:
     """The learner's centre: owned courses with progress and continue targets, recent lessons,
     minutes per day for the last 30 days, streaks."""
-    from coursemall.api.public import public_url  # lazy: importing the api package at start-up makes a cycle
 
     user = require_actor(session, actor_id)
     now = now or utcnow()

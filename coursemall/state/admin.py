@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.i18n import CATALOG
@@ -49,14 +50,6 @@ from coursemall.domain.validation import valid_id
 class AdminBaseState(DashboardBaseState):
     """The owner/staff-only states (every handler `@staff_required`; tests/state/test_admin_state.py
     checks every Admin* state, including those in state/ops.py)."""
-
-
-def _routes():
-    """coursemall.pages.routes, imported on use: importing it at module level would run
-    coursemall/pages/__init__.py, whose pages import this module (a cycle)."""
-    from coursemall.pages import routes
-
-    return routes
 
 
 def export_url(kind: str, params: dict[str, str]) -> str:
@@ -131,7 +124,7 @@ class AdminOrdersState(AdminBaseState):
         self.sum_total, self.sum_paid = format_fen(result.total_fen), format_fen(result.paid_fen)
         self.sum_refunded = format_fen(result.refunded_fen)
         self.csv_url = export_url("orders", self._filter_fields())
-        self.orders = [{"order_no": r.order_no, "href": _routes().admin_order_url(r.order_no), "learner": r.learner,
+        self.orders = [{"order_no": r.order_no, "href": urls.admin_order_url(r.order_no), "learner": r.learner,
                         "contact": r.contact, "titles": r.titles, "total": format_fen(r.total_fen),
                         "status": r.status, "channel": r.channel, "date": china_time_text(r.created_at)}
                        for r in result.rows]

@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from coursemall.api.auth import DEFAULT_NEXT, SIGN_IN_PATH, safe_next
+from coursemall import urls
+from coursemall.api.auth import safe_next
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.time import china_time_text
@@ -71,14 +72,14 @@ class _FormMixin(FeedbackMixin, mixin=True):
     """Form messages plus the post-sign-in destination, copied into each form state."""
 
     def _next_path(self) -> str:
-        return safe_next(self.router.url.query_parameters.get("next"), DEFAULT_NEXT)
+        return safe_next(self.router.url.query_parameters.get("next"), urls.PROFILE)
 
     def _fetch_browser_secret(self) -> rx.event.EventSpec:
         """Reload this page through /api/auth/browser, which gives the browser its secret; the
         form then asks the user to submit again (nothing was checked or counted yet)."""
         params = {k: v for k, v in self.router.url.query_parameters.items() if k != "error"}
         params["error"] = "browser"
-        back = f"{self.router.url.path or SIGN_IN_PATH}?{urlencode(params)}"
+        back = f"{self.router.url.path or urls.SIGN_IN}?{urlencode(params)}"
         return _navigate("/api/auth/browser?" + urlencode({"next": back}))
 
     def _show_query_error(self) -> None:
@@ -287,14 +288,14 @@ class ProfileState(_FormMixin, AppState):
         user_id = self._actor_id(fresh=True)
         if user_id is None:
             self._clear_viewer()
-            return rx.redirect(f"{SIGN_IN_PATH}?{urlencode({'next': DEFAULT_NEXT})}",
+            return rx.redirect(f"{urls.SIGN_IN}?{urlencode({'next': urls.PROFILE})}",
                                replace=True)
         with session_scope() as s:
             view = accounts.get_user_view(s, user_id=user_id)
             if view is None:
                 self._forget_session()
                 self._clear_viewer()
-                return rx.redirect(SIGN_IN_PATH, replace=True)
+                return rx.redirect(urls.SIGN_IN, replace=True)
             self._load_sessions(s, user_id)
         self._show_viewer(view)
         self.email, self.phone, self.nickname_input = view.email, view.phone, view.nickname

@@ -16,8 +16,8 @@ import asyncio
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from coursemall import urls
 from coursemall.domain.errors import DomainError
-from coursemall.pages import routes
 from coursemall.services import cms
 from coursemall.state.dashboard_base import (
     DashboardBaseState,
@@ -76,7 +76,7 @@ class CmsCoursesState(CmsPageState):
         self.status_filter, self.query = status, query
         self.rows = [{"id": str(r.id), "title": r.title, "status": r.status, "cover": r.cover_url,
                       "price": r.price_text, "lessons": str(r.lesson_count), "learners": str(r.learners_count),
-                      "instructor": r.instructor_name, "href": routes.admin_course_url(r.id)} for r in rows]
+                      "instructor": r.instructor_name, "href": urls.admin_course_url(r.id)} for r in rows]
 
     @rx.event
     @dashboard_required
@@ -117,7 +117,7 @@ class CmsCoursesState(CmsPageState):
         except DomainError as exc:
             return self._service_error("create", exc)
         self._ok("create", "cms.created")
-        return rx.redirect(routes.admin_course_url(course_id))
+        return rx.redirect(urls.admin_course_url(course_id))
 
 
 class CmsCourseState(CmsPageState):
@@ -152,7 +152,7 @@ class CmsCourseState(CmsPageState):
 
     @rx.var
     def preview_href(self) -> str:
-        return routes.course_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
+        return urls.course_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
 
     def _clear_data(self) -> None:
         self._course_id = 0
@@ -172,8 +172,8 @@ class CmsCourseState(CmsPageState):
         return {"id": str(row.id), "title": row.title, "kind": row.kind, "duration": row.duration_text,
                 "free": "1" if row.is_free_trial else "", "free_seconds": str(row.free_seconds or ""),
                 "media": row.media_status, "drip": drip, "first": "1" if index == 0 else "",
-                "last": "1" if index == total - 1 else "", "edit_href": routes.admin_lesson_url(row.id),
-                "media_href": routes.admin_lesson_media_url(row.id), "preview_href": routes.lesson_url(row.id)}
+                "last": "1" if index == total - 1 else "", "edit_href": urls.admin_lesson_url(row.id),
+                "media_href": urls.admin_lesson_media_url(row.id), "preview_href": urls.lesson_url(row.id)}
 
     def _show(self, view: cms.CourseEditorDTO, *, reset_form: bool) -> None:
         self._course_id = view.id
@@ -400,15 +400,15 @@ class CmsLessonState(CmsPageState):
 
     @rx.var
     def course_href(self) -> str:
-        return routes.admin_course_url(int(self.parent_id)) if self.parent_id.isdigit() else routes.ADMIN_COURSES
+        return urls.admin_course_url(int(self.parent_id)) if self.parent_id.isdigit() else urls.ADMIN_COURSES
 
     @rx.var
     def media_href(self) -> str:
-        return routes.admin_lesson_media_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
+        return urls.admin_lesson_media_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
 
     @rx.var
     def preview_href(self) -> str:
-        return routes.lesson_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
+        return urls.lesson_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
 
     def _show(self, view: cms.LessonEditorDTO) -> None:
         self._lesson_id = view.id

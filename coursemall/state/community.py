@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
-from coursemall.pages import routes
 from coursemall.services import checkins as checkin_service
 from coursemall.services import community as community_service
 from coursemall.services import homework as homework_service
@@ -592,12 +592,12 @@ class CheckinState(ManagerMixin, CommunityBaseState):
             self._clear()
             self.course_id, self.course_href, self.loaded = 0, "", True
             return self._fail("course.not_found")
-        self.course_id, self.course_href = cid, routes.course_url(cid)
+        self.course_id, self.course_href = cid, urls.course_url(cid)
         user_id = self._actor_id()
         if user_id is None:
             self._clear()
             self.loaded = True
-            return rx.redirect(routes.sign_in_url(routes.checkin_url(cid)), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.checkin_url(cid)), replace=True)
         manager, code = self._manager()
         try:
             self._load(cid, user_id, manager)
@@ -648,7 +648,7 @@ HOMEWORK_UPLOAD = "homework-images"
 
 def _submission_vars(v: homework_service.SubmissionView) -> dict[str, str]:
     return {"id": str(v.id), "course": v.course_title, "lesson": v.lesson_title,
-            "lesson_href": routes.lesson_url(v.lesson_id), "learner": v.learner,
+            "lesson_href": urls.lesson_url(v.lesson_id), "learner": v.learner,
             "initial": _initial(v.learner), "text": v.text, "status": v.status,
             "score": "" if v.score is None else str(v.score), "feedback": v.feedback,
             "date": china_time_text(v.updated_at), "graded_at": china_time_text(v.graded_at)}
@@ -693,12 +693,12 @@ class HomeworkState(CommunityBaseState):
             self._clear()
             self.lesson_id, self.lesson_title, self.lesson_href, self.loaded = 0, "", "", True
             return self._fail("lesson.not_found")
-        self.lesson_id, self.lesson_href = lid, routes.lesson_url(lid)
+        self.lesson_id, self.lesson_href = lid, urls.lesson_url(lid)
         user_id = self._actor_id()
         if user_id is None:
             self._clear()
             self.loaded = True
-            return rx.redirect(routes.sign_in_url(routes.homework_url(lid)), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.homework_url(lid)), replace=True)
         try:
             with session_scope() as s:
                 _, target = progress_service.require_study(s, user_id, lid, full=True)

@@ -15,6 +15,7 @@ import asyncio
 
 import reflex as rx
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
@@ -31,7 +32,7 @@ from coursemall.state.dashboard_base import (
 )
 from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import valid_id
-from coursemall.state.admin import AdminBaseState, _routes, export_url
+from coursemall.state.admin import AdminBaseState, export_url
 from coursemall.state.guards import dashboard_required, staff_required
 
 MAX_FORM_KEYS = 120
@@ -83,7 +84,7 @@ class AdminOrderDetailState(AdminBaseState):
     def _show(self, d: ops_service.OrderDetail) -> None:
         self.order = {"order_no": d.order_no, "status": d.status, "channel": d.channel, "total": d.total,
                       "refunded": d.refunded, "learner": d.learner, "contact": d.contact,
-                      "learner_href": _routes().admin_learner_url(d.learner_id), "date": _time(d.created_at),
+                      "learner_href": urls.admin_learner_url(d.learner_id), "date": _time(d.created_at),
                       "paid_at": _time(d.paid_at), "closed_at": _time(d.closed_at), "close_reason": d.close_reason}
         self.lines = [{"id": str(ln.id), "title": ln.title, "price": ln.price, "refund_status": ln.refund_status,
                        "refundable": "1" if ln.refundable else ""} for ln in d.lines]
@@ -173,7 +174,7 @@ class AdminLearnersState(AdminBaseState):
         self._admit()
         self.q, self.page, self.pages, self.count = q, result.page, result.pages, result.count
         self.csv_url = export_url("learners", {"q": q})
-        self.learners = [{"id": str(r.id), "href": _routes().admin_learner_url(r.id), "nickname": r.nickname,
+        self.learners = [{"id": str(r.id), "href": urls.admin_learner_url(r.id), "nickname": r.nickname,
                           "email": r.email, "phone": r.phone, "role": r.role, "active": "1" if r.active else "",
                           "orders": str(r.orders), "paid": format_fen(r.paid_fen),
                           "date": _time(r.created_at)} for r in result.rows]
@@ -228,9 +229,9 @@ class AdminLearnerState(AdminBaseState):
         self.profile = {"id": str(p.id), "nickname": p.nickname, "email": p.email, "phone": p.phone,
                         "role": p.role, "active": "1" if p.active else "", "frozen_reason": p.frozen_reason,
                         "date": _time(p.created_at), "devices": str(p.devices), "last_seen": _time(p.last_seen_at)}
-        self.learner_orders = [{"order_no": o.order_no, "href": _routes().admin_order_url(o.order_no), "total": o.total,
+        self.learner_orders = [{"order_no": o.order_no, "href": urls.admin_order_url(o.order_no), "total": o.total,
                                 "status": o.status, "date": _time(o.created_at)} for o in p.orders]
-        self.grants = [{"id": str(e.id), "course": e.course, "course_href": _routes().course_url(e.course_id),
+        self.grants = [{"id": str(e.id), "course": e.course, "course_href": urls.course_url(e.course_id),
                         "source": e.source, "ref": e.source_ref, "granted": _time(e.granted_at),
                         "revoked": _time(e.revoked_at), "revoke_reason": e.revoke_reason,
                         "active": "1" if e.active else "", "progress": f"{e.progress_pct}%"}
@@ -459,10 +460,10 @@ class ModerationState(DashboardBaseState):
             reviews = community_service.moderation_reviews(s, actor_id=actor, status=self.status_filter)
             words = community_service.get_blocked_words(s, actor_id=actor) if self.is_staff else []
         self.comments = [{"id": str(c.id), "course": c.course, "lesson": c.lesson,
-                          "lesson_href": _routes().lesson_url(c.lesson_id), "author": c.author, "body": c.body,
+                          "lesson_href": urls.lesson_url(c.lesson_id), "author": c.author, "body": c.body,
                           "status": c.status, "reply": "1" if c.is_reply else "", "date": _time(c.created_at)}
                          for c in comments]
-        self.reviews = [{"id": str(r.id), "course": r.course, "course_href": _routes().course_url(r.course_id),
+        self.reviews = [{"id": str(r.id), "course": r.course, "course_href": urls.course_url(r.course_id),
                          "author": r.author, "stars": "★" * r.rating, "content": r.content,
                          "owner_reply": r.owner_reply, "status": r.status, "date": _time(r.created_at)}
                         for r in reviews]

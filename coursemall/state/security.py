@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
+from coursemall import urls
 from coursemall.api.auth import safe_next
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
@@ -35,10 +36,6 @@ from coursemall.domain.validation import valid_id
 from coursemall.state.guards import FORBIDDEN, make_guard, owner_required
 
 DASHBOARD_USER = "dashboard_user_required"
-# coursemall.pages.routes cannot be imported here: importing it runs coursemall/pages/__init__.py,
-# whose pages import this module (a cycle). tests/state/test_security_state.py checks they agree.
-ADMIN_PATH = "/admin"
-SECURITY_PATH = "/admin/security"
 MAX_CODE_FIELD = 40
 MAX_ACCOUNT_FIELD = 300
 
@@ -90,7 +87,7 @@ class SecurityState(DashboardBaseState):
     enrol_qr: str = ""  # data:image/png URL of the provisioning URI
     enrol_key: str = ""  # the base32 key for manual entry (only while enrolling)
     new_codes: list[str] = []  # recovery codes, shown once
-    next_path: str = ADMIN_PATH
+    next_path: str = urls.ADMIN
 
     _pending_enrol: str = ""  # "<user id>:<seed>" being enrolled, encrypted (services/crypto.py)
 
@@ -113,7 +110,7 @@ class SecurityState(DashboardBaseState):
         self.recovery_left_text = self._t("mfa.ui.recovery_left", count=status.recovery_left)
 
     def _read_next(self) -> None:
-        self.next_path = safe_next(self.router.url.query_parameters.get("next"), ADMIN_PATH)
+        self.next_path = safe_next(self.router.url.query_parameters.get("next"), urls.ADMIN)
 
     @rx.event
     @dashboard_user_required
@@ -226,7 +223,7 @@ class MfaGateState(AppState):
 
     gate_loaded: bool = False
     gate_enrolled: bool = False
-    gate_security_href: str = SECURITY_PATH
+    gate_security_href: str = urls.ADMIN_SECURITY
     gate_error: str = ""
     gate_success: str = ""
 
@@ -240,8 +237,8 @@ class MfaGateState(AppState):
         self.gate_error, self.gate_success = ("", text) if ok else (text, "")
 
     def _security_href(self) -> str:
-        here = safe_next(self.router.url.path, ADMIN_PATH)
-        return f"{SECURITY_PATH}?{urlencode({'next': here})}"
+        here = safe_next(self.router.url.path, urls.ADMIN)
+        return f"{urls.ADMIN_SECURITY}?{urlencode({'next': here})}"
 
     @rx.event
     @dashboard_user_required

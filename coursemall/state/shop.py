@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from coursemall.api.public import public_url
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.money import format_fen
 from coursemall.domain.errors import DomainError
@@ -37,7 +37,6 @@ from coursemall.domain.orders import (
 )
 from coursemall.domain.time import china_time_text
 from coursemall.domain.validation import parse_id
-from coursemall.pages import routes
 from coursemall.payments import registry
 from coursemall.services import cart as cart_service
 from coursemall.services import checkout as checkout_service
@@ -50,6 +49,7 @@ from coursemall.settings import get_settings
 from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.analytics import track_checkout_view
 from coursemall.state.base import AppState
+from coursemall.urls import public_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -144,9 +144,9 @@ class BuyState(_ShopMixin, AppState):
     """The buy bar of /course/[course_id] and /bundle/[bundle_id]: add to cart, buy now, claim free."""
 
     def _sign_in_first(self, item_type: str, item_id: int):
-        next_path = (routes.course_url(item_id) if item_type == ItemType.COURSE
-                     else routes.bundle_url(item_id) if item_type == ItemType.BUNDLE else routes.HOME)
-        return rx.redirect(routes.sign_in_url(next_path))
+        next_path = (urls.course_url(item_id) if item_type == ItemType.COURSE
+                     else urls.bundle_url(item_id) if item_type == ItemType.BUNDLE else urls.HOME)
+        return rx.redirect(urls.sign_in_url(next_path))
 
     @rx.event
     def add_to_cart(self, item_type: str, item_id: int):
@@ -181,7 +181,7 @@ class BuyState(_ShopMixin, AppState):
 
             return CourseState.load
         self.error = self.success = ""
-        return rx.redirect(routes.order_url(view.out_trade_no))
+        return rx.redirect(urls.order_url(view.out_trade_no))
 
     @rx.event
     def clear_message(self):
@@ -209,7 +209,7 @@ class CartState(_ShopMixin, AppState):
             "price": ln.price,
             "original": format_fen(ln.original_price_fen)
             if ln.original_price_fen > ln.price_fen else "",
-            "href": routes.course_url(ln.item_id) if ln.item_type == ItemType.COURSE else "",
+            "href": urls.course_url(ln.item_id) if ln.item_type == ItemType.COURSE else "",
             "available": "1" if ln.available else "",
             "note": self._t(ln.note) if ln.note else "",
         } for ln in view.lines]
@@ -224,7 +224,7 @@ class CartState(_ShopMixin, AppState):
         user_id = self._actor_id()
         if user_id is None:
             self.lines, self.total, self.count, self.purchasable = [], "", 0, 0
-            return rx.redirect(routes.sign_in_url(routes.CART), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.CART), replace=True)
         try:
             self._show(_in_session(cart_service.get_cart, actor_id=user_id))
         except Exception as exc:  # noqa: BLE001
@@ -249,14 +249,14 @@ class CartState(_ShopMixin, AppState):
     def checkout(self):
         user_id = self._signed_in_actor()
         if user_id is None:
-            return rx.redirect(routes.sign_in_url(routes.CART))
+            return rx.redirect(urls.sign_in_url(urls.CART))
         try:
             view = _in_session(checkout_service.checkout_cart, actor_id=user_id,
                                client_kind=self._client_kind())
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
         self.error = self.success = ""
-        return rx.redirect(routes.order_url(view.out_trade_no))
+        return rx.redirect(urls.order_url(view.out_trade_no))
 
 
 # ------------------------------------------------------------------------- order / checkout page
@@ -341,7 +341,7 @@ class OrderState(_ShopMixin, AppState):
             "price": ln.price,
             "original": format_fen(ln.original_price_fen)
             if ln.original_price_fen > ln.unit_price_fen else "",
-            "href": routes.course_url(ln.item_id) if ln.item_type == ItemType.COURSE else "",
+            "href": urls.course_url(ln.item_id) if ln.item_type == ItemType.COURSE else "",
             "learn": "1" if paid_like and ln.refund_status != LineRefund.REFUNDED
             and ln.item_type == ItemType.COURSE else "",
             "refund": self._t(f"order.line_refund.{ln.refund_status}") if ln.refund_status else "",
@@ -390,7 +390,7 @@ class OrderState(_ShopMixin, AppState):
         user_id = self._actor_id()
         if user_id is None:
             self._reset()
-            return rx.redirect(routes.sign_in_url(routes.order_url(order_no)), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.order_url(order_no)), replace=True)
         if order_no != self.order_no:
             self._reset()
             self.pay_kind = ""
@@ -476,7 +476,7 @@ class OrderState(_ShopMixin, AppState):
             return
         if action.kind == "jsapi":
             self.pay_kind = "redirect"
-            return rx.call_script(_jsapi_script(action.params, routes.order_url(order_no)))
+            return rx.call_script(_jsapi_script(action.params, urls.order_url(order_no)))
         url = _safe_url(action.url)
         if not url:
             return self._fail("pay.channel_error")
@@ -590,7 +590,7 @@ class SandboxCashierState(_ShopMixin, AppState):
             return self._fail("order.not_found")
         user_id = self._actor_id()
         if user_id is None:
-            return rx.redirect(routes.sign_in_url(f"/pay/sandbox/{order_no}"), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.sandbox_cashier_url(order_no)), replace=True)
         try:
             view = _in_session(checkout_service.get_my_order, actor_id=user_id, order_no=order_no)
         except Exception as exc:  # noqa: BLE001
@@ -624,7 +624,7 @@ class SandboxCashierState(_ShopMixin, AppState):
                                     order_no=order_no, outcome=outcome)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
-        return rx.redirect(routes.order_url(order_no))
+        return rx.redirect(urls.order_url(order_no))
 
 
 # ------------------------------------------------------------------------- my orders
@@ -645,7 +645,7 @@ class MyOrdersState(_ShopMixin, AppState):
         user_id = self._actor_id()
         if user_id is None:
             self.orders = []
-            return rx.redirect(routes.sign_in_url(routes.ORDERS), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.ORDERS), replace=True)
         try:
             views = _in_session(checkout_service.list_my_orders, actor_id=user_id, status=status or None,
                                 limit=50)
@@ -654,7 +654,7 @@ class MyOrdersState(_ShopMixin, AppState):
             return self._failed(exc)
         self.orders = [{
             "no": v.out_trade_no,
-            "href": routes.order_url(v.out_trade_no),
+            "href": urls.order_url(v.out_trade_no),
             "status": v.status,
             "status_text": self._status_text(v.status),
             "total": v.total,
@@ -689,7 +689,7 @@ class MessageCenterState(_ShopMixin, AppState):
         user_id = self._actor_id()
         if user_id is None:
             self.items = []
-            return rx.redirect(routes.sign_in_url(routes.MESSAGES), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.MESSAGES), replace=True)
         try:
             self._load(user_id)
         except Exception as exc:  # noqa: BLE001
