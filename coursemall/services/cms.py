@@ -34,6 +34,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.domain.money import fen_to_yuan_text, format_fen, parse_yuan
 from coursemall.domain.search import LIKE_ESCAPE, contains_pattern
 from coursemall.domain.time import china_time_text, china_wall_to_utc
+from coursemall.domain.validation import valid_id
 from coursemall.media import images
 from coursemall.models import (
     Category,
@@ -49,7 +50,6 @@ from coursemall.models import (
 from coursemall.models.base import utcnow
 from coursemall.services import audit
 from coursemall.services.catalog import sanitize_rich_html
-from coursemall.domain.validation import valid_id
 from coursemall.services.permissions import DashboardActor, course_scope, require_course_manager, require_dashboard
 from coursemall.services.transcode import queue_preview
 from coursemall.settings import get_settings

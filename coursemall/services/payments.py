@@ -38,6 +38,7 @@ from sqlmodel import Session, select
 
 from coursemall.domain.catalog import EntitlementSource
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import format_fen
 from coursemall.domain.orders import (
     TEST_CHANNELS,
     Channel,
@@ -51,7 +52,6 @@ from coursemall.domain.orders import (
     parse_enum,
     parse_order_no,
 )
-from coursemall.domain.money import format_fen
 from coursemall.models import Course, Entitlement, Order, OrderLine, Payment, PaymentEvent, Refund, utcnow
 from coursemall.payments import registry
 from coursemall.payments.base import Ack, Notification, NotificationRejected

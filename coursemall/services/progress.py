@@ -23,11 +23,11 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from coursemall.domain import progress as rules
 from coursemall.domain.catalog import OPEN_TO_BUYERS, LessonKind, open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.validation import parse_id
 from coursemall.domain.time import china_date
-from coursemall.domain import progress as rules
+from coursemall.domain.validation import parse_id
 from coursemall.models import Chapter, Course, Entitlement, Lesson, LessonProgress, StudyDay, User, utcnow
 from coursemall.services._commerce import owned_course_ids, require_actor
 from coursemall.services.media_access import Access, check_lesson_access

@@ -40,6 +40,7 @@ from sqlmodel import Session, select
 
 from coursemall.domain.catalog import EntitlementSource
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import format_fen
 from coursemall.domain.orders import (
     AUTO_REFUND_WINDOW,
     REFUND_MAX_ATTEMPTS,
@@ -59,7 +60,6 @@ from coursemall.domain.orders import (
     status_after_refund,
 )
 from coursemall.domain.validation import parse_id, parse_ids
-from coursemall.domain.money import format_fen
 from coursemall.models import Entitlement, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, utcnow
 from coursemall.payments import registry
 from coursemall.payments.base import ChannelError, Notification, RefundRef, RefundResult
@@ -71,9 +71,9 @@ from coursemall.services._commerce import (
     require_actor,
     require_staff,
 )
+from coursemall.services.consumption import consumed_pct
 from coursemall.services.messages import create_message
 from coursemall.settings import get_settings
-from coursemall.services.consumption import consumed_pct
 from coursemall.urls import order_url
 
 log = logging.getLogger("coursemall.refunds")

@@ -21,14 +21,15 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from coursemall import urls
 from coursemall.db import session_scope
+from coursemall.domain.catalog import format_duration
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import format_fen
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.i18n import CATALOG
 from coursemall.services import admin as admin_service
-from coursemall.domain.catalog import format_duration
-from coursemall.domain.money import format_fen
 from coursemall.services import manual_pay, refunds
 from coursemall.services import ops as ops_service
-from coursemall.state.guards import staff_required
 from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pages and tests)
     INSTRUCTIONS_MAX,
     MANUAL_OUTCOME_KEYS,
@@ -43,8 +44,7 @@ from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pa
     parse_int_in,
     parse_reason,
 )
-from coursemall.domain.time import china_time_text
-from coursemall.domain.validation import valid_id
+from coursemall.state.guards import staff_required
 
 
 class AdminBaseState(DashboardBaseState):

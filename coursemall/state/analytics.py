@@ -19,10 +19,10 @@ import reflex as rx
 
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen, yuan_number
+from coursemall.domain.validation import valid_id
 from coursemall.services import analytics, golive
 from coursemall.services.analytics import DateRange
 from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field
-from coursemall.domain.validation import valid_id
 from coursemall.state.guards import dashboard_required, owner_required
 
 log = logging.getLogger(__name__)

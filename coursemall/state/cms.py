@@ -18,6 +18,8 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from coursemall import urls
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import cms
 from coursemall.state.dashboard_base import (
     DashboardBaseState,
@@ -25,8 +27,6 @@ from coursemall.state.dashboard_base import (
     form_checked,
     form_field,
 )
-from coursemall.domain.time import china_time_text
-from coursemall.domain.validation import valid_id
 from coursemall.state.guards import dashboard_required
 
 DIRECTIONS = ("up", "down")

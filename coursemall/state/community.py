@@ -30,16 +30,16 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import checkins as checkin_service
 from coursemall.services import community as community_service
 from coursemall.services import homework as homework_service
 from coursemall.services import progress as progress_service
 from coursemall.services._commerce import require_actor
-from coursemall.domain.time import china_time_text
-from coursemall.domain.validation import valid_id
-from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import DashboardBaseState
+from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.guards import MFA_REQUIRED, check_dashboard, dashboard_required
 
 log = logging.getLogger(__name__)

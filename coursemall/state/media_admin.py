@@ -17,11 +17,11 @@ import reflex as rx
 
 from coursemall import urls
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import transcode
 from coursemall.services.uploads import CHUNK_MAX
 from coursemall.state.dashboard_base import DashboardBaseState, _in_session
-from coursemall.domain.time import china_time_text
-from coursemall.domain.validation import valid_id
 from coursemall.state.guards import dashboard_required
 from coursemall.urls import public_url
 

@@ -19,9 +19,12 @@ from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import community as community_service
 from coursemall.services import instructors as instructor_service
 from coursemall.services import ops as ops_service
+from coursemall.state.admin import AdminBaseState, export_url
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import (
     MAX_FORM_FIELD,
@@ -30,9 +33,6 @@ from coursemall.state.dashboard_base import (
     form_checked,
     form_field,
 )
-from coursemall.domain.time import china_time_text
-from coursemall.domain.validation import valid_id
-from coursemall.state.admin import AdminBaseState, export_url
 from coursemall.state.guards import dashboard_required, staff_required
 
 MAX_FORM_KEYS = 120

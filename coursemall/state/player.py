@@ -21,12 +21,12 @@ from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.catalog import format_duration
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import certificates as certificate_service
 from coursemall.services import notes as notes_service
 from coursemall.services import progress as progress_service
 from coursemall.services.media_access import mint_player_media
-from coursemall.domain.time import china_time_text
-from coursemall.domain.validation import valid_id
 from coursemall.services.player import get_lesson_page, get_player_context
 from coursemall.state.base import AppState
 from coursemall.state.catalog import TRIAL_GUARD_JS, LessonState

@@ -25,14 +25,14 @@ from coursemall import urls
 from coursemall.api.auth import safe_next
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import crypto, mfa
 from coursemall.services import staff as staff_service
 from coursemall.services.permissions import DASHBOARD_CLOSED, DashboardActor, dashboard_actor
 from coursemall.services.setup import shop_is_open
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field
-from coursemall.domain.time import china_time_text
-from coursemall.domain.validation import valid_id
 from coursemall.state.guards import FORBIDDEN, make_guard, owner_required
 
 DASHBOARD_USER = "dashboard_user_required"

@@ -24,8 +24,8 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from coursemall import urls
 from coursemall.db import session_scope
-from coursemall.domain.money import format_fen
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import format_fen
 from coursemall.domain.orders import (
     PAYABLE_CHANNELS,
     Channel,
@@ -46,9 +46,9 @@ from coursemall.services import payments as payments_service
 from coursemall.services import refunds as refunds_service
 from coursemall.services import wechat_oauth
 from coursemall.settings import get_settings
-from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.analytics import track_checkout_view
 from coursemall.state.base import AppState
+from coursemall.state.feedback import FeedbackMixin
 from coursemall.urls import public_url
 
 log = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import fen_to_yuan, yuan_to_fen
 from coursemall.domain.orders import (
     TRANSITIONS,
     OrderStatus,
@@ -17,7 +18,6 @@ from coursemall.domain.orders import (
     price_lines,
     status_after_refund,
 )
-from coursemall.domain.money import fen_to_yuan, yuan_to_fen
 from coursemall.domain.validation import parse_id
 
 

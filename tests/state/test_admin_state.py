@@ -20,6 +20,7 @@ from sqlmodel import Session, func, select
 
 import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
+from coursemall.domain.validation import valid_id
 from coursemall.i18n import t
 from coursemall.models import Entitlement, ManualPayment, Order, Refund, RefundPolicy, ShopPaymentSetting
 from coursemall.services import cart, checkout, manual_pay, payments, refunds, sessions
@@ -33,7 +34,6 @@ from coursemall.state.admin import (
     AdminRefundsState,
 )
 from coursemall.state.base import AppState
-from coursemall.domain.validation import valid_id
 from coursemall.state.guards import guard_of
 from tests.payments.factories import active_grants, make_course, make_user, messages_of
 from tests.state.test_auth_state import call, make_state
