@@ -19,7 +19,7 @@ from starlette.routing import Route
 from coursemall.api._dashboard_auth import dashboard_actor_for_token, session_token
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.services import manual_pay
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from coursemall import urls
 from coursemall.api import browser_cookie
 from coursemall.client_ip import request_client_ip
 from coursemall.db import session_scope
@@ -28,8 +29,6 @@ from coursemall.domain.errors import DomainError
 from coursemall.services import rate_limit, sessions
 from coursemall.settings import get_settings
 
-SIGN_IN_PATH = "/login"
-DEFAULT_NEXT = "/me"
 
 
 def safe_next(value: object, default: str = "/") -> str:
@@ -61,14 +60,14 @@ def _redeem(ticket: str, browser_secret: str, user_agent: str, ip: str) -> tuple
 
 async def complete(request: Request) -> Response:
     ticket = request.query_params.get("ticket", "")
-    target = safe_next(request.query_params.get("next"), DEFAULT_NEXT)
+    target = safe_next(request.query_params.get("next"), urls.PROFILE)
     try:
         token, user_id = await run_in_threadpool(
             _redeem, ticket, request.cookies.get(sessions.BROWSER_COOKIE, ""),
             request.headers.get("user-agent", "")[:255], request_client_ip(request))
     except DomainError as exc:
         reason = "other_browser" if exc.code == "auth.ticket_other_browser" else "ticket"
-        return _no_store(RedirectResponse(f"{SIGN_IN_PATH}?error={reason}", status_code=303))
+        return _no_store(RedirectResponse(f"{urls.SIGN_IN}?error={reason}", status_code=303))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(sessions.SESSION_COOKIE, token,
                         max_age=get_settings().session_days * 86400, path="/", httponly=True,
@@ -84,7 +83,7 @@ async def complete(request: Request) -> Response:
 
 
 async def browser(request: Request) -> Response:
-    response = RedirectResponse(safe_next(request.query_params.get("next"), SIGN_IN_PATH), status_code=303)
+    response = RedirectResponse(safe_next(request.query_params.get("next"), urls.SIGN_IN), status_code=303)
     if not sessions.looks_like_token(request.cookies.get(sessions.BROWSER_COOKIE, "")):
         response.raw_headers.append((b"set-cookie", browser_cookie.cookie_header(browser_cookie.new_secret())))
     return _no_store(response)

@@ -9,13 +9,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from coursemall.db import session_scope
+from coursemall.services.certificates import certificate_png
 from coursemall.settings import get_settings
 
 
 def _render(code: str) -> bytes | None:
-    # Imported here: services.progress imports api.public, which loads this package (a cycle).
-    from coursemall.services.certificates import certificate_png
-
     settings = get_settings()
     with session_scope() as session:
         return certificate_png(session, code, shop_name=settings.shop_name, base_url=settings.public_base_url)

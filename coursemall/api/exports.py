@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from datetime import timedelta, timezone
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,10 +25,11 @@ from starlette.routing import Route
 from coursemall.api._dashboard_auth import dashboard_actor_for_token, session_token
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import yuan_text
+from coursemall.domain.time import SECOND_FORMAT, china_time_text
 from coursemall.i18n import normalize_lang, t
 from coursemall.services import ops
 
-CHINA_TZ = timezone(timedelta(hours=8))
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer"}
@@ -40,14 +40,6 @@ def safe_cell(value: object) -> str:
     """A cell that spreadsheets show as text, never evaluate (CSV/formula injection)."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-def _when(value) -> str:
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def csv_line(cells: list[object]) -> str:
@@ -62,13 +54,13 @@ LEARNER_HEADERS = ("id", "nickname", "email", "phone", "role", "active", "orders
 
 
 def order_cells(r: ops.OrderRow, lang: str) -> list[object]:
-    return [r.order_no, _when(r.created_at), _when(r.paid_at), t(f"order.status.{r.status}", lang),
-            r.channel, _yuan(r.total_fen), _yuan(r.refunded_fen), r.learner, r.contact, r.titles]
+    return [r.order_no, china_time_text(r.created_at, SECOND_FORMAT), china_time_text(r.paid_at, SECOND_FORMAT),
+            t(f"order.status.{r.status}", lang), r.channel, yuan_text(r.total_fen), yuan_text(r.refunded_fen), r.learner, r.contact, r.titles]
 
 
 def learner_cells(r: ops.LearnerRow, lang: str) -> list[object]:
     return [r.id, r.nickname, r.email, r.phone, r.role, t("export.yes" if r.active else "export.no", lang),
-            r.orders, _yuan(r.paid_fen), _when(r.created_at)]
+            r.orders, yuan_text(r.paid_fen), china_time_text(r.created_at, SECOND_FORMAT)]
 
 
 def _stream(actor_id: int, headers: tuple[str, ...], rows: Callable, cells: Callable, lang: str) -> Iterator[str]:

@@ -31,9 +31,10 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from coursemall.db import session_scope
+from coursemall.domain.validation import valid_id
 from coursemall.media.tokens import HLS_VARIANTS, binding_matches, mint_token, session_binding, verify_token
 from coursemall.services import consumption, sessions
-from coursemall.services.media_access import resolve_hls, valid_id
+from coursemall.services.media_access import resolve_hls
 from coursemall.settings import get_settings
 
 PLAYLIST, KEY = "index.m3u8", "key"

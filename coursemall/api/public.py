@@ -9,6 +9,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from coursemall.settings import get_settings
+from coursemall.urls import PUBLIC_PREFIX
 
 _TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
@@ -24,9 +25,4 @@ async def public_file(request: Request) -> Response:
                                  "X-Content-Type-Options": "nosniff"})
 
 
-def public_url(name: str) -> str:
-    """URL of a public image by its stored name ('' stays '')."""
-    return f"/api/public/{name}" if name else ""
-
-
-ROUTES = [Route("/api/public/{name:path}", public_file, methods=["GET", "HEAD"])]
+ROUTES = [Route(PUBLIC_PREFIX + "{name:path}", public_file, methods=["GET", "HEAD"])]

@@ -24,21 +24,21 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_order_no
 from coursemall.i18n import normalize_lang, t
 from coursemall.services import sessions
 from coursemall.services import wechat_oauth
-from coursemall.services._commerce import order_link, require_actor
+from coursemall.services._commerce import require_actor
 from coursemall.settings import get_settings
+from coursemall.urls import order_url
 
 log = logging.getLogger("coursemall.api.wechat")
 PRIVATE = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
            "X-Content-Type-Options": "nosniff"}
 _MAX_PARAM = 256
-ORDERS_PAGE = "/orders"  # pages.ORDERS_PAGE (not imported: pages import the states, which import api)
-SIGN_IN_PAGE = "/login"  # pages.routes.SIGN_IN
 
 
 def _viewer(token: str) -> int | None:
@@ -81,7 +81,7 @@ def _start_work(token: str, order_no: str) -> tuple[str, str]:
     """('redirect', url) or ('error', code); runs in a worker thread."""
     user_id = _viewer(token)
     if user_id is None:
-        return "redirect", f"{SIGN_IN_PAGE}?{urlencode({'next': order_link(order_no)})}"
+        return "redirect", f"{urls.SIGN_IN}?{urlencode({'next': order_url(order_no)})}"
     try:
         with session_scope() as s:
             state = wechat_oauth.mint_state(s, actor_id=user_id, order_no=order_no)
@@ -95,24 +95,24 @@ async def oauth_start(request: Request) -> Response:
     try:
         order_no = parse_order_no(_query(request, "order"))
     except DomainError:
-        return _error_page("order.not_found", lang, ORDERS_PAGE)
+        return _error_page("order.not_found", lang, urls.ORDERS)
     kind, value = await run_in_threadpool(_start_work, request.cookies.get(sessions.SESSION_COOKIE, ""), order_no)
     if kind == "redirect":
         return _redirect(value)
-    return _error_page(value, lang, order_link(order_no))
+    return _error_page(value, lang, order_url(order_no))
 
 
 def _callback_work(token: str, code: str, state: str) -> tuple[str, str, str]:
     """('ok', order_no, '') or ('error', code, back link); runs in a worker thread."""
     user_id = _viewer(token)
     if user_id is None:
-        return "error", "error.sign_in_required", ORDERS_PAGE
+        return "error", "error.sign_in_required", urls.ORDERS
     try:
         with session_scope() as s:
             order_no = wechat_oauth.consume_state(s, actor_id=user_id, state=state)
     except DomainError as exc:
-        return "error", exc.code, ORDERS_PAGE
-    back = order_link(order_no)
+        return "error", exc.code, urls.ORDERS
+    back = order_url(order_no)
     if not code:
         return "error", "wechat.oauth_code_invalid", back
     try:
@@ -129,7 +129,7 @@ async def oauth_callback(request: Request) -> Response:
         _callback_work, request.cookies.get(sessions.SESSION_COOKIE, ""), _query(request, "code"),
         _query(request, "state"))
     if outcome == "ok":
-        return _redirect(f"{get_settings().public_base_url}{order_link(value)}?wxpay=1")
+        return _redirect(f"{get_settings().public_base_url}{order_url(value)}?wxpay=1")
     log.info("wechat oauth callback refused: %s", value)
     return _error_page(value, lang, back)
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from coursemall.demo.accounts import DEMO_LEARNERS
 from coursemall.domain import progress as rules
 from coursemall.domain.catalog import CourseStatus, LessonKind
+from coursemall.domain.time import china_date
 from coursemall.models import Chapter, Course, Entitlement, Lesson, LessonProgress, StudyDay, User, utcnow
 
 HISTORY_DAYS = 30
@@ -85,7 +86,7 @@ def _studied_on(day_offset: int, index: int) -> bool:
 
 
 def _add_study_days(session: Session, user_id: int, index: int, now: datetime) -> int:
-    today = rules.local_day(now)
+    today = china_date(now)
     existing = set(session.exec(select(StudyDay.day).where(StudyDay.user_id == user_id)).all())
     added = 0
     for offset in range(HISTORY_DAYS):

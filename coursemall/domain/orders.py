@@ -24,12 +24,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from coursemall.domain.errors import DomainError
 
-MAX_ID = 2**31 - 1
 MAX_ORDER_FEN = 10_000_000_00  # ¥10,000,000: anything above is a bug, not a sale
 
 
@@ -167,24 +165,6 @@ STAFF_ROLES = ("owner", "staff")
 
 # ---------------------------------------------------------------- validation of untrusted input
 
-def parse_id(value: object) -> int:
-    """A positive database id from untrusted input (int or digit string) else error.bad_request."""
-    if isinstance(value, bool):
-        raise DomainError("error.bad_request")
-    if isinstance(value, str) and 0 < len(value) <= 10 and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and 0 < value <= MAX_ID:
-        return value
-    raise DomainError("error.bad_request")
-
-
-def parse_ids(values: object, *, max_items: int = 100) -> list[int]:
-    if not isinstance(values, (list, tuple)) or not 0 < len(values) <= max_items:
-        raise DomainError("error.bad_request")
-    ids = [parse_id(v) for v in values]
-    return sorted(set(ids))
-
-
 def parse_enum(enum_cls: type[StrEnum], value: object) -> StrEnum:
     if not isinstance(value, str):
         raise DomainError("error.bad_request")
@@ -210,28 +190,6 @@ def parse_text(value: object, *, min_len: int, max_len: int, code: str = "error.
     if not min_len <= len(text) <= max_len or "\x00" in text:
         raise DomainError(code, min=min_len, max=max_len)
     return text
-
-
-# ---------------------------------------------------------------- money conversions for channels
-
-def fen_to_yuan(fen: int) -> str:
-    """12800 -> '128.00' (Alipay's total_amount format)."""
-    if not isinstance(fen, int) or isinstance(fen, bool) or fen < 0:
-        raise ValueError("fen must be a non-negative int")
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-_YUAN = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
-
-
-def yuan_to_fen(text: object) -> int | None:
-    """'128.00' -> 12800; anything that is not a plain non-negative amount -> None."""
-    if not isinstance(text, str) or not _YUAN.match(text):
-        return None
-    try:
-        return int((Decimal(text) * 100).to_integral_exact())
-    except (InvalidOperation, ArithmeticError):
-        return None
 
 
 # ---------------------------------------------------------------- pricing

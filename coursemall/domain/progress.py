@@ -17,15 +17,15 @@ Forgery limits (a heartbeat is an untrusted message):
   the learner's previous heartbeat (any lesson) + TIME_SLACK_SECONDS, so replays and parallel
   forged heartbeats do not inflate the daily chart.
 
-Day: study days, streaks and check-ins use the shop's local day in Asia/Shanghai (UTC+8, no
-daylight saving since 1991, so a fixed offset needs no tz database).
+Day: study days, streaks and check-ins use the shop's local day in Asia/Shanghai
+(`coursemall.domain.time.china_date`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Iterable
 
 from coursemall.domain.errors import DomainError
@@ -40,8 +40,6 @@ SPAN_SLACK_SECONDS = 15
 MAX_GAP_SECONDS = 120
 TIME_SLACK_SECONDS = 2
 ARTICLE_CREDIT_MAX_SECONDS = 30
-
-SHOP_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 # ------------------------------------------------------------------------------------- input
@@ -158,12 +156,6 @@ def credit_seconds(new_seconds: int, seconds_since_last_any: float | None) -> in
 
 
 # ------------------------------------------------------------------------------------- days
-
-def local_day(at: datetime) -> date:
-    if at.tzinfo is None:
-        raise ValueError("aware datetime required")
-    return at.astimezone(SHOP_TZ).date()
-
 
 @dataclass(frozen=True)
 class Streaks:

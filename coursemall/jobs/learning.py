@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, text, update
 from sqlmodel import Session, col, select
 
+from coursemall import urls
 from coursemall.domain.catalog import CourseStatus
 from coursemall.models import Course, Entitlement, LessonProgress, Message, User, utcnow
 from coursemall.services.messages import create_message
@@ -77,7 +78,7 @@ def _lock_pair(session: Session, user_id: int, course_id: int) -> None:
 
 def _remind_once(session: Session, item: Idle, days: int, percent: int) -> bool:
     """One transaction: lock the pair, skip if this period already has a reminder, else send one."""
-    link = f"/course/{item.course_id}"  # = pages.routes.course_url (pages import Reflex)
+    link = urls.course_url(item.course_id)
     try:
         _lock_pair(session, item.user_id, item.course_id)
         already = session.exec(

@@ -26,7 +26,7 @@ from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig as _SdkConfig
 
-from coursemall.domain.orders import fen_to_yuan, yuan_to_fen
+from coursemall.domain.money import fen_to_yuan, yuan_to_fen
 from coursemall.payments.base import (
     Ack,
     ChannelError,

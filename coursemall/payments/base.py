@@ -9,10 +9,10 @@ a thread (`run_in_threadpool` / `asyncio.to_thread`), and never inside a DB tran
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Mapping, Protocol
 
-CHINA_TZ = timezone(timedelta(hours=8))  # both gateways read order times as Beijing time
+from coursemall.domain.time import CHINA_TZ
 
 
 class NotificationRejected(Exception):
@@ -43,6 +43,7 @@ class OrderRef:
     expires_at: datetime | None = None  # the shop's own expiry: the gateway closes the trade then
 
     def expires_china(self) -> datetime | None:
+        # both gateways read order times as Beijing time
         return self.expires_at.astimezone(CHINA_TZ) if self.expires_at is not None else None
 
 

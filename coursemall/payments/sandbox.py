@@ -15,6 +15,7 @@ import json
 import secrets
 from typing import Mapping
 
+from coursemall import urls
 from coursemall.payments.base import (
     Ack,
     NotificationRejected,
@@ -28,10 +29,6 @@ from coursemall.payments.base import (
 
 SIGNATURE_HEADER = "x-sandbox-signature"
 OUTCOMES = ("pay", "fail", "close")
-
-
-def cashier_path(out_trade_no: str) -> str:
-    return f"/pay/sandbox/{out_trade_no}"
 
 
 class SandboxChannel:
@@ -57,7 +54,7 @@ class SandboxChannel:
 
     # -- interface
     def create_payment(self, order: OrderRef) -> PayAction:
-        return PayAction(kind="cashier", channel=self.name, url=self._base + cashier_path(order.out_trade_no),
+        return PayAction(kind="cashier", channel=self.name, url=self._base + urls.sandbox_cashier_url(order.out_trade_no),
                          test_mode=True)
 
     def verify_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:

@@ -14,7 +14,8 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import STAFF_ROLES, OrderStatus, check_transition, parse_id
+from coursemall.domain.orders import STAFF_ROLES, OrderStatus, check_transition
+from coursemall.domain.validation import parse_id
 from coursemall.models import Entitlement, Order, User, utcnow
 from coursemall.payments.base import OrderRef
 
@@ -74,10 +75,6 @@ def new_out_trade_no(now: datetime | None = None) -> str:
 def new_out_refund_no(now: datetime | None = None) -> str:
     now = now or utcnow()
     return f"RF{now:%Y%m%d}{secrets.token_hex(8).upper()}"
-
-
-def order_link(out_trade_no: str) -> str:
-    return f"/order/{out_trade_no}"
 
 
 def order_ref(order: Order, *, subject: str = "", client_ip: str = "127.0.0.1", openid: str = "",

@@ -26,7 +26,6 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from coursemall.api.public import public_url
 from coursemall.domain.catalog import Role
 from coursemall.domain.errors import DomainError
 from coursemall.media import images
@@ -37,6 +36,7 @@ from coursemall.services import rate_limit, sessions
 from coursemall.services.passwords import hash_password, verify_password
 from coursemall.services.sender import CodeSender, get_sender
 from coursemall.settings import get_settings
+from coursemall.urls import public_url
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 72
 NICKNAME_MAX = 20

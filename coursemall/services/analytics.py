@@ -41,6 +41,8 @@ from coursemall.domain import progress as progress_rules
 from coursemall.domain.catalog import LessonKind
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import Channel, OrderStatus
+from coursemall.domain.time import CHINA_TZ, china_today
+from coursemall.domain.time import china_date as china_day_of
 from coursemall.models import Course, Lesson, Order, OrderLine, PageView, utcnow
 from coursemall.models.base import UtcDateTime
 from coursemall.services import audit, shop_settings
@@ -48,7 +50,6 @@ from coursemall.services.permissions import DashboardActor, course_scope, requir
 
 log = logging.getLogger(__name__)
 
-CHINA_TZ = timezone(timedelta(hours=8))
 MAX_RANGE_DAYS = 366
 PRESET_DAYS = (7, 30, 90)
 SPARK_DAYS = 30
@@ -83,14 +84,6 @@ class DateRange:
         lo = datetime.combine(self.start, datetime.min.time(), CHINA_TZ)
         hi = datetime.combine(self.end + timedelta(days=1), datetime.min.time(), CHINA_TZ)
         return lo.astimezone(timezone.utc), hi.astimezone(timezone.utc)
-
-
-def china_today(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(CHINA_TZ).date()
-
-
-def china_day_of(value: datetime) -> date:
-    return value.astimezone(CHINA_TZ).date()
 
 
 def _parse_day(value: object) -> date:

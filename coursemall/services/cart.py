@@ -17,7 +17,8 @@ from sqlmodel import Session, select
 from coursemall.domain.catalog import CourseStatus
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
-from coursemall.domain.orders import ItemType, PricedItem, parse_enum, parse_id, price_lines
+from coursemall.domain.orders import ItemType, PricedItem, parse_enum, price_lines
+from coursemall.domain.validation import parse_id
 from coursemall.models import Bundle, BundleCourse, CartItem, Course
 from coursemall.services._commerce import owned_course_ids, require_actor
 

@@ -15,7 +15,6 @@ import nh3
 from sqlalchemy import Float, and_, case, cast, func
 from sqlmodel import Session, col, select
 
-from coursemall.api.public import public_url
 from coursemall.domain.catalog import CourseStatus, LessonKind, format_duration, open_to_buyers
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
@@ -45,6 +44,7 @@ from coursemall.models import (
     User,
 )
 from coursemall.services.media_access import has_active_entitlement, valid_id
+from coursemall.urls import public_url
 
 HOME_BANNERS = 5
 HOME_SECTION = 6

@@ -18,10 +18,11 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from coursemall.domain import progress as rules
+from coursemall import urls
 from coursemall.domain.catalog import open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.time import china_date
+from coursemall.domain.validation import parse_id
 from coursemall.media.certificate import CERT_SIZE, render_png
 from coursemall.models import Certificate, Course, User, utcnow
 from coursemall.services._commerce import require_actor
@@ -30,7 +31,6 @@ from coursemall.services.progress import course_progress_map
 
 _ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 _CODE = re.compile(r"^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$")
-VERIFY_PATH = "/certificate/{code}"
 
 __all__ = ["CERT_SIZE", "CertificateView", "issue_certificate", "issue_for_completed_course", "verify_certificate",
            "my_certificates", "render_certificate_png", "certificate_png"]
@@ -54,8 +54,8 @@ def new_code() -> str:
 
 def _view(cert: Certificate) -> CertificateView:
     return CertificateView(cert.code, cert.learner_name, cert.course_id, cert.course_title,
-                           rules.local_day(cert.issued_at).isoformat(), cert.issued_at,
-                           VERIFY_PATH.format(code=cert.code))
+                           china_date(cert.issued_at).isoformat(), cert.issued_at,
+                           urls.certificate_url(cert.code))
 
 
 def _existing(session: Session, user_id: int, course_id: int) -> Certificate | None:

@@ -17,11 +17,11 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from coursemall.api.public import public_url
 from coursemall.domain import progress as rules
 from coursemall.domain.catalog import open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.time import china_date
+from coursemall.domain.validation import parse_id
 from coursemall.media.images import clean_photo, save_public_image
 from coursemall.models import CheckIn, Course, User, utcnow
 from coursemall.services import rate_limit
@@ -29,6 +29,7 @@ from coursemall.services._commerce import require_actor
 from coursemall.services.community import clean_text, manages_course, parse_limit
 from coursemall.services.media_access import has_active_entitlement
 from coursemall.settings import get_settings
+from coursemall.urls import public_url
 
 TEXT_MAX = 500
 PHOTO_MAX_BYTES = 8 * 1024 * 1024
@@ -92,7 +93,7 @@ def check_in(session: Session, *, actor_id: object, course_id: object, text: obj
         raise DomainError("checkin.not_learner")
     body = clean_text(text, max_len=TEXT_MAX, session=session)
     now = now or utcnow()
-    day = rules.local_day(now)
+    day = china_date(now)
     if session.exec(select(CheckIn.id).where(CheckIn.user_id == user.id, CheckIn.course_id == course.id,
                                              CheckIn.day == day)).first():
         raise DomainError("checkin.already_today")
@@ -120,7 +121,7 @@ def checkin_status(session: Session, *, actor_id: object, course_id: object,
     user = require_actor(session, actor_id)
     course = _published_course(session, course_id)
     days = session.exec(select(CheckIn.day).where(CheckIn.user_id == user.id, CheckIn.course_id == course.id)).all()
-    today = rules.local_day(now or utcnow())
+    today = china_date(now or utcnow())
     streak = rules.streaks(days, today)
     return CheckInStatus(course.id, today in set(days), streak.current, streak.longest, len(set(days)))
 
@@ -135,7 +136,7 @@ def list_checkins(session: Session, *, actor_id: object, course_id: object, befo
             or manages_course(session, user, course.id, as_manager=as_manager)):
         raise DomainError("checkin.not_learner")
     window = days if isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 366 else 30
-    since = rules.local_day(utcnow()) - timedelta(days=window)
+    since = china_date(utcnow()) - timedelta(days=window)
     query = (select(CheckIn, User.nickname, User.avatar_path).join(User, User.id == CheckIn.user_id)
              .where(CheckIn.course_id == course.id, CheckIn.day >= since))
     if before_id is not None:

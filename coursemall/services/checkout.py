@@ -38,10 +38,10 @@ from coursemall.domain.orders import (
     PaymentRole,
     PricedItem,
     parse_enum,
-    parse_id,
     parse_order_no,
     price_lines,
 )
+from coursemall.domain.validation import parse_id
 from coursemall.models import (
     CartItem,
     ManualPayment,

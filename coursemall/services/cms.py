@@ -21,7 +21,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -29,11 +29,12 @@ from sqlalchemy import Column, Table, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from coursemall.api.public import public_url
 from coursemall.domain.catalog import CourseStatus, LessonKind, build_search_text, format_duration
 from coursemall.domain.errors import DomainError
-from coursemall.domain.money import format_fen
+from coursemall.domain.money import fen_to_yuan_text, format_fen, parse_yuan
 from coursemall.domain.search import LIKE_ESCAPE, contains_pattern
+from coursemall.domain.time import china_time_text, china_wall_to_utc
+from coursemall.domain.validation import valid_id
 from coursemall.media import images
 from coursemall.models import (
     Category,
@@ -49,13 +50,11 @@ from coursemall.models import (
 from coursemall.models.base import utcnow
 from coursemall.services import audit
 from coursemall.services.catalog import sanitize_rich_html
-from coursemall.services.media_access import valid_id
 from coursemall.services.permissions import DashboardActor, course_scope, require_course_manager, require_dashboard
 from coursemall.services.transcode import queue_preview
 from coursemall.settings import get_settings
+from coursemall.urls import public_url
 
-CHINA_TZ = timezone(timedelta(hours=8))
-MAX_PRICE_FEN = 100_000 * 100  # 100,000 yuan
 TITLE_MAX = 80
 SUBTITLE_MAX = 160
 CHAPTER_TITLE_MAX = 80
@@ -76,33 +75,11 @@ MEDIA_KINDS = (LessonKind.VIDEO.value, LessonKind.AUDIO.value, LessonKind.LIVE_R
 NEW_LESSON_KINDS = (LessonKind.VIDEO.value, LessonKind.AUDIO.value, LessonKind.ARTICLE.value)
 STATUSES = tuple(s.value for s in CourseStatus)
 
-_PRICE_RE = re.compile(r"[0-9]{1,6}(\.[0-9]{1,2})?")
 _TAG_SPLIT = re.compile(r"[,，、;；\n]+")
 _CONTROL = {chr(c) for c in range(32) if chr(c) not in "\n\t"} | {"\x7f"}
 
 
 # --------------------------------------------------------------------------- input parsing
-
-
-def parse_yuan(value: object, *, code: str = "cms.price_invalid") -> int:
-    """'99' / '99.9' / '99.90' / '¥99' (full-width digits too) -> fen. Anything else (negative,
-    over 100,000 yuan, 3 decimals, letters, non-strings) -> DomainError(code)."""
-    if not isinstance(value, str) or len(value) > 20:
-        raise DomainError(code)
-    text = unicodedata.normalize("NFKC", value).strip().lstrip("¥").strip()
-    if not _PRICE_RE.fullmatch(text):
-        raise DomainError(code)
-    yuan, _, cents = text.partition(".")
-    fen = int(yuan) * 100 + int((cents + "00")[:2])
-    if fen > MAX_PRICE_FEN:
-        raise DomainError(code)
-    return fen
-
-
-def fen_to_yuan_text(fen: int) -> str:
-    """12800 -> '128', 9990 -> '99.90' (what the price input shows)."""
-    yuan, cents = divmod(int(fen), 100)
-    return f"{yuan}.{cents:02d}" if cents else str(yuan)
 
 
 def _text(value: object, max_len: int, code: str, *, required: bool = False, single_line: bool = True) -> str:
@@ -181,17 +158,13 @@ def parse_china_time(value: object) -> datetime:
             continue
         if not 2000 <= local.year <= 2100:
             break
-        return local.replace(tzinfo=CHINA_TZ).astimezone(timezone.utc)
+        return china_wall_to_utc(local)
     raise DomainError("cms.release_at_invalid")
 
 
 def china_time_input(value: datetime | None) -> str:
     """The value of a datetime-local input, in China time ('' for none)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%dT%H:%M")
+    return china_time_text(value, "%Y-%m-%dT%H:%M")
 
 
 def _int_in(value: object, lo: int, hi: int, code: str) -> int:

@@ -38,10 +38,9 @@ from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from coursemall.api.public import public_url
 from coursemall.domain.catalog import CourseStatus, EntitlementSource, open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.models import (
     CommentLike,
     Course,
@@ -56,6 +55,7 @@ from coursemall.services import audit, rate_limit, shop_settings
 from coursemall.services._commerce import require_actor
 from coursemall.services.permissions import course_scope, dashboard_actor, require_course_manager, require_dashboard
 from coursemall.services.progress import require_study
+from coursemall.urls import public_url
 
 COMMENT_MAX = 1000
 REVIEW_MAX = 1000

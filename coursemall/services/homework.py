@@ -21,9 +21,9 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from coursemall.api.public import public_url
+from coursemall import urls
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.media.images import save_public_image
 from coursemall.models import Course, HomeworkSubmission, Lesson, User, utcnow
 from coursemall.services import rate_limit
@@ -33,6 +33,7 @@ from coursemall.services.community import clean_text, managed_course_ids, manage
 from coursemall.services.messages import create_message
 from coursemall.services.progress import require_study
 from coursemall.settings import get_settings
+from coursemall.urls import public_url
 
 TEXT_MAX = 5000
 FEEDBACK_MAX = 2000
@@ -193,7 +194,7 @@ def grade_homework(session: Session, *, actor_id: object, submission_id: object,
                             updated_at=now).execution_options(synchronize_session=False))
     lesson_title = session.exec(select(Lesson.title).where(Lesson.id == row.lesson_id)).one()
     create_message(session, user_id=row.user_id, kind="homework_feedback", key="msg.homework_graded",
-                   link=f"/lesson/{row.lesson_id}", lesson=lesson_title, score=score)
+                   link=urls.lesson_url(row.lesson_id), lesson=lesson_title, score=score)
     session.commit()
     row = session.get(HomeworkSubmission, row.id, populate_existing=True)
     return _views(session, [row], user.id)[0]

@@ -21,8 +21,9 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from coursemall import urls
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.models import Course, Instructor, InstructorApplication, User, utcnow
 from coursemall.services import audit
 from coursemall.services._commerce import require_actor
@@ -172,7 +173,7 @@ def approve_application(session: Session, *, actor_id: object, application_id: o
     session.flush()
     audit.record(session, actor_id=actor.user_id, action="instructor.approve", target=f"user:{app.user_id}",
                  detail={"application_id": app.id, "instructor_id": profile.id})
-    create_message(session, user_id=app.user_id, kind="teach_result", key="teach.msg.approved", link="/admin",
+    create_message(session, user_id=app.user_id, kind="teach_result", key="teach.msg.approved", link=urls.ADMIN,
                    name=app.name)
     session.commit()
     return int(profile.id)
@@ -187,7 +188,7 @@ def reject_application(session: Session, *, actor_id: object, application_id: ob
     app = _decide(session, actor.user_id, app_id, "rejected", text)
     audit.record(session, actor_id=actor.user_id, action="instructor.reject", target=f"user:{app.user_id}",
                  detail={"application_id": app.id, "reason": text})
-    create_message(session, user_id=app.user_id, kind="teach_result", key="teach.msg.rejected", link="/teach",
+    create_message(session, user_id=app.user_id, kind="teach_result", key="teach.msg.rejected", link=urls.TEACH_APPLY,
                    reason=text)
     session.commit()
 

@@ -27,19 +27,20 @@ from coursemall.domain.orders import (
     EventKind,
     ManualStatus,
     OrderStatus,
-    parse_id,
     parse_order_no,
     parse_text,
 )
+from coursemall.domain.validation import parse_id
 from coursemall.media.images import clean_photo
 from coursemall.models import ManualPayment, Order, PaymentEvent, ShopPaymentSetting, User, utcnow
 from coursemall.payments.base import PayAction
-from coursemall.services._commerce import order_link, own_order, require_actor, require_staff
+from coursemall.services._commerce import own_order, require_actor, require_staff
 from coursemall.services.messages import create_message
 from coursemall.services.checkout import GATEWAY_CHANNELS, close_at_channel, query_and_apply
 from coursemall.services.payments import _apply_paid_tx
 from coursemall.services.setup import require_shop_open
 from coursemall.settings import get_settings
+from coursemall.urls import order_url, public_url
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_SIDE = 2000
@@ -77,12 +78,8 @@ def clean_image(data: object) -> bytes:
         raise DomainError("manual.not_image") from None
 
 
-def _public_url(name: str) -> str:
-    return f"/api/public/{name}" if name else ""
-
-
 def manual_pay_action(setting: ShopPaymentSetting, out_trade_no: str) -> PayAction:
-    return PayAction(kind="manual", channel=Channel.MANUAL, url=_public_url(setting.manual_qr_image),
+    return PayAction(kind="manual", channel=Channel.MANUAL, url=public_url(setting.manual_qr_image),
                      params={"instructions": setting.manual_instructions, "out_trade_no": out_trade_no})
 
 
@@ -90,7 +87,7 @@ def get_manual_settings(session: Session) -> ManualSettingsView:
     row = session.get(ShopPaymentSetting, 1)
     if row is None:
         return ManualSettingsView(False, "", "")
-    return ManualSettingsView(row.manual_enabled and bool(row.manual_qr_image), _public_url(row.manual_qr_image),
+    return ManualSettingsView(row.manual_enabled and bool(row.manual_qr_image), public_url(row.manual_qr_image),
                               row.manual_instructions)
 
 
@@ -242,7 +239,7 @@ def reject_manual_payment(session: Session, *, actor_id: object, manual_payment_
     order = session.get(Order, mp.order_id)
     assert order is not None
     create_message(session, user_id=mp.user_id, kind="manual_decision", key="msg.manual_rejected",
-                   link=order_link(order.out_trade_no), order_no=order.out_trade_no, reason=why)
+                   link=order_url(order.out_trade_no), order_no=order.out_trade_no, reason=why)
     session.commit()
     session.refresh(mp)
     return _view(mp, order, session.get(User, mp.user_id))

@@ -38,10 +38,10 @@ from sqlmodel import Session, select
 
 from coursemall.domain.catalog import CourseStatus, open_to_buyers
 from coursemall.domain.errors import DomainError
+from coursemall.domain.validation import valid_id
 from coursemall.media.tokens import ANONYMOUS_BINDING, MediaClaim, media_url, mint_token, session_binding
 from coursemall.models import Course, Entitlement, Lesson, MediaAsset, utcnow
 
-MAX_ID = 2**31 - 1
 QUALITY_RENDITIONS = ("hd", "sd")  # best first; the player offers a switch when both exist
 _AUDIO_MIME = {".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".mp3": "audio/mpeg",
                ".ogg": "audio/ogg", ".webm": "audio/webm", ".wav": "audio/wav"}
@@ -51,18 +51,6 @@ class Access(StrEnum):
     FULL = "full"
     PARTIAL = "partial"
     LOCKED = "locked"
-
-
-def valid_id(value: object) -> int | None:
-    """A positive database id from untrusted input (int or digit string), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value <= MAX_ID else None
-    if isinstance(value, str) and 0 < len(value) <= 10 and value.isascii() and value.isdigit():
-        number = int(value)
-        return number if 0 < number <= MAX_ID else None
-    return None
 
 
 def _active_grant_time(session: Session, *, user_id: int | None, course_id: int,

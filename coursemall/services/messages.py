@@ -18,8 +18,8 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from coursemall.domain.orders import parse_id, parse_ids
 from coursemall.domain.errors import DomainError
+from coursemall.domain.validation import parse_id, parse_ids
 from coursemall.i18n import CATALOG, LANGS, t
 from coursemall.models import Message, OutboxMessage, User, utcnow
 from coursemall.services import audit, shop_settings

@@ -17,9 +17,10 @@ from datetime import datetime
 from sqlalchemy import and_, delete, or_, update
 from sqlmodel import Session, col, select
 
+from coursemall import urls
 from coursemall.domain import progress as rules
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
+from coursemall.domain.validation import parse_id
 from coursemall.models import Course, Lesson, LessonNote, User, utcnow
 from coursemall.services import rate_limit
 from coursemall.services._commerce import require_actor
@@ -134,7 +135,7 @@ def answer_question(session: Session, *, actor_id: object, note_id: object, text
     if first and note.user_id != user.id:
         lesson_title = session.exec(select(Lesson.title).where(Lesson.id == note.lesson_id)).one()
         create_message(session, user_id=note.user_id, kind="question_answered", key="msg.question_answered",
-                       link=f"/lesson/{note.lesson_id}?t={note.at_seconds}", lesson=lesson_title)
+                       link=f"{urls.lesson_url(note.lesson_id)}?t={note.at_seconds}", lesson=lesson_title)
     session.commit()
     note = session.get(LessonNote, note.id, populate_existing=True)
     asker = session.exec(select(User.nickname).where(User.id == note.user_id)).one()

@@ -12,22 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
+from coursemall import urls
 from coursemall.domain.catalog import CourseStatus, EntitlementSource
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
-from coursemall.domain.orders import (
-    LineRefund,
-    OrderStatus,
-    PaymentRole,
-    RefundStatus,
-    parse_id,
-    parse_order_no,
-)
+from coursemall.domain.orders import LineRefund, OrderStatus, PaymentRole, RefundStatus, parse_order_no
+from coursemall.domain.time import china_midnight_utc
+from coursemall.domain.validation import parse_id
 from coursemall.models import (
     Course,
     Entitlement,
@@ -46,7 +42,6 @@ from coursemall.services.messages import create_message
 from coursemall.services.permissions import DashboardActor, require_dashboard
 from coursemall.services.progress import course_progress_map
 
-CHINA_TZ = timezone(timedelta(hours=8))
 PAGE_SIZE = 20
 MAX_PAGE = 10_000
 QUERY_MAX = 60
@@ -138,10 +133,6 @@ def parse_order_filter(raw: object) -> OrderFilter:
     return OrderFilter(status, channel, start, end, parse_query(raw.get("q")))
 
 
-def _utc_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=CHINA_TZ).astimezone(timezone.utc)
-
-
 def _order_query(f: OrderFilter, *columns):
     query = select(*columns).select_from(Order).join(User, User.id == Order.user_id)
     if f.status:
@@ -149,9 +140,9 @@ def _order_query(f: OrderFilter, *columns):
     if f.channel:
         query = query.where(Order.channel == f.channel)
     if f.date_from:
-        query = query.where(Order.created_at >= _utc_start(f.date_from))
+        query = query.where(Order.created_at >= china_midnight_utc(f.date_from))
     if f.date_to:
-        query = query.where(Order.created_at < _utc_start(f.date_to + timedelta(days=1)))
+        query = query.where(Order.created_at < china_midnight_utc(f.date_to + timedelta(days=1)))
     if f.q:
         pattern = _like(f.q.lower())
         titles = select(OrderLine.order_id).where(func.lower(OrderLine.title).like(pattern, escape="\\"))
@@ -588,7 +579,7 @@ def grant_access(session: Session, *, actor_id: object, user_id: object, course_
     audit.record(session, actor_id=actor.user_id, action="learner.grant", target=f"user:{user.id}",
                  detail={"course_id": course.id, "entitlement_id": grant.id, "reason": text})
     create_message(session, user_id=user.id, kind="access_granted", key="ops.msg.grant",
-                   link=f"/course/{course.id}", course=course.title, reason=text)
+                   link=urls.course_url(course.id), course=course.title, reason=text)
     session.commit()
     return int(grant.id)
 
@@ -614,7 +605,7 @@ def revoke_access(session: Session, *, actor_id: object, entitlement_id: object,
                  detail={"course_id": grant.course_id, "entitlement_id": grant.id, "source": grant.source,
                          "reason": text})
     create_message(session, user_id=grant.user_id, kind="access_revoked", key="ops.msg.revoke",
-                   link="/learning", course=course_title, reason=text)
+                   link=urls.LEARNING, course=course_title, reason=text)
     session.commit()
 
 

@@ -38,6 +38,7 @@ from sqlmodel import Session, select
 
 from coursemall.domain.catalog import EntitlementSource
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import format_fen
 from coursemall.domain.orders import (
     TEST_CHANNELS,
     Channel,
@@ -51,17 +52,16 @@ from coursemall.domain.orders import (
     parse_enum,
     parse_order_no,
 )
-from coursemall.domain.money import format_fen
 from coursemall.models import Course, Entitlement, Order, OrderLine, Payment, PaymentEvent, Refund, utcnow
 from coursemall.payments import registry
 from coursemall.payments.base import Ack, Notification, NotificationRejected
 from coursemall.services._commerce import (
     cas_order_status,
     new_out_refund_no,
-    order_link,
     owned_course_ids,
 )
 from coursemall.services.messages import create_message
+from coursemall.urls import order_url
 
 log = logging.getLogger("coursemall.pay")
 RAW_LIMIT = 8000
@@ -175,7 +175,7 @@ def _close_order(session: Session, order: Order, *, reason: str, channel: str | 
         return False
     if reason != "cancelled":
         create_message(session, user_id=order.user_id, kind="order_closed", key="msg.order_closed",
-                       link=order_link(order.out_trade_no), order_no=order.out_trade_no)
+                       link=order_url(order.out_trade_no), order_no=order.out_trade_no)
     return True
 
 
@@ -253,7 +253,7 @@ def _apply_paid_tx(session: Session, order: Order, *, channel: str, provider_txn
         return "late_refund_queued" if late else "owned_refund_queued"
     _grant(session, order, course_ids, already, now=now)
     create_message(session, user_id=order.user_id, kind="payment_succeeded", key="msg.payment_succeeded",
-                   link=order_link(order.out_trade_no), order_no=order.out_trade_no,
+                   link=order_url(order.out_trade_no), order_no=order.out_trade_no,
                    amount=format_fen(order.total_fen))
     return "applied_late" if won_from == OrderStatus.CLOSED else "applied"
 
@@ -289,7 +289,7 @@ def _extra_payment(session: Session, order: Order, *, channel: str, provider_txn
                        status=RefundStatus.APPROVED, policy_outcome=PolicyOutcome.AUTO_EXTRA_PAYMENT,
                        decided_at=now, created_at=now, payment_id=payment.id))
     create_message(session, user_id=order.user_id, kind="refund_result", key=f"msg.extra_payment_{role}",
-                   link=order_link(order.out_trade_no), order_no=order.out_trade_no, amount=format_fen(amount_fen))
+                   link=order_url(order.out_trade_no), order_no=order.out_trade_no, amount=format_fen(amount_fen))
     return outcome
 
 
@@ -332,7 +332,7 @@ def _queue_owned_refund(session: Session, order: Order, lines: list[OrderLine], 
         session.add(line)
     create_message(session, user_id=order.user_id, kind="refund_result",
                    key="msg.late_refund" if late else "msg.owned_refund",
-                   link=order_link(order.out_trade_no), order_no=order.out_trade_no)
+                   link=order_url(order.out_trade_no), order_no=order.out_trade_no)
 
 
 def fulfil_free_order(session: Session, order: Order) -> ApplyResult:

@@ -23,13 +23,15 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from coursemall.domain import progress as rules
 from coursemall.domain.catalog import OPEN_TO_BUYERS, LessonKind, open_to_buyers
 from coursemall.domain.errors import DomainError
-from coursemall.domain.orders import parse_id
-from coursemall.domain import progress as rules
+from coursemall.domain.time import china_date
+from coursemall.domain.validation import parse_id
 from coursemall.models import Chapter, Course, Entitlement, Lesson, LessonProgress, StudyDay, User, utcnow
 from coursemall.services._commerce import owned_course_ids, require_actor
 from coursemall.services.media_access import Access, check_lesson_access
+from coursemall.urls import public_url
 
 MAX_ATTEMPTS = 6
 RECENT_LIMIT = 10
@@ -190,7 +192,7 @@ def record_heartbeat(session: Session, *, actor_id: object, lesson_id: object, p
         if not _write_progress(session, row, values):
             return None
         credit = rules.credit_seconds(watched - old_watched, _seconds_between(now, last_any))
-        _add_study_seconds(session, user.id, rules.local_day(now), credit)
+        _add_study_seconds(session, user.id, china_date(now), credit)
         return values, complete and not was_complete
 
     values, just_completed = _run_attempts(session, attempt)
@@ -221,7 +223,7 @@ def record_article_read(session: Session, *, actor_id: object, lesson_id: object
         since_row = _seconds_between(now, row.last_heartbeat_at) if row else 0.0
         reading = min(since_row or 0.0, float(rules.ARTICLE_CREDIT_MAX_SECONDS))
         credit = rules.credit_seconds(int(reading), _seconds_between(now, last_any))
-        _add_study_seconds(session, user.id, rules.local_day(now), credit)
+        _add_study_seconds(session, user.id, china_date(now), credit)
         return values, complete and not was_complete
 
     values, just_completed = _run_attempts(session, attempt)
@@ -401,11 +403,10 @@ def _continue_target(outline: list[tuple], rows: dict[int, tuple]) -> tuple[int 
 def my_learning(session: Session, *, actor_id: object, now: datetime | None = None) -> MyLearningView:
     """The learner's centre: owned courses with progress and continue targets, recent lessons,
     minutes per day for the last 30 days, streaks."""
-    from coursemall.api.public import public_url  # lazy: importing the api package at start-up makes a cycle
 
     user = require_actor(session, actor_id)
     now = now or utcnow()
-    today = rules.local_day(now)
+    today = china_date(now)
     granted = session.exec(select(Entitlement.course_id).where(Entitlement.user_id == user.id,
                                                                col(Entitlement.revoked_at).is_(None))).all()
     owned = owned_course_ids(session, user.id, set(granted), now=now)

@@ -40,6 +40,7 @@ from sqlmodel import Session, select
 
 from coursemall.domain.catalog import EntitlementSource
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import format_fen
 from coursemall.domain.orders import (
     AUTO_REFUND_WINDOW,
     REFUND_MAX_ATTEMPTS,
@@ -52,15 +53,13 @@ from coursemall.domain.orders import (
     RefundPolicyRule,
     RefundStatus,
     decide_refund_policy,
-    parse_id,
-    parse_ids,
     parse_order_no,
     parse_text,
     refund_request_allowed,
     refund_retry_delay,
     status_after_refund,
 )
-from coursemall.domain.money import format_fen
+from coursemall.domain.validation import parse_id, parse_ids
 from coursemall.models import Entitlement, Order, OrderLine, Payment, PaymentEvent, Refund, RefundPolicy, utcnow
 from coursemall.payments import registry
 from coursemall.payments.base import ChannelError, Notification, RefundRef, RefundResult
@@ -68,14 +67,14 @@ from coursemall.services import audit
 from coursemall.services._commerce import (
     cas_order_status,
     new_out_refund_no,
-    order_link,
     own_order,
     require_actor,
     require_staff,
 )
+from coursemall.services.consumption import consumed_pct
 from coursemall.services.messages import create_message
 from coursemall.settings import get_settings
-from coursemall.services.consumption import consumed_pct
+from coursemall.urls import order_url
 
 log = logging.getLogger("coursemall.refunds")
 
@@ -223,7 +222,7 @@ def request_refund(session: Session, *, actor_id: object, order_no: object, line
         session.add(ln)
     if status == RefundStatus.REQUESTED:
         create_message(session, user_id=user.id, kind="refund_result", key="msg.refund_review",
-                       link=order_link(order_no), order_no=order_no, amount=format_fen(amount))
+                       link=order_url(order_no), order_no=order_no, amount=format_fen(amount))
     session.commit()
     if status == RefundStatus.APPROVED:
         execute_refund(session, refund_id=refund.id)
@@ -258,7 +257,7 @@ def decide_refund(session: Session, *, actor_id: object, refund_id: object, appr
     if not approve:
         _release_lines(session, refund, order)
         create_message(session, user_id=refund.user_id, kind="refund_result", key="msg.refund_rejected",
-                       link=order_link(order.out_trade_no), order_no=order.out_trade_no, reason=reason)
+                       link=order_url(order.out_trade_no), order_no=order.out_trade_no, reason=reason)
     session.commit()
     if approve:
         execute_refund(session, refund_id=refund_id)
@@ -455,7 +454,7 @@ def apply_refund_result(session: Session, *, refund_id: int, result: RefundResul
         if won:
             _release_lines(session, refund, order)
             create_message(session, user_id=refund.user_id, kind="refund_result", key="msg.refund_failed",
-                           link=order_link(order.out_trade_no), order_no=order.out_trade_no)
+                           link=order_url(order.out_trade_no), order_no=order.out_trade_no)
             outcome = "failed"
         else:
             outcome = "duplicate"
@@ -470,7 +469,7 @@ def apply_refund_result(session: Session, *, refund_id: int, result: RefundResul
 def _complete(session: Session, refund: Refund, order: Order, *, now: datetime) -> None:
     if refund.payment_id is not None:  # an extra payment went back: the order itself is untouched
         create_message(session, user_id=refund.user_id, kind="refund_result", key="msg.extra_payment_refunded",
-                       link=order_link(order.out_trade_no), order_no=order.out_trade_no,
+                       link=order_url(order.out_trade_no), order_no=order.out_trade_no,
                        amount=format_fen(refund.amount_fen))
         return
     lines = session.exec(select(OrderLine).where(OrderLine.order_id == order.id)).all()
@@ -497,7 +496,7 @@ def _complete(session: Session, refund: Refund, order: Order, *, now: datetime) 
                             refunded_fen=Order.refunded_fen + refund.amount_fen):
         raise DomainError("order.bad_transition")
     create_message(session, user_id=refund.user_id, kind="refund_result", key="msg.refund_succeeded",
-                   link=order_link(order.out_trade_no), order_no=order.out_trade_no,
+                   link=order_url(order.out_trade_no), order_no=order.out_trade_no,
                    amount=format_fen(refund.amount_fen))
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from coursemall import urls
 from coursemall.domain.catalog import Role
 from coursemall.domain.errors import DomainError
 from coursemall.models import MfaRecoveryCode, SetupToken, ShopSetup, User, UserSession, utcnow
@@ -38,7 +39,6 @@ from coursemall.services.passwords import hash_password
 from coursemall.settings import Settings, get_settings
 
 TOKEN_TTL = timedelta(hours=24)
-SETUP_PATH = "/setup"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def require_shop_open(session: Session, settings: Settings | None = None) -> Non
 
 
 def setup_url(settings: Settings, token: str) -> str:
-    return f"{settings.public_base_url}{SETUP_PATH}/{token}"
+    return f"{settings.public_base_url}{urls.setup_url(token)}"
 
 
 def _hash(token: str) -> str:

@@ -35,6 +35,7 @@ from coursemall.services import audit
 from coursemall.services.crypto import decrypt, encrypt
 from coursemall.services.permissions import require_dashboard
 from coursemall.settings import get_settings
+from coursemall.urls import public_url
 
 # ------------------------------------------------------------------------------ fixed choices
 
@@ -148,16 +149,12 @@ class BrandView:
     custom_name: str  # '' when the name comes from COURSEMALL_SHOP_NAME
 
 
-def _logo_url(name: str) -> str:
-    return f"/api/public/{name}" if name else ""
-
-
 def get_brand(session: Session) -> BrandView:
     value = get_value(session, "brand")
     name = value.get("shop_name") if isinstance(value.get("shop_name"), str) else ""
     accent = value.get("accent") if value.get("accent") in ACCENT_COLORS else DEFAULT_ACCENT
     logo = value.get("logo") if isinstance(value.get("logo"), str) else ""
-    return BrandView(shop_name=name or get_settings().shop_name, logo_url=_logo_url(logo), accent=accent,
+    return BrandView(shop_name=name or get_settings().shop_name, logo_url=public_url(logo), accent=accent,
                      custom_name=name)
 
 

@@ -40,11 +40,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from coursemall.domain.errors import DomainError
+from coursemall.domain.validation import valid_id
 from coursemall.media import ffmpeg
 from coursemall.models import Course, Lesson, MediaAsset, utcnow
 from coursemall.models.media_pipeline import MediaJob
 from coursemall.services import audit
-from coursemall.services.media_access import preview_ready, valid_id
+from coursemall.services.media_access import preview_ready
 from coursemall.services.permissions import course_scope, require_course_manager, require_dashboard
 
 log = logging.getLogger("coursemall.media")

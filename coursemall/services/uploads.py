@@ -28,11 +28,11 @@ from sqlmodel import Session, select
 
 from coursemall.domain.catalog import LessonKind
 from coursemall.domain.errors import DomainError
+from coursemall.domain.validation import valid_id
 from coursemall.media import ffmpeg
 from coursemall.models import Lesson, MediaAsset, utcnow
 from coursemall.models.media_pipeline import MediaJob, UploadSession
 from coursemall.services import audit
-from coursemall.services.media_access import valid_id
 from coursemall.services.permissions import DashboardActor, require_course_manager, require_dashboard
 
 CHUNK_MAX = 8 * 1024 * 1024

@@ -19,17 +19,18 @@ from urllib.parse import urlencode
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from coursemall import urls
 from coursemall.db import session_scope
+from coursemall.domain.catalog import format_duration
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import format_fen
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.i18n import CATALOG
 from coursemall.services import admin as admin_service
-from coursemall.domain.catalog import format_duration
-from coursemall.domain.money import format_fen
 from coursemall.services import manual_pay, refunds
 from coursemall.services import ops as ops_service
-from coursemall.state.guards import staff_required
 from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pages and tests)
-    CHINA_TZ,
     INSTRUCTIONS_MAX,
     MANUAL_OUTCOME_KEYS,
     MAX_FORM_FIELD,
@@ -37,27 +38,18 @@ from coursemall.state.dashboard_base import (  # noqa: F401  (re-exported for pa
     REASON_MAX,
     REASON_MIN,
     DashboardBaseState,
-    _fmt_time,
     _in_session,
     form_checked,
     form_field,
     parse_int_in,
     parse_reason,
-    parse_row_id,
 )
+from coursemall.state.guards import staff_required
 
 
 class AdminBaseState(DashboardBaseState):
     """The owner/staff-only states (every handler `@staff_required`; tests/state/test_admin_state.py
     checks every Admin* state, including those in state/ops.py)."""
-
-
-def _routes():
-    """coursemall.pages.routes, imported on use: importing it at module level would run
-    coursemall/pages/__init__.py, whose pages import this module (a cycle)."""
-    from coursemall.pages import routes
-
-    return routes
 
 
 def export_url(kind: str, params: dict[str, str]) -> str:
@@ -108,9 +100,9 @@ class AdminOrdersState(AdminBaseState):
         self.sum_total, self.sum_paid = format_fen(result.total_fen), format_fen(result.paid_fen)
         self.sum_refunded = format_fen(result.refunded_fen)
         self.csv_url = export_url("orders", self._filter_fields())
-        self.orders = [{"order_no": r.order_no, "href": _routes().admin_order_url(r.order_no), "learner": r.learner,
+        self.orders = [{"order_no": r.order_no, "href": urls.admin_order_url(r.order_no), "learner": r.learner,
                         "contact": r.contact, "titles": r.titles, "total": format_fen(r.total_fen),
-                        "status": r.status, "channel": r.channel, "date": _fmt_time(r.created_at)}
+                        "status": r.status, "channel": r.channel, "date": china_time_text(r.created_at)}
                        for r in result.rows]
         self.form_key += 1
 
@@ -144,7 +136,7 @@ class AdminOrdersState(AdminBaseState):
     @staff_required
     def goto_orders_page(self, page: int):
         self._clear_messages()
-        number = parse_row_id(page)
+        number = valid_id(page)
         if number is None or number > ops_service.MAX_PAGE:
             return self._fail("list", "error.bad_request")
         self._load(self._filter_fields(), number)
@@ -182,9 +174,9 @@ class AdminRefundsState(AdminBaseState):
                 "status": r.status, "status_text": self._t(f"refund.status.{r.status}"),
                 "channel": r.channel, "kind": "extra" if r.extra_payment else "order",
                 "attempts": str(r.attempts), "reason": self._reason_text(r.last_reason) if r.last_reason else "",
-                "next": _fmt_time(r.next_attempt_at) if r.next_attempt_at and r.status == "processing" else "",
+                "next": china_time_text(r.next_attempt_at) if r.next_attempt_at and r.status == "processing" else "",
                 "can_retry": "1" if r.status == "attention" and r.channel != "manual" else "",
-                "date": _fmt_time(r.created_at)}
+                "date": china_time_text(r.created_at)}
 
     def _show_policy(self, view: refunds.PolicyView) -> None:
         self.policy_auto = view.auto_approve
@@ -211,7 +203,7 @@ class AdminRefundsState(AdminBaseState):
                          "consumed": self._t("admin.refunds.consumed", served=format_duration(r.served_seconds),
                                              total=format_duration(r.media_seconds), served_pct=r.served_pct,
                                              progress_pct=r.progress_pct),
-                         "date": _fmt_time(r.created_at)} for r in rows]
+                         "date": china_time_text(r.created_at)} for r in rows]
         self.in_flight = [self._in_flight_row(r) for r in flight]
         self._show_policy(policy)
 
@@ -224,7 +216,7 @@ class AdminRefundsState(AdminBaseState):
     def mark_refunded_by_hand(self, refund_id: int):
         """The owner returned the money outside the app (manual transfer, or a refund the channel
         would not finish): completes the refund once."""
-        rid = parse_row_id(refund_id)
+        rid = valid_id(refund_id)
         if rid is None:
             return self._fail("flight", "admin.bad_id")
         try:
@@ -239,7 +231,7 @@ class AdminRefundsState(AdminBaseState):
     @staff_required
     async def retry_refund(self, refund_id: int):
         """Send a refund waiting for the owner to its channel again (a blocking gateway call)."""
-        rid = parse_row_id(refund_id)
+        rid = valid_id(refund_id)
         if rid is None:
             return self._fail("flight", "admin.bad_id")
         try:
@@ -257,7 +249,7 @@ class AdminRefundsState(AdminBaseState):
     @rx.event
     @staff_required
     async def approve_refund(self, refund_id: int):
-        rid = parse_row_id(refund_id)
+        rid = valid_id(refund_id)
         if rid is None:
             return self._fail("queue", "admin.bad_id")
         try:
@@ -274,7 +266,7 @@ class AdminRefundsState(AdminBaseState):
     @rx.event
     @staff_required
     async def reject_refund(self, form_data: dict):
-        rid = parse_row_id(form_field(form_data, "refund_id"))
+        rid = valid_id(form_field(form_data, "refund_id"))
         if rid is None:
             return self._fail("queue", "admin.bad_id")
         reason = parse_reason(form_field(form_data, "reason"))
@@ -337,13 +329,13 @@ class AdminManualState(AdminBaseState):
             return self._service_error("queue", exc)
         self._admit()
         self.payments = [{"id": str(r.id), "order_no": r.order_no, "learner": r.learner, "amount": r.amount,
-                          "reference": r.reference, "date": _fmt_time(r.created_at),
+                          "reference": r.reference, "date": china_time_text(r.created_at),
                           "proof_url": f"/api/admin/manual-proof/{r.id}"} for r in rows]
 
     @rx.event
     @staff_required
     async def confirm_manual(self, manual_payment_id: int):
-        mp_id = parse_row_id(manual_payment_id)
+        mp_id = valid_id(manual_payment_id)
         if mp_id is None:
             return self._fail("queue", "admin.bad_id")
         try:
@@ -359,7 +351,7 @@ class AdminManualState(AdminBaseState):
     @rx.event
     @staff_required
     async def reject_manual(self, form_data: dict):
-        mp_id = parse_row_id(form_field(form_data, "manual_payment_id"))
+        mp_id = valid_id(form_field(form_data, "manual_payment_id"))
         if mp_id is None:
             return self._fail("queue", "admin.bad_id")
         reason = parse_reason(form_field(form_data, "reason"))

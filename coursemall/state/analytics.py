@@ -4,7 +4,8 @@ the storefront states call (`track_page_view`).
 Handlers carry `@dashboard_required` (owner/staff with TOTP, or an approved instructor; the
 services limit instructors to their own courses) and `save_fees` `@owner_required`. The queries
 run in a worker thread (several aggregates over large tables must not stall the event loop).
-Chart rows hold yuan as numbers for the chart library only; money is formatted from fen.
+Chart rows hold yuan as exact Decimals (domain.money.yuan_number; Reflex sends them as JSON numbers)
+for the chart library only; money shown as text is formatted from fen.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 import reflex as rx
 
 from coursemall.domain.errors import DomainError
-from coursemall.domain.money import format_fen
+from coursemall.domain.money import format_fen, yuan_number
+from coursemall.domain.validation import valid_id
 from coursemall.services import analytics, golive
 from coursemall.services.analytics import DateRange
-from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field, parse_row_id
+from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field
 from coursemall.state.guards import dashboard_required, owner_required
 
 log = logging.getLogger(__name__)
@@ -28,10 +30,6 @@ log = logging.getLogger(__name__)
 ChartRows = list[dict[str, Any]]
 DEFAULT_PRESET = 30
 STEPS = ("list", "detail", "checkout", "paid")
-
-
-def _yuan(fen: int) -> float:
-    return round(fen / 100, 2)
 
 
 def track_page_view(state: Any, session: Any, kind: str, course_ids: list[int]) -> None:
@@ -122,7 +120,7 @@ class DashboardHomeState(DashboardBaseState):
         self.pending_refunds = ov.pending_refunds or 0
         self.pending_manual = ov.pending_manual or 0
         self.pending_homework = ov.pending_homework
-        self.spark = [{"day": d.day[5:], "yuan": _yuan(d.revenue_fen)} for d in ov.spark]
+        self.spark = [{"day": d.day[5:], "yuan": yuan_number(d.revenue_fen)} for d in ov.spark]
         await self._load_golive()
 
 
@@ -211,7 +209,7 @@ class AnalyticsState(DashboardBaseState):
             self.lesson_id, self.dropoff, self.dropoff_text = "", [], ""
 
     def _show_sales(self, r: _Report) -> None:
-        self.daily = [{"day": d.day[5:], "yuan": _yuan(d.revenue_fen), "orders": d.orders, "learners": d.learners}
+        self.daily = [{"day": d.day[5:], "yuan": yuan_number(d.revenue_fen), "orders": d.orders, "learners": d.learners}
                       for d in r.daily]
         revenue = sum(d.revenue_fen for d in r.daily)
         self.totals = {"revenue": format_fen(revenue), "orders": str(sum(d.orders for d in r.daily)),
@@ -222,7 +220,7 @@ class AnalyticsState(DashboardBaseState):
         self.funnel_rows = [{"step": self._t(f"analytics.step.{k}"), "visitors": v,
                              "pct": f"{round(100 * v / first, 1)}%" if first else "–"} for k, v in zip(STEPS, values)]
         self.sellers = [{"title": s.title, "units": s.units, "revenue": format_fen(s.revenue_fen),
-                         "yuan": _yuan(s.revenue_fen)} for s in r.sellers]
+                         "yuan": yuan_number(s.revenue_fen)} for s in r.sellers]
 
     def _show_learning(self, r: _Report) -> None:
         self.completion = [{"title": c.title, "learners": str(c.learners), "completed": str(c.completed),
@@ -243,8 +241,8 @@ class AnalyticsState(DashboardBaseState):
         steps = (("paid", 0, n.paid_fen), ("fees", after_fees, n.fees_fen),
                  ("refunds", after_refunds, n.refunds_fen), ("share", n.net_fen, n.share_fen),
                  ("net", 0, n.net_fen))
-        self.waterfall = [{"name": self._t(f"analytics.net.{k}"), "base": _yuan(max(0, base)),
-                           "value": _yuan(max(0, value))} for k, base, value in steps]
+        self.waterfall = [{"name": self._t(f"analytics.net.{k}"), "base": yuan_number(max(0, base)),
+                           "value": yuan_number(max(0, value))} for k, base, value in steps]
 
     async def _reload(self, rng_fn) -> None:
         try:
@@ -288,7 +286,7 @@ class AnalyticsState(DashboardBaseState):
     @dashboard_required
     async def pick_lesson(self, lesson_id: str):
         self._clear_messages()
-        lid = parse_row_id(lesson_id)
+        lid = valid_id(lesson_id)
         if lid is None:
             return self._fail("dropoff", "error.not_found")
         try:

@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from coursemall.api.auth import DEFAULT_NEXT, SIGN_IN_PATH, safe_next
+from coursemall import urls
+from coursemall.api.auth import safe_next
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
 from coursemall.media import images
 from coursemall.services import accounts, rate_limit, sessions
 from coursemall.services import sender as sender_service
@@ -29,7 +30,6 @@ from coursemall.state.base import AppState, parse_cookie
 
 T = TypeVar("T")
 MAX_FIELD = 1024  # longest string any account form field may carry
-CHINA_TZ = timezone(timedelta(hours=8))
 
 
 def _field(form_data: object, name: str, max_len: int = MAX_FIELD) -> str | None:
@@ -72,14 +72,14 @@ class _FormMixin(FeedbackMixin, mixin=True):
     """Form messages plus the post-sign-in destination, copied into each form state."""
 
     def _next_path(self) -> str:
-        return safe_next(self.router.url.query_parameters.get("next"), DEFAULT_NEXT)
+        return safe_next(self.router.url.query_parameters.get("next"), urls.PROFILE)
 
     def _fetch_browser_secret(self) -> rx.event.EventSpec:
         """Reload this page through /api/auth/browser, which gives the browser its secret; the
         form then asks the user to submit again (nothing was checked or counted yet)."""
         params = {k: v for k, v in self.router.url.query_parameters.items() if k != "error"}
         params["error"] = "browser"
-        back = f"{self.router.url.path or SIGN_IN_PATH}?{urlencode(params)}"
+        back = f"{self.router.url.path or urls.SIGN_IN}?{urlencode(params)}"
         return _navigate("/api/auth/browser?" + urlencode({"next": back}))
 
     def _show_query_error(self) -> None:
@@ -251,10 +251,6 @@ def _device_label(user_agent: str) -> str:
     return label or (ua[:40] if ua else "?")
 
 
-def _fmt_time(value: datetime) -> str:
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
 class ProfileState(_FormMixin, AppState):
     """/me: profile, avatar, password, sessions, sign out."""
 
@@ -282,7 +278,7 @@ class ProfileState(_FormMixin, AppState):
         views = sessions.list_sessions(s, user_id=user_id, current_hash=self._session_hash)
         self.device_sessions = [
             {"id": str(v.id), "device": _device_label(v.user_agent), "ip": v.ip or "-",
-             "last_seen": _fmt_time(v.last_seen_at), "current": "1" if v.current else ""}
+             "last_seen": china_time_text(v.last_seen_at), "current": "1" if v.current else ""}
             for v in views
         ]
 
@@ -292,14 +288,14 @@ class ProfileState(_FormMixin, AppState):
         user_id = self._actor_id(fresh=True)
         if user_id is None:
             self._clear_viewer()
-            return rx.redirect(f"{SIGN_IN_PATH}?{urlencode({'next': DEFAULT_NEXT})}",
+            return rx.redirect(f"{urls.SIGN_IN}?{urlencode({'next': urls.PROFILE})}",
                                replace=True)
         with session_scope() as s:
             view = accounts.get_user_view(s, user_id=user_id)
             if view is None:
                 self._forget_session()
                 self._clear_viewer()
-                return rx.redirect(SIGN_IN_PATH, replace=True)
+                return rx.redirect(urls.SIGN_IN, replace=True)
             self._load_sessions(s, user_id)
         self._show_viewer(view)
         self.email, self.phone, self.nickname_input = view.email, view.phone, view.nickname
@@ -432,5 +428,5 @@ class OutboxState(AppState):
             rows = sender_service.list_outbox(s, limit=30)
         self.messages = [
             {"id": str(r.id), "channel": r.channel, "target": r.target, "subject": r.subject,
-             "body": r.body, "time": _fmt_time(r.created_at)} for r in rows
+             "body": r.body, "time": china_time_text(r.created_at)} for r in rows
         ]

@@ -24,9 +24,9 @@ import reflex as rx
 from coursemall.client_ip import headers_client_ip
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
+from coursemall.domain.validation import valid_id
 from coursemall.i18n import DEFAULT_LANG, normalize_lang, t
 from coursemall.services import accounts, sessions
-from coursemall.services.media_access import valid_id
 from coursemall.services.messages import unread_count
 
 CHECK_SECONDS = 15.0  # reads only (the header's viewer); writes always re-check

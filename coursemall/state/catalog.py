@@ -12,10 +12,10 @@ import logging
 
 import reflex as rx
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.search import MAX_QUERY_CHARS, parse_sort
-from coursemall.pages import routes
 from coursemall.services import catalog as catalog_service
 from coursemall.services.catalog import CourseCardDTO, SearchResultDTO
 from coursemall.state.analytics import track_page_view
@@ -51,7 +51,7 @@ _MAX_FORM_FIELD = 2000
 def card_vars(card: CourseCardDTO) -> dict[str, str]:
     return {
         "id": str(card.id),
-        "href": routes.course_url(card.id),
+        "href": urls.course_url(card.id),
         "title": card.title,
         "subtitle": card.subtitle,
         "cover": card.cover_url,
@@ -73,8 +73,8 @@ def segment_vars(pieces) -> list[dict[str, str]]:
 
 def _listing_url(base: str, *, q: str = "", sort: str, page: int) -> str:
     params = {"sort": sort if sort != "newest" else "", "page": page if page > 1 else ""}
-    if base == routes.SEARCH:
-        return routes.search_url(q, **params)
+    if base == urls.SEARCH:
+        return urls.search_url(q, **params)
     extra = "&".join(f"{k}={v}" for k, v in params.items() if v != "")
     return f"{base}?{extra}" if extra else base
 
@@ -98,7 +98,7 @@ class CatalogBaseState(AppState):
 
 
 def bundle_vars(b) -> dict[str, str]:
-    return {"id": str(b.id), "href": routes.bundle_url(b.id), "title": b.title, "subtitle": b.subtitle,
+    return {"id": str(b.id), "href": urls.bundle_url(b.id), "title": b.title, "subtitle": b.subtitle,
             "cover": b.cover_url, "price": b.price_text, "original": b.original_price_text,
             "count": str(b.course_count), "free": "1" if b.price_fen == 0 else ""}
 
@@ -124,7 +124,7 @@ class HomeState(CatalogBaseState):
         self.banners = [card_vars(c) for c in home.banners]
         self.categories = [
             {"slug": c.slug, "name": c.name, "name_en": c.name_en, "icon": c.icon,
-             "href": routes.category_url(c.slug)}
+             "href": urls.category_url(c.slug)}
             for c in home.categories
         ]
         self.newest = [card_vars(c) for c in home.newest]
@@ -197,7 +197,7 @@ class SearchState(ListingState):
             return
         self.query = result.query
         self.input_key += 1
-        self._apply(result, routes.SEARCH)
+        self._apply(result, urls.SEARCH)
 
     @rx.event
     def submit(self, form_data: dict):
@@ -207,13 +207,13 @@ class SearchState(ListingState):
             self.notice = self._t("search.invalid")
             return
         q = raw[:_MAX_FORM_FIELD]
-        return rx.redirect(routes.search_url(q.strip()[: MAX_QUERY_CHARS * 2],
+        return rx.redirect(urls.search_url(q.strip()[: MAX_QUERY_CHARS * 2],
                                              sort=self.sort if self.sort != "newest" else ""))
 
     @rx.event
     def change_sort(self, value: str):
         sort = parse_sort(value)
-        return rx.redirect(_listing_url(routes.SEARCH, q=self.query, sort=sort.value, page=1))
+        return rx.redirect(_listing_url(urls.SEARCH, q=self.query, sort=sort.value, page=1))
 
 
 class CategoryState(ListingState):
@@ -243,14 +243,14 @@ class CategoryState(ListingState):
         self.slug = result.category.slug if result.category else ""
         self.name = result.category.name if result.category else ""
         self.name_en = result.category.name_en if result.category else ""
-        self._apply(result, routes.category_url(self.slug))
+        self._apply(result, urls.category_url(self.slug))
 
     @rx.event
     def change_sort(self, value: str):
         if not self.slug:
             return
         sort = parse_sort(value)
-        return rx.redirect(_listing_url(routes.category_url(self.slug), sort=sort.value, page=1))
+        return rx.redirect(_listing_url(urls.category_url(self.slug), sort=sort.value, page=1))
 
 
 class BundleState(CatalogBaseState):
@@ -335,7 +335,7 @@ class CourseState(CatalogBaseState):
         self.learners_text = self._t("course.learners", count=d.learners_count)
         self.category_name = d.category.name if d.category else ""
         self.category_name_en = d.category.name_en if d.category else ""
-        self.category_href = routes.category_url(d.category.slug) if d.category else ""
+        self.category_href = urls.category_url(d.category.slug) if d.category else ""
         i = d.instructor
         self.instructor = {"name": i.name, "title": i.title, "bio": i.bio, "avatar": i.avatar_url,
                            "initial": i.name[:1]} if i else {}
@@ -344,7 +344,7 @@ class CourseState(CatalogBaseState):
         self.lessons = [
             [{
                 "id": str(ls.id),
-                "href": routes.lesson_url(ls.id),
+                "href": urls.lesson_url(ls.id),
                 "title": ls.title,
                 "kind": ls.kind,
                 "duration": ls.duration_text,
@@ -367,7 +367,7 @@ class CourseState(CatalogBaseState):
         self.related = [card_vars(c) for c in d.related]
         self.entitled = d.entitled
         first = next((ls for ch in d.chapters for ls in ch.lessons if ls.playable), None)
-        self.first_lesson_href = routes.lesson_url(first.id) if first else ""
+        self.first_lesson_href = urls.lesson_url(first.id) if first else ""
         self.loaded = True
 
 

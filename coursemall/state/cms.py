@@ -16,16 +16,16 @@ import asyncio
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from coursemall import urls
 from coursemall.domain.errors import DomainError
-from coursemall.pages import routes
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import cms
 from coursemall.state.dashboard_base import (
     DashboardBaseState,
-    _fmt_time,
     _in_session,
     form_checked,
     form_field,
-    parse_row_id,
 )
 from coursemall.state.guards import dashboard_required
 
@@ -76,7 +76,7 @@ class CmsCoursesState(CmsPageState):
         self.status_filter, self.query = status, query
         self.rows = [{"id": str(r.id), "title": r.title, "status": r.status, "cover": r.cover_url,
                       "price": r.price_text, "lessons": str(r.lesson_count), "learners": str(r.learners_count),
-                      "instructor": r.instructor_name, "href": routes.admin_course_url(r.id)} for r in rows]
+                      "instructor": r.instructor_name, "href": urls.admin_course_url(r.id)} for r in rows]
 
     @rx.event
     @dashboard_required
@@ -117,7 +117,7 @@ class CmsCoursesState(CmsPageState):
         except DomainError as exc:
             return self._service_error("create", exc)
         self._ok("create", "cms.created")
-        return rx.redirect(routes.admin_course_url(course_id))
+        return rx.redirect(urls.admin_course_url(course_id))
 
 
 class CmsCourseState(CmsPageState):
@@ -152,7 +152,7 @@ class CmsCourseState(CmsPageState):
 
     @rx.var
     def preview_href(self) -> str:
-        return routes.course_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
+        return urls.course_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
 
     def _clear_data(self) -> None:
         self._course_id = 0
@@ -164,7 +164,7 @@ class CmsCourseState(CmsPageState):
     # ---- DTO -> vars ------------------------------------------------------------------------
     def _lesson_vars(self, row: cms.LessonRowDTO, index: int, total: int) -> dict[str, str]:
         if row.release_at is not None:
-            drip = self._t("cms.lesson.drip_date", date=_fmt_time(row.release_at))
+            drip = self._t("cms.lesson.drip_date", date=china_time_text(row.release_at))
         elif row.release_after_days:
             drip = self._t("cms.lesson.drip_days", n=row.release_after_days)
         else:
@@ -172,8 +172,8 @@ class CmsCourseState(CmsPageState):
         return {"id": str(row.id), "title": row.title, "kind": row.kind, "duration": row.duration_text,
                 "free": "1" if row.is_free_trial else "", "free_seconds": str(row.free_seconds or ""),
                 "media": row.media_status, "drip": drip, "first": "1" if index == 0 else "",
-                "last": "1" if index == total - 1 else "", "edit_href": routes.admin_lesson_url(row.id),
-                "media_href": routes.admin_lesson_media_url(row.id), "preview_href": routes.lesson_url(row.id)}
+                "last": "1" if index == total - 1 else "", "edit_href": urls.admin_lesson_url(row.id),
+                "media_href": urls.admin_lesson_media_url(row.id), "preview_href": urls.lesson_url(row.id)}
 
     def _show(self, view: cms.CourseEditorDTO, *, reset_form: bool) -> None:
         self._course_id = view.id
@@ -312,7 +312,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def rename_chapter(self, form_data: dict):
         self._clear_messages()
-        chapter_id = parse_row_id(form_field(form_data, "chapter_id"))
+        chapter_id = valid_id(form_field(form_data, "chapter_id"))
         if chapter_id is None:
             return self._fail("outline", "admin.bad_id")
         self._run("outline", cms.rename_chapter, "cms.chapter.renamed", chapter_id=chapter_id,
@@ -322,7 +322,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def delete_chapter(self, chapter_id: str):
         self._clear_messages()
-        cid = parse_row_id(chapter_id)
+        cid = valid_id(chapter_id)
         if cid is None:
             return self._fail("outline", "admin.bad_id")
         self._run("outline", cms.delete_chapter, "cms.chapter.deleted", chapter_id=cid)
@@ -331,7 +331,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def move_chapter(self, chapter_id: str, direction: str):
         self._clear_messages()
-        cid = parse_row_id(chapter_id)
+        cid = valid_id(chapter_id)
         if cid is None or direction not in DIRECTIONS:
             return self._fail("outline", "admin.bad_id" if cid is None else "error.bad_request")
         self._run("outline", cms.move_chapter, "cms.moved", chapter_id=cid, direction=direction)
@@ -340,7 +340,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def add_lesson(self, form_data: dict):
         self._clear_messages()
-        chapter_id = parse_row_id(form_field(form_data, "chapter_id"))
+        chapter_id = valid_id(form_field(form_data, "chapter_id"))
         if chapter_id is None:
             return self._fail("outline", "admin.bad_id")
         kind = form_field(form_data, "kind")
@@ -353,7 +353,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def move_lesson(self, lesson_id: str, direction: str):
         self._clear_messages()
-        lid = parse_row_id(lesson_id)
+        lid = valid_id(lesson_id)
         if lid is None or direction not in DIRECTIONS:
             return self._fail("outline", "admin.bad_id" if lid is None else "error.bad_request")
         self._run("outline", cms.move_lesson, "cms.moved", lesson_id=lid, direction=direction)
@@ -362,7 +362,7 @@ class CmsCourseState(CmsPageState):
     @dashboard_required
     def delete_lesson(self, lesson_id: str):
         self._clear_messages()
-        lid = parse_row_id(lesson_id)
+        lid = valid_id(lesson_id)
         if lid is None:
             return self._fail("outline", "admin.bad_id")
         self._run("outline", cms.delete_lesson, "cms.lesson.deleted", lesson_id=lid)
@@ -400,15 +400,15 @@ class CmsLessonState(CmsPageState):
 
     @rx.var
     def course_href(self) -> str:
-        return routes.admin_course_url(int(self.parent_id)) if self.parent_id.isdigit() else routes.ADMIN_COURSES
+        return urls.admin_course_url(int(self.parent_id)) if self.parent_id.isdigit() else urls.ADMIN_COURSES
 
     @rx.var
     def media_href(self) -> str:
-        return routes.admin_lesson_media_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
+        return urls.admin_lesson_media_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
 
     @rx.var
     def preview_href(self) -> str:
-        return routes.lesson_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
+        return urls.lesson_url(int(self.editing_id)) if self.editing_id.isdigit() else ""
 
     def _show(self, view: cms.LessonEditorDTO) -> None:
         self._lesson_id = view.id
@@ -475,7 +475,7 @@ class CmsLessonState(CmsPageState):
     @dashboard_required
     def move_to_chapter(self, form_data: dict):
         self._clear_messages()
-        chapter_id = parse_row_id(form_field(form_data, "chapter_id"))
+        chapter_id = valid_id(form_field(form_data, "chapter_id"))
         if chapter_id is None:
             return self._fail("move", "admin.bad_id")
         try:

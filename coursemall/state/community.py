@@ -22,29 +22,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
-from coursemall.pages import routes
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import checkins as checkin_service
 from coursemall.services import community as community_service
 from coursemall.services import homework as homework_service
 from coursemall.services import progress as progress_service
 from coursemall.services._commerce import require_actor
-from coursemall.services.media_access import valid_id
-from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import DashboardBaseState
+from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.guards import MFA_REQUIRED, check_dashboard, dashboard_required
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-CHINA_TZ = timezone(timedelta(hours=8))
 # Longest form value looked at: twice the longest text any service accepts (homework 5000) plus
 # slack. Anything longer is refused here with the service's own "too long" message.
 MAX_FIELD = 12_000
@@ -57,14 +56,6 @@ REPLIES_PAGE = community_service.PAGE_MAX
 def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
     with session_scope() as s:
         return fn(s, **kwargs)
-
-
-def fmt_time(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def form_text(form_data: object, name: str, max_len: int) -> str | None:
@@ -168,7 +159,7 @@ def _comment_vars(view: community_service.CommentView, *, shown_replies: int = 0
         "can_delete": "1" if view.can_delete else "",
         "moderate": "1" if view.can_delete and not view.mine else "",
         "more": str(more) if more > 0 else "",
-        "date": fmt_time(view.created_at),
+        "date": china_time_text(view.created_at),
     }
 
 
@@ -456,7 +447,7 @@ class ReviewState(ManagerMixin, CommunityBaseState):
         self.reviews = [{"id": str(r.id), "author": r.author, "initial": _initial(r.author),
                          "stars": _stars(r.rating), "rating": str(r.rating), "content": r.content,
                          "reply": r.owner_reply, "mine": "1" if r.mine else "",
-                         "date": fmt_time(r.updated_at)} for r in rows]
+                         "date": china_time_text(r.updated_at)} for r in rows]
         self.can_review = buyer
         self.is_manager = manager
         self.has_review = mine is not None
@@ -590,7 +581,7 @@ class CheckinState(ManagerMixin, CommunityBaseState):
         self.total_days = status.total_days
         self.items = [{"id": str(r.id), "author": r.author, "initial": _initial(r.author),
                        "avatar": r.author_avatar_url, "text": r.text, "photo": r.photo_url, "day": r.day,
-                       "mine": "1" if r.mine else "", "date": fmt_time(r.created_at)} for r in rows]
+                       "mine": "1" if r.mine else "", "date": china_time_text(r.created_at)} for r in rows]
 
     @rx.event
     def load_checkin(self):
@@ -601,12 +592,12 @@ class CheckinState(ManagerMixin, CommunityBaseState):
             self._clear()
             self.course_id, self.course_href, self.loaded = 0, "", True
             return self._fail("course.not_found")
-        self.course_id, self.course_href = cid, routes.course_url(cid)
+        self.course_id, self.course_href = cid, urls.course_url(cid)
         user_id = self._actor_id()
         if user_id is None:
             self._clear()
             self.loaded = True
-            return rx.redirect(routes.sign_in_url(routes.checkin_url(cid)), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.checkin_url(cid)), replace=True)
         manager, code = self._manager()
         try:
             self._load(cid, user_id, manager)
@@ -657,10 +648,10 @@ HOMEWORK_UPLOAD = "homework-images"
 
 def _submission_vars(v: homework_service.SubmissionView) -> dict[str, str]:
     return {"id": str(v.id), "course": v.course_title, "lesson": v.lesson_title,
-            "lesson_href": routes.lesson_url(v.lesson_id), "learner": v.learner,
+            "lesson_href": urls.lesson_url(v.lesson_id), "learner": v.learner,
             "initial": _initial(v.learner), "text": v.text, "status": v.status,
             "score": "" if v.score is None else str(v.score), "feedback": v.feedback,
-            "date": fmt_time(v.updated_at), "graded_at": fmt_time(v.graded_at)}
+            "date": china_time_text(v.updated_at), "graded_at": china_time_text(v.graded_at)}
 
 
 class HomeworkState(CommunityBaseState):
@@ -692,7 +683,7 @@ class HomeworkState(CommunityBaseState):
         self.feedback = view.feedback if view else ""
         self.my_text = view.text if view else ""
         self.images = list(view.image_urls) if view else []
-        self.updated = fmt_time(view.updated_at) if view else ""
+        self.updated = china_time_text(view.updated_at) if view else ""
 
     @rx.event
     def load_homework(self):
@@ -702,12 +693,12 @@ class HomeworkState(CommunityBaseState):
             self._clear()
             self.lesson_id, self.lesson_title, self.lesson_href, self.loaded = 0, "", "", True
             return self._fail("lesson.not_found")
-        self.lesson_id, self.lesson_href = lid, routes.lesson_url(lid)
+        self.lesson_id, self.lesson_href = lid, urls.lesson_url(lid)
         user_id = self._actor_id()
         if user_id is None:
             self._clear()
             self.loaded = True
-            return rx.redirect(routes.sign_in_url(routes.homework_url(lid)), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.homework_url(lid)), replace=True)
         try:
             with session_scope() as s:
                 _, target = progress_service.require_study(s, user_id, lid, full=True)

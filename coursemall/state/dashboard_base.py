@@ -14,7 +14,6 @@ Rows are sent to the browser as small dicts of strings (no ORM rows).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from coursemall.db import session_scope
@@ -25,7 +24,6 @@ from coursemall.state.base import AppState
 from coursemall.state.guards import MFA_REQUIRED
 
 T = TypeVar("T")
-CHINA_TZ = timezone(timedelta(hours=8))
 REASON_MIN, REASON_MAX = 1, 200
 INSTRUCTIONS_MAX = 500
 MAX_FORM_FIELD = 4096  # any longer form value is refused before it is looked at
@@ -43,23 +41,6 @@ MANUAL_OUTCOME_KEYS = {
 def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
     with session_scope() as s:
         return fn(s, **kwargs)
-
-
-def _fmt_time(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def parse_row_id(value: object) -> int | None:
-    """A positive id from an event payload (int or short digit string), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and 0 < len(value) <= 10 and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and 0 < value <= 2**31 - 1:
-        return value
-    return None
 
 
 def parse_int_in(value: object, lo: int, hi: int) -> int | None:

@@ -14,12 +14,12 @@ import reflex as rx
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
+from coursemall.domain.time import china_time_text
 from coursemall.services import leak
 from coursemall.state.dashboard_base import (
     REASON_MAX,
     REASON_MIN,
     DashboardBaseState,
-    _fmt_time,
     form_field,
     parse_reason,
 )
@@ -32,7 +32,7 @@ _SERVICES = {"freeze": leak.freeze_account, "revoke": leak.revoke_all_access, "u
 def _account_view(report: leak.LeakReport) -> dict[str, str]:
     a = report.account
     return {"nickname": a.nickname, "contact": " / ".join(x for x in (a.email, a.phone) if x) or "—",
-            "role": a.role, "code": a.watermark_code, "joined": _fmt_time(a.joined_at),
+            "role": a.role, "code": a.watermark_code, "joined": china_time_text(a.joined_at),
             "status": "active" if a.is_active else "frozen", "frozen_reason": a.frozen_reason,
             "courses": str(report.active_courses), "recent_ips": str(report.recent_ips),
             "live_devices": str(report.live_devices)}
@@ -66,13 +66,13 @@ class LeakState(DashboardBaseState):
         self.is_frozen = not report.account.is_active
         self.account = _account_view(report)
         self.orders = [{"order_no": o.order_no, "status": o.status, "total": format_fen(o.total_fen),
-                        "date": _fmt_time(o.created_at), "titles": o.titles} for o in report.orders]
-        self.devices = [{"agent": d.user_agent or "—", "ip": d.ip or "—", "created": _fmt_time(d.created_at),
-                         "last_seen": _fmt_time(d.last_seen_at), "state": d.state} for d in report.devices]
+                        "date": china_time_text(o.created_at), "titles": o.titles} for o in report.orders]
+        self.devices = [{"agent": d.user_agent or "—", "ip": d.ip or "—", "created": china_time_text(d.created_at),
+                         "last_seen": china_time_text(d.last_seen_at), "state": d.state} for d in report.devices]
         self.ips = [{"ip": i.ip, "sessions": str(i.sessions), "sign_ins": str(i.sign_ins), "failed": str(i.failed),
-                     "last_seen": _fmt_time(i.last_seen_at)} for i in report.ips]
+                     "last_seen": china_time_text(i.last_seen_at)} for i in report.ips]
         self.study = [{"course": s.course, "lesson": s.lesson, "percent": f"{s.percent}%",
-                       "last_at": _fmt_time(s.last_at)} for s in report.study]
+                       "last_at": china_time_text(s.last_at)} for s in report.study]
 
     @rx.event
     @staff_required

@@ -15,24 +15,19 @@ import json
 
 import reflex as rx
 
-from coursemall.api.public import public_url
+from coursemall import urls
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import transcode
 from coursemall.services.uploads import CHUNK_MAX
-from coursemall.state.dashboard_base import DashboardBaseState, _fmt_time, _in_session, parse_row_id
+from coursemall.state.dashboard_base import DashboardBaseState, _in_session
 from coursemall.state.guards import dashboard_required
+from coursemall.urls import public_url
 
 RENDITION_ORDER = ("hd", "sd", "audio", "poster", "hls_hd", "hls_sd", "hls_audio", "hls")
 ACTIVE = ("queued", "running")
 STEPS = ("hd", "sd", "audio", "poster", "hls", "preview", "done")
-
-
-def _routes():
-    """coursemall.pages.routes, imported on use: at module level it would import every page
-    (coursemall/pages/__init__.py), including the one importing this state."""
-    from coursemall.pages import routes
-
-    return routes
 
 
 def _duration(seconds: int) -> str:
@@ -56,12 +51,12 @@ class MediaAdminBaseState(DashboardBaseState):
             "error": self._t(row.error) if row.error else "",
             "attempts": self._t("mediaui.attempts", n=row.attempts), "can_retry": "1" if row.can_retry else "",
             "lesson": row.lesson_title, "course": row.course_title,
-            "href": _routes().admin_lesson_media_url(row.lesson_id) if row.lesson_id else "",
-            "date": _fmt_time(row.created_at),
+            "href": urls.admin_lesson_media_url(row.lesson_id) if row.lesson_id else "",
+            "date": china_time_text(row.created_at),
         }
 
     def _retry(self, job_id: object) -> bool:
-        jid = parse_row_id(job_id)
+        jid = valid_id(job_id)
         if jid is None:
             self._fail("jobs", "admin.bad_id")
             return False
@@ -105,7 +100,7 @@ class LessonMediaState(MediaAdminBaseState):
         self.jobs = []
 
     def _load(self, lesson_id: object) -> bool:
-        lid = parse_row_id(lesson_id)
+        lid = valid_id(lesson_id)
         if lid is None:
             self._clear_data()
             self._fail("page", "error.not_found")
@@ -123,7 +118,7 @@ class LessonMediaState(MediaAdminBaseState):
     def _show(self, view: transcode.LessonMediaView) -> None:
         self.media_lesson_id = view.lesson_id
         self.lesson_title, self.course_title, self.lesson_kind = view.lesson_title, view.course_title, view.lesson_kind
-        self.lesson_edit_href = _routes().admin_lesson_url(view.lesson_id)
+        self.lesson_edit_href = urls.admin_lesson_url(view.lesson_id)
         asset = view.current
         self.has_media = asset is not None
         self.asset_status = asset.status if asset else ""

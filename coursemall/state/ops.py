@@ -15,23 +15,24 @@ import asyncio
 
 import reflex as rx
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.money import format_fen
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import community as community_service
 from coursemall.services import instructors as instructor_service
 from coursemall.services import ops as ops_service
+from coursemall.state.admin import AdminBaseState, export_url
 from coursemall.state.base import AppState
 from coursemall.state.dashboard_base import (
     MAX_FORM_FIELD,
     DashboardBaseState,
-    _fmt_time,
     _in_session,
     form_checked,
     form_field,
-    parse_row_id,
 )
-from coursemall.state.admin import AdminBaseState, _routes, export_url
 from coursemall.state.guards import dashboard_required, staff_required
 
 MAX_FORM_KEYS = 120
@@ -39,7 +40,7 @@ TEXT_FIELD_MAX = 12_000  # bios; anything longer is cut so the service says "too
 
 
 def _time(value) -> str:
-    return _fmt_time(value) if value else ""
+    return china_time_text(value) if value else ""
 
 
 def _text_field(form_data: object, name: str) -> str | None:
@@ -83,7 +84,7 @@ class AdminOrderDetailState(AdminBaseState):
     def _show(self, d: ops_service.OrderDetail) -> None:
         self.order = {"order_no": d.order_no, "status": d.status, "channel": d.channel, "total": d.total,
                       "refunded": d.refunded, "learner": d.learner, "contact": d.contact,
-                      "learner_href": _routes().admin_learner_url(d.learner_id), "date": _time(d.created_at),
+                      "learner_href": urls.admin_learner_url(d.learner_id), "date": _time(d.created_at),
                       "paid_at": _time(d.paid_at), "closed_at": _time(d.closed_at), "close_reason": d.close_reason}
         self.lines = [{"id": str(ln.id), "title": ln.title, "price": ln.price, "refund_status": ln.refund_status,
                        "refundable": "1" if ln.refundable else ""} for ln in d.lines]
@@ -131,7 +132,7 @@ class AdminOrderDetailState(AdminBaseState):
         line_ids = []
         for key, value in form_data.items():
             if isinstance(key, str) and key.startswith("line_") and form_checked(value):
-                lid = parse_row_id(key[5:])
+                lid = valid_id(key[5:])
                 if lid is None:
                     return self._fail("refund", "error.bad_request")
                 line_ids.append(lid)
@@ -173,7 +174,7 @@ class AdminLearnersState(AdminBaseState):
         self._admit()
         self.q, self.page, self.pages, self.count = q, result.page, result.pages, result.count
         self.csv_url = export_url("learners", {"q": q})
-        self.learners = [{"id": str(r.id), "href": _routes().admin_learner_url(r.id), "nickname": r.nickname,
+        self.learners = [{"id": str(r.id), "href": urls.admin_learner_url(r.id), "nickname": r.nickname,
                           "email": r.email, "phone": r.phone, "role": r.role, "active": "1" if r.active else "",
                           "orders": str(r.orders), "paid": format_fen(r.paid_fen),
                           "date": _time(r.created_at)} for r in result.rows]
@@ -203,7 +204,7 @@ class AdminLearnersState(AdminBaseState):
     @staff_required
     def goto_learners_page(self, page: int):
         self._clear_messages()
-        number = parse_row_id(page)
+        number = valid_id(page)
         if number is None or number > ops_service.MAX_PAGE:
             return self._fail("list", "error.bad_request")
         try:
@@ -228,9 +229,9 @@ class AdminLearnerState(AdminBaseState):
         self.profile = {"id": str(p.id), "nickname": p.nickname, "email": p.email, "phone": p.phone,
                         "role": p.role, "active": "1" if p.active else "", "frozen_reason": p.frozen_reason,
                         "date": _time(p.created_at), "devices": str(p.devices), "last_seen": _time(p.last_seen_at)}
-        self.learner_orders = [{"order_no": o.order_no, "href": _routes().admin_order_url(o.order_no), "total": o.total,
+        self.learner_orders = [{"order_no": o.order_no, "href": urls.admin_order_url(o.order_no), "total": o.total,
                                 "status": o.status, "date": _time(o.created_at)} for o in p.orders]
-        self.grants = [{"id": str(e.id), "course": e.course, "course_href": _routes().course_url(e.course_id),
+        self.grants = [{"id": str(e.id), "course": e.course, "course_href": urls.course_url(e.course_id),
                         "source": e.source, "ref": e.source_ref, "granted": _time(e.granted_at),
                         "revoked": _time(e.revoked_at), "revoke_reason": e.revoke_reason,
                         "active": "1" if e.active else "", "progress": f"{e.progress_pct}%"}
@@ -273,7 +274,7 @@ class AdminLearnerState(AdminBaseState):
     @rx.event
     @staff_required
     def grant_access(self, form_data: dict):
-        course_id = parse_row_id(form_field(form_data, "course_id"))
+        course_id = valid_id(form_field(form_data, "course_id"))
         if course_id is None:
             return self._fail("grant", "ops.grant.pick_course")
         reason = _short_field(form_data, "reason")
@@ -288,7 +289,7 @@ class AdminLearnerState(AdminBaseState):
     @rx.event
     @staff_required
     def revoke_access(self, form_data: dict):
-        grant_id = parse_row_id(form_field(form_data, "entitlement_id"))
+        grant_id = valid_id(form_field(form_data, "entitlement_id"))
         if grant_id is None:
             return self._fail("grants", "error.bad_request")
         reason = _short_field(form_data, "reason")
@@ -347,7 +348,7 @@ class AdminInstructorsState(AdminBaseState):
     @rx.event
     @staff_required
     def approve_application(self, application_id: int):
-        app_id = parse_row_id(application_id)
+        app_id = valid_id(application_id)
         if app_id is None:
             return self._fail("applications", "admin.bad_id")
         self._run("applications", "teach.approved", instructor_service.approve_application, application_id=app_id)
@@ -355,7 +356,7 @@ class AdminInstructorsState(AdminBaseState):
     @rx.event
     @staff_required
     def reject_application(self, form_data: dict):
-        app_id = parse_row_id(form_field(form_data, "application_id"))
+        app_id = valid_id(form_field(form_data, "application_id"))
         if app_id is None:
             return self._fail("applications", "admin.bad_id")
         reason = _short_field(form_data, "reason")
@@ -367,7 +368,7 @@ class AdminInstructorsState(AdminBaseState):
     @rx.event
     @staff_required
     def save_share(self, form_data: dict):
-        ins_id = parse_row_id(form_field(form_data, "instructor_id"))
+        ins_id = valid_id(form_field(form_data, "instructor_id"))
         if ins_id is None:
             return self._fail("instructors", "admin.bad_id")
         percent = _short_field(form_data, "percent")
@@ -379,7 +380,7 @@ class AdminInstructorsState(AdminBaseState):
     @rx.event
     @staff_required
     def save_instructor_profile(self, form_data: dict):
-        ins_id = parse_row_id(form_field(form_data, "instructor_id"))
+        ins_id = valid_id(form_field(form_data, "instructor_id"))
         fields = [_text_field(form_data, n) for n in ("name", "title", "bio")]
         if ins_id is None or any(f is None for f in fields):
             return self._fail("instructors", "error.bad_request")
@@ -459,10 +460,10 @@ class ModerationState(DashboardBaseState):
             reviews = community_service.moderation_reviews(s, actor_id=actor, status=self.status_filter)
             words = community_service.get_blocked_words(s, actor_id=actor) if self.is_staff else []
         self.comments = [{"id": str(c.id), "course": c.course, "lesson": c.lesson,
-                          "lesson_href": _routes().lesson_url(c.lesson_id), "author": c.author, "body": c.body,
+                          "lesson_href": urls.lesson_url(c.lesson_id), "author": c.author, "body": c.body,
                           "status": c.status, "reply": "1" if c.is_reply else "", "date": _time(c.created_at)}
                          for c in comments]
-        self.reviews = [{"id": str(r.id), "course": r.course, "course_href": _routes().course_url(r.course_id),
+        self.reviews = [{"id": str(r.id), "course": r.course, "course_href": urls.course_url(r.course_id),
                          "author": r.author, "stars": "★" * r.rating, "content": r.content,
                          "owner_reply": r.owner_reply, "status": r.status, "date": _time(r.created_at)}
                         for r in reviews]
@@ -502,7 +503,7 @@ class ModerationState(DashboardBaseState):
         self._ok("page", ok_key)
 
     def _comment(self, comment_id: object, action: str) -> None:
-        cid = parse_row_id(comment_id)
+        cid = valid_id(comment_id)
         if cid is None:
             return self._fail("page", "admin.bad_id")
         self._moderate(community_service.moderate_comment, f"moderation.comment_{action}", comment_id=cid,
@@ -524,7 +525,7 @@ class ModerationState(DashboardBaseState):
         self._comment(comment_id, "delete")
 
     def _review(self, review_id: object, hidden: bool) -> None:
-        rid = parse_row_id(review_id)
+        rid = valid_id(review_id)
         if rid is None:
             return self._fail("page", "admin.bad_id")
         self._moderate(community_service.moderate_review, "moderation.review_hidden" if hidden

@@ -17,18 +17,19 @@ import logging
 import math
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import reflex as rx
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.catalog import format_duration
 from coursemall.domain.errors import DomainError
-from coursemall.pages import routes
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import certificates as certificate_service
 from coursemall.services import notes as notes_service
 from coursemall.services import progress as progress_service
-from coursemall.services.media_access import mint_player_media, valid_id
+from coursemall.services.media_access import mint_player_media
 from coursemall.services.player import get_lesson_page, get_player_context
 from coursemall.state.base import AppState
 from coursemall.state.catalog import TRIAL_GUARD_JS, LessonState
@@ -40,7 +41,6 @@ MAX_PAYLOAD_CHARS = 400
 MAX_SECONDS = 24 * 3600 + 60
 SPEEDS = ("0.5", "0.75", "1", "1.25", "1.5", "2")
 NOTE_FORM_MAX = 4000
-SHOP_TZ = ZoneInfo("Asia/Shanghai")  # drip dates are shown in shop-local time
 
 # The player's client side is assets/js/player.js (served at /js/player.js): constant text, no
 # user data, installed once per tab. load_player answers every lesson load (a full page load or a
@@ -121,8 +121,7 @@ def _record_heartbeat(actor: int, data: dict):
 
 
 def unlock_text(moment: datetime, lang_t) -> str:
-    local = moment.astimezone(SHOP_TZ)
-    return lang_t("player.unlocks_on", date=local.strftime("%Y-%m-%d %H:%M"))
+    return lang_t("player.unlocks_on", date=china_time_text(moment))  # drip dates: shop-local time
 
 
 class PlayerState(LessonState):
@@ -167,7 +166,7 @@ class PlayerState(LessonState):
         if result.course_percent is not None:
             self.course_percent = result.course_percent
         if result.certificate_code:
-            self.certificate_href = routes.certificate_url(result.certificate_code)
+            self.certificate_href = urls.certificate_url(result.certificate_code)
 
     def _reset_player(self) -> None:
         self.chapters, self.outline, self.markers = [], [], []
@@ -181,14 +180,14 @@ class PlayerState(LessonState):
     def _show_lesson(self, page) -> None:
         """LessonState's vars (inherited, so they live on the parent state) from the page DTO."""
         self.lesson_id, self.course_id = page.lesson_id, page.course_id
-        self.course_title, self.course_href = page.course_title, routes.course_url(page.course_id)
+        self.course_title, self.course_href = page.course_title, urls.course_url(page.course_id)
         self.title, self.kind, self.duration = page.title, page.kind, page.duration_text
         self.access, self.free_seconds = page.access, page.free_seconds
         self.partial_text = self._t("lesson.partial_note", duration=format_duration(page.free_seconds)) \
             if page.free_seconds else ""
         self.article_html = page.article_html
-        self.prev_href = routes.lesson_url(page.prev_lesson_id) if page.prev_lesson_id else ""
-        self.next_href = routes.lesson_url(page.next_lesson_id) if page.next_lesson_id else ""
+        self.prev_href = urls.lesson_url(page.prev_lesson_id) if page.prev_lesson_id else ""
+        self.next_href = urls.lesson_url(page.next_lesson_id) if page.next_lesson_id else ""
         self.preview_mode = page.preview
         self.unlock_text = unlock_text(page.unlocks_at, self._t) if page.unlocks_at else ""
         media = page.media
@@ -250,15 +249,15 @@ class PlayerState(LessonState):
         lid = page.lesson_id
         self._duration_seconds = ctx.duration_seconds
         self.chapters = [{"id": str(ch.id), "title": ch.title} for ch in ctx.chapters]
-        self.outline = [[{"id": str(ls.id), "href": routes.lesson_url(ls.id), "title": ls.title, "kind": ls.kind,
+        self.outline = [[{"id": str(ls.id), "href": urls.lesson_url(ls.id), "title": ls.title, "kind": ls.kind,
                           "duration": ls.duration_text, "done": "1" if ls.completed else "",
                           "current": "1" if ls.current else "",
-                          "unlocks": ls.unlocks_at.astimezone(SHOP_TZ).strftime("%m-%d") if ls.unlocks_at else ""}
+                          "unlocks": china_time_text(ls.unlocks_at, "%m-%d")}
                          for ls in ch.lessons] for ch in ctx.chapters]
         self.course_percent = ctx.course_percent
         self.entitled = ctx.entitled or page.preview
         self.lesson_completed = ctx.lesson_completed
-        self.certificate_href = routes.certificate_url(ctx.certificate_code) if ctx.certificate_code else ""
+        self.certificate_href = urls.certificate_url(ctx.certificate_code) if ctx.certificate_code else ""
         if self.access != "locked":
             self.overlay_name, self.overlay_code = ctx.overlay_nickname, ctx.overlay_code
         self.markers = [marker_vars(m, ctx.duration_seconds) for m in markers]
@@ -411,15 +410,15 @@ class LearningState(AppState):
         self.courses = [{
             "id": str(c.course_id), "title": c.title, "cover": c.cover_url, "percent": str(c.percent),
             "percent_css": f"{max(0, min(100, c.percent))}%",
-            "href": routes.course_url(c.course_id),
+            "href": urls.course_url(c.course_id),
             "progress_text": self._t("learning.lessons_done", done=c.completed_lessons, total=c.total_lessons),
-            "continue_href": routes.lesson_url(c.continue_lesson_id, t=c.continue_position)
+            "continue_href": urls.lesson_url(c.continue_lesson_id, t=c.continue_position)
             if c.continue_lesson_id else "",
             "continue_title": c.continue_lesson_title,
         } for c in view.courses]
         self.recent = [{
             "lesson_id": str(r.lesson_id), "title": r.lesson_title, "course": r.course_title, "kind": r.kind,
-            "href": routes.lesson_url(r.lesson_id, t=r.position_seconds if r.kind != "article" else 0),
+            "href": urls.lesson_url(r.lesson_id, t=r.position_seconds if r.kind != "article" else 0),
             "percent": str(r.percent), "done": "1" if r.completed else "",
         } for r in view.recent]
         self.daily = [{"day": d.day[5:], "minutes": d.minutes} for d in view.daily]
@@ -456,4 +455,4 @@ class CertificateState(AppState):
         self.found = True
         self.code, self.learner_name, self.course_title = view.code, view.learner_name, view.course_title
         self.issued_on = view.issued_on
-        self.image_url = routes.certificate_png_url(view.code)
+        self.image_url = urls.certificate_png_url(view.code)

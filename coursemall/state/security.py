@@ -21,28 +21,21 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
+from coursemall import urls
 from coursemall.api.auth import safe_next
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import valid_id
 from coursemall.services import crypto, mfa
 from coursemall.services import staff as staff_service
 from coursemall.services.permissions import DASHBOARD_CLOSED, DashboardActor, dashboard_actor
 from coursemall.services.setup import shop_is_open
 from coursemall.state.base import AppState
-from coursemall.state.dashboard_base import (
-    DashboardBaseState,
-    _fmt_time,
-    _in_session,
-    form_field,
-    parse_row_id,
-)
+from coursemall.state.dashboard_base import DashboardBaseState, _in_session, form_field
 from coursemall.state.guards import FORBIDDEN, make_guard, owner_required
 
 DASHBOARD_USER = "dashboard_user_required"
-# coursemall.pages.routes cannot be imported here: importing it runs coursemall/pages/__init__.py,
-# whose pages import this module (a cycle). tests/state/test_security_state.py checks they agree.
-ADMIN_PATH = "/admin"
-SECURITY_PATH = "/admin/security"
 MAX_CODE_FIELD = 40
 MAX_ACCOUNT_FIELD = 300
 
@@ -94,7 +87,7 @@ class SecurityState(DashboardBaseState):
     enrol_qr: str = ""  # data:image/png URL of the provisioning URI
     enrol_key: str = ""  # the base32 key for manual entry (only while enrolling)
     new_codes: list[str] = []  # recovery codes, shown once
-    next_path: str = ADMIN_PATH
+    next_path: str = urls.ADMIN
 
     _pending_enrol: str = ""  # "<user id>:<seed>" being enrolled, encrypted (services/crypto.py)
 
@@ -117,7 +110,7 @@ class SecurityState(DashboardBaseState):
         self.recovery_left_text = self._t("mfa.ui.recovery_left", count=status.recovery_left)
 
     def _read_next(self) -> None:
-        self.next_path = safe_next(self.router.url.query_parameters.get("next"), ADMIN_PATH)
+        self.next_path = safe_next(self.router.url.query_parameters.get("next"), urls.ADMIN)
 
     @rx.event
     @dashboard_user_required
@@ -230,7 +223,7 @@ class MfaGateState(AppState):
 
     gate_loaded: bool = False
     gate_enrolled: bool = False
-    gate_security_href: str = SECURITY_PATH
+    gate_security_href: str = urls.ADMIN_SECURITY
     gate_error: str = ""
     gate_success: str = ""
 
@@ -244,8 +237,8 @@ class MfaGateState(AppState):
         self.gate_error, self.gate_success = ("", text) if ok else (text, "")
 
     def _security_href(self) -> str:
-        here = safe_next(self.router.url.path, ADMIN_PATH)
-        return f"{SECURITY_PATH}?{urlencode({'next': here})}"
+        here = safe_next(self.router.url.path, urls.ADMIN)
+        return f"{urls.ADMIN_SECURITY}?{urlencode({'next': here})}"
 
     @rx.event
     @dashboard_user_required
@@ -290,7 +283,7 @@ class StaffState(DashboardBaseState):
     def _reload(self) -> None:
         rows = _in_session(staff_service.list_staff, actor_id=self._actor_id())
         self.staff_rows = [{"id": str(r.user_id), "nickname": r.nickname, "account": r.account, "role": r.role,
-                            "mfa": "on" if r.enrolled else "off", "since": _fmt_time(r.created_at)}
+                            "mfa": "on" if r.enrolled else "off", "since": china_time_text(r.created_at)}
                            for r in rows]
 
     def _run(self, section: str, fn: Callable[..., Any], **kwargs: Any) -> bool:
@@ -332,7 +325,7 @@ class StaffState(DashboardBaseState):
     @owner_required
     def demote_staff(self, user_id: int):
         self._clear_messages()
-        uid = parse_row_id(user_id)
+        uid = valid_id(user_id)
         if uid is None:
             return self._fail("list", "admin.bad_id")
         if self._run("list", staff_service.demote_staff, user_id=uid):
@@ -342,7 +335,7 @@ class StaffState(DashboardBaseState):
     @owner_required
     def reset_staff_mfa(self, user_id: int):
         self._clear_messages()
-        uid = parse_row_id(user_id)
+        uid = valid_id(user_id)
         if uid is None:
             return self._fail("list", "admin.bad_id")
         if self._run("list", mfa.reset_user_mfa, user_id=uid):
@@ -373,13 +366,13 @@ class AuditState(DashboardBaseState):
         try:
             with session_scope() as s:
                 result = staff_service.list_audit(s, actor_id=actor_id, action_prefix=action,
-                                                  actor_filter=parse_row_id(actor) if actor else None, page=page)
+                                                  actor_filter=valid_id(actor) if actor else None, page=page)
                 actors = staff_service.audit_actors(s, actor_id=actor_id)
         except DomainError as exc:
             return self._service_error("list", exc, owner_only=True)
         self._admit()
         system = self._t("audit.ui.system")
-        self.entries = [{"id": str(r.id), "time": _fmt_time(r.created_at), "actor": r.actor or system,
+        self.entries = [{"id": str(r.id), "time": china_time_text(r.created_at), "actor": r.actor or system,
                          "action": r.action, "target": r.target, "detail": r.detail} for r in result.rows]
         self.actors = [{"id": str(a.user_id), "nickname": a.nickname} for a in actors]
         self.action_filter, self.actor_filter, self.audit_page = action, actor, result.page
@@ -398,7 +391,7 @@ class AuditState(DashboardBaseState):
         self._clear_messages()
         action = staff_service.parse_action_prefix(form_field(form_data, "action"))
         raw_actor = form_field(form_data, "actor")
-        actor_ok = raw_actor in ("", "all") or parse_row_id(raw_actor) is not None
+        actor_ok = raw_actor in ("", "all") or valid_id(raw_actor) is not None
         if action is None or not isinstance(raw_actor, str) or not actor_ok:
             return self._fail("list", "audit.bad_filter")
         self._load(action, "" if raw_actor == "all" else raw_actor, 1)

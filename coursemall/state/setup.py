@@ -19,14 +19,13 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
+from coursemall import urls
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.services import accounts, crypto, mfa, sessions
 from coursemall.services import setup as setup_service
 from coursemall.state.base import AppState
 
-ADMIN_PATH = "/admin"  # pages.routes imports every page (a cycle): see state/security.py
-SIGN_IN_PATH = "/login"
 MAX_FIELD = 300
 MAX_CODE_FIELD = 40
 SIGN_IN_WINDOW_SECONDS = 15 * 60  # how long after the setup "open the shop admin" still works
@@ -163,14 +162,14 @@ class SetupState(AppState):
         owner_id, self._owner_id = self._owner_id, 0
         if self.step != "done" or not owner_id or time.monotonic() - self._done_at > SIGN_IN_WINDOW_SECONDS:
             self.error = self._t("setup.ticket_gone")
-            return rx.redirect(SIGN_IN_PATH)
+            return rx.redirect(urls.SIGN_IN)
         try:
             with session_scope() as s:
                 ticket = setup_service.owner_sign_in_ticket(s, owner_id=owner_id,
                                                             browser_hash=self._browser_hash())
         except DomainError:
             self.error = self._t("setup.ticket_gone")
-            return rx.redirect(SIGN_IN_PATH)
+            return rx.redirect(urls.SIGN_IN)
         self.new_codes = []
-        url = "/api/auth/complete?" + urlencode({"ticket": ticket, "next": ADMIN_PATH})
+        url = "/api/auth/complete?" + urlencode({"ticket": ticket, "next": urls.ADMIN})
         return rx.call_script(f"window.location.assign({json.dumps(url)})")

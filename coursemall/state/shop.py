@@ -17,16 +17,15 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import reflex as rx
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from coursemall.api.public import public_url
+from coursemall import urls
 from coursemall.db import session_scope
-from coursemall.domain.money import format_fen
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import format_fen
 from coursemall.domain.orders import (
     PAYABLE_CHANNELS,
     Channel,
@@ -34,10 +33,10 @@ from coursemall.domain.orders import (
     ItemType,
     LineRefund,
     OrderStatus,
-    parse_id,
     parse_order_no,
 )
-from coursemall.pages import routes
+from coursemall.domain.time import china_time_text
+from coursemall.domain.validation import parse_id
 from coursemall.payments import registry
 from coursemall.services import cart as cart_service
 from coursemall.services import checkout as checkout_service
@@ -47,13 +46,13 @@ from coursemall.services import payments as payments_service
 from coursemall.services import refunds as refunds_service
 from coursemall.services import wechat_oauth
 from coursemall.settings import get_settings
-from coursemall.state.feedback import FeedbackMixin
 from coursemall.state.analytics import track_checkout_view
 from coursemall.state.base import AppState
+from coursemall.state.feedback import FeedbackMixin
+from coursemall.urls import public_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-CHINA_TZ = timezone(timedelta(hours=8))
 MAX_FIELD = 2000  # longest string any shop form field may carry before it is even looked at
 MAX_REASON = 200
 MAX_REFERENCE = 64
@@ -65,14 +64,6 @@ def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
     """Run one service in its own unit of work (also from a worker thread)."""
     with session_scope() as s:
         return fn(s, **kwargs)
-
-
-def _fmt_time(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _safe_url(url: object) -> str:
@@ -153,9 +144,9 @@ class BuyState(_ShopMixin, AppState):
     """The buy bar of /course/[course_id] and /bundle/[bundle_id]: add to cart, buy now, claim free."""
 
     def _sign_in_first(self, item_type: str, item_id: int):
-        next_path = (routes.course_url(item_id) if item_type == ItemType.COURSE
-                     else routes.bundle_url(item_id) if item_type == ItemType.BUNDLE else routes.HOME)
-        return rx.redirect(routes.sign_in_url(next_path))
+        next_path = (urls.course_url(item_id) if item_type == ItemType.COURSE
+                     else urls.bundle_url(item_id) if item_type == ItemType.BUNDLE else urls.HOME)
+        return rx.redirect(urls.sign_in_url(next_path))
 
     @rx.event
     def add_to_cart(self, item_type: str, item_id: int):
@@ -190,7 +181,7 @@ class BuyState(_ShopMixin, AppState):
 
             return CourseState.load
         self.error = self.success = ""
-        return rx.redirect(routes.order_url(view.out_trade_no))
+        return rx.redirect(urls.order_url(view.out_trade_no))
 
     @rx.event
     def clear_message(self):
@@ -218,7 +209,7 @@ class CartState(_ShopMixin, AppState):
             "price": ln.price,
             "original": format_fen(ln.original_price_fen)
             if ln.original_price_fen > ln.price_fen else "",
-            "href": routes.course_url(ln.item_id) if ln.item_type == ItemType.COURSE else "",
+            "href": urls.course_url(ln.item_id) if ln.item_type == ItemType.COURSE else "",
             "available": "1" if ln.available else "",
             "note": self._t(ln.note) if ln.note else "",
         } for ln in view.lines]
@@ -233,7 +224,7 @@ class CartState(_ShopMixin, AppState):
         user_id = self._actor_id()
         if user_id is None:
             self.lines, self.total, self.count, self.purchasable = [], "", 0, 0
-            return rx.redirect(routes.sign_in_url(routes.CART), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.CART), replace=True)
         try:
             self._show(_in_session(cart_service.get_cart, actor_id=user_id))
         except Exception as exc:  # noqa: BLE001
@@ -258,14 +249,14 @@ class CartState(_ShopMixin, AppState):
     def checkout(self):
         user_id = self._signed_in_actor()
         if user_id is None:
-            return rx.redirect(routes.sign_in_url(routes.CART))
+            return rx.redirect(urls.sign_in_url(urls.CART))
         try:
             view = _in_session(checkout_service.checkout_cart, actor_id=user_id,
                                client_kind=self._client_kind())
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
         self.error = self.success = ""
-        return rx.redirect(routes.order_url(view.out_trade_no))
+        return rx.redirect(urls.order_url(view.out_trade_no))
 
 
 # ------------------------------------------------------------------------- order / checkout page
@@ -339,9 +330,9 @@ class OrderState(_ShopMixin, AppState):
         self.channel_text = self._t(f"pay.channel.{view.channel}") if view.channel else ""
         self.total = view.total
         self.refunded = format_fen(view.refunded_fen) if view.refunded_fen else ""
-        self.created = _fmt_time(view.created_at)
-        self.paid_at = _fmt_time(view.paid_at)
-        self.expires_text = self._t("order.expires", time=_fmt_time(view.expires_at)) if view.can_pay else ""
+        self.created = china_time_text(view.created_at)
+        self.paid_at = china_time_text(view.paid_at)
+        self.expires_text = self._t("order.expires", time=china_time_text(view.expires_at)) if view.can_pay else ""
         paid_like = view.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDING)
         self.lines = [{
             "id": str(ln.id),
@@ -350,7 +341,7 @@ class OrderState(_ShopMixin, AppState):
             "price": ln.price,
             "original": format_fen(ln.original_price_fen)
             if ln.original_price_fen > ln.unit_price_fen else "",
-            "href": routes.course_url(ln.item_id) if ln.item_type == ItemType.COURSE else "",
+            "href": urls.course_url(ln.item_id) if ln.item_type == ItemType.COURSE else "",
             "learn": "1" if paid_like and ln.refund_status != LineRefund.REFUNDED
             and ln.item_type == ItemType.COURSE else "",
             "refund": self._t(f"order.line_refund.{ln.refund_status}") if ln.refund_status else "",
@@ -361,7 +352,7 @@ class OrderState(_ShopMixin, AppState):
         self.refunds = [{
             "id": str(r.id), "no": r.out_refund_no, "amount": r.amount,
             "status": self._t(f"refund.status.{r.status}"), "status_key": r.status, "reason": r.reason,
-            "decision": r.decision_reason, "date": _fmt_time(r.created_at),
+            "decision": r.decision_reason, "date": china_time_text(r.created_at),
         } for r in refunds]
         self.extra_payments = [self._extra_payment_row(p) for p in view.extra_payments]
         self.can_pay, self.can_cancel, self.can_refund = view.can_pay, view.can_cancel, view.can_refund
@@ -382,7 +373,7 @@ class OrderState(_ShopMixin, AppState):
         status = p.refund_status or "approved"
         return {"text": self._t(f"order.extra_payment.{p.role}", amount=p.amount, channel=channel),
                 "status": self._t(f"order.extra_refund.{status}"), "status_key": status,
-                "date": _fmt_time(p.paid_at), "refunded": _fmt_time(p.refunded_at)}
+                "date": china_time_text(p.paid_at), "refunded": china_time_text(p.refunded_at)}
 
     async def _reload(self, user_id: int, order_no: str) -> None:
         view, refunds, manual = await asyncio.to_thread(_load_order_work, user_id, order_no)
@@ -399,7 +390,7 @@ class OrderState(_ShopMixin, AppState):
         user_id = self._actor_id()
         if user_id is None:
             self._reset()
-            return rx.redirect(routes.sign_in_url(routes.order_url(order_no)), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.order_url(order_no)), replace=True)
         if order_no != self.order_no:
             self._reset()
             self.pay_kind = ""
@@ -485,7 +476,7 @@ class OrderState(_ShopMixin, AppState):
             return
         if action.kind == "jsapi":
             self.pay_kind = "redirect"
-            return rx.call_script(_jsapi_script(action.params, routes.order_url(order_no)))
+            return rx.call_script(_jsapi_script(action.params, urls.order_url(order_no)))
         url = _safe_url(action.url)
         if not url:
             return self._fail("pay.channel_error")
@@ -599,7 +590,7 @@ class SandboxCashierState(_ShopMixin, AppState):
             return self._fail("order.not_found")
         user_id = self._actor_id()
         if user_id is None:
-            return rx.redirect(routes.sign_in_url(f"/pay/sandbox/{order_no}"), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.sandbox_cashier_url(order_no)), replace=True)
         try:
             view = _in_session(checkout_service.get_my_order, actor_id=user_id, order_no=order_no)
         except Exception as exc:  # noqa: BLE001
@@ -633,7 +624,7 @@ class SandboxCashierState(_ShopMixin, AppState):
                                     order_no=order_no, outcome=outcome)
         except Exception as exc:  # noqa: BLE001
             return self._failed(exc)
-        return rx.redirect(routes.order_url(order_no))
+        return rx.redirect(urls.order_url(order_no))
 
 
 # ------------------------------------------------------------------------- my orders
@@ -654,7 +645,7 @@ class MyOrdersState(_ShopMixin, AppState):
         user_id = self._actor_id()
         if user_id is None:
             self.orders = []
-            return rx.redirect(routes.sign_in_url(routes.ORDERS), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.ORDERS), replace=True)
         try:
             views = _in_session(checkout_service.list_my_orders, actor_id=user_id, status=status or None,
                                 limit=50)
@@ -663,11 +654,11 @@ class MyOrdersState(_ShopMixin, AppState):
             return self._failed(exc)
         self.orders = [{
             "no": v.out_trade_no,
-            "href": routes.order_url(v.out_trade_no),
+            "href": urls.order_url(v.out_trade_no),
             "status": v.status,
             "status_text": self._status_text(v.status),
             "total": v.total,
-            "date": _fmt_time(v.created_at),
+            "date": china_time_text(v.created_at),
             "summary": (v.lines[0].title if len(v.lines) == 1 else self._t(
                 "orders.items", first=v.lines[0].title, count=len(v.lines), more=len(v.lines) - 1))
             if v.lines else "",
@@ -688,7 +679,7 @@ class MessageCenterState(_ShopMixin, AppState):
         self.items = [{
             "id": str(m.id), "kind": m.kind, "title": m.title, "body": m.body,
             "link": _safe_url(m.link) if m.link.startswith("/") else "",
-            "unread": "" if m.read else "1", "date": _fmt_time(m.created_at),
+            "unread": "" if m.read else "1", "date": china_time_text(m.created_at),
         } for m in views]
         self.loaded = True
 
@@ -698,7 +689,7 @@ class MessageCenterState(_ShopMixin, AppState):
         user_id = self._actor_id()
         if user_id is None:
             self.items = []
-            return rx.redirect(routes.sign_in_url(routes.MESSAGES), replace=True)
+            return rx.redirect(urls.sign_in_url(urls.MESSAGES), replace=True)
         try:
             self._load(user_id)
         except Exception as exc:  # noqa: BLE001

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from coursemall.domain.errors import DomainError
+from coursemall.domain.money import fen_to_yuan, yuan_to_fen
 from coursemall.domain.orders import (
     TRANSITIONS,
     OrderStatus,
@@ -13,13 +14,11 @@ from coursemall.domain.orders import (
     RefundPolicyRule,
     can_transition,
     decide_refund_policy,
-    fen_to_yuan,
-    parse_id,
     parse_order_no,
     price_lines,
     status_after_refund,
-    yuan_to_fen,
 )
+from coursemall.domain.validation import parse_id
 
 
 def test_transition_table_is_complete_and_strict():

@@ -9,6 +9,7 @@ import pytest
 
 from coursemall.domain import progress as p
 from coursemall.domain.errors import DomainError
+from coursemall.domain.time import china_date
 
 
 def cover(spans, duration):
@@ -72,11 +73,11 @@ def test_forgery_caps():
     assert p.credit_seconds(-5, 10) == 0
 
 
-def test_local_day_is_shanghai():
-    assert p.local_day(datetime(2026, 3, 1, 15, 59, tzinfo=timezone.utc)) == date(2026, 3, 1)
-    assert p.local_day(datetime(2026, 3, 1, 16, 0, tzinfo=timezone.utc)) == date(2026, 3, 2)
+def test_study_day_is_shanghai():
+    assert china_date(datetime(2026, 3, 1, 15, 59, tzinfo=timezone.utc)) == date(2026, 3, 1)
+    assert china_date(datetime(2026, 3, 1, 16, 0, tzinfo=timezone.utc)) == date(2026, 3, 2)
     with pytest.raises(ValueError):
-        p.local_day(datetime(2026, 3, 1))
+        china_date(datetime(2026, 3, 1))
 
 
 def test_streaks():

@@ -40,7 +40,7 @@ from sqlmodel import Session, select
 
 from bench.reflex_client import ProtocolError, ReflexClient, handler_name
 from coursemall.db import make_engine
-from coursemall.domain.orders import fen_to_yuan
+from coursemall.domain.money import fen_to_yuan
 from coursemall.jobs.orders import close_expired_orders, reconcile_pending
 from coursemall.models import Course, Entitlement, Order, OrderLine, Payment, Refund, utcnow
 from coursemall.payments import registry

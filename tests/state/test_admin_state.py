@@ -20,6 +20,7 @@ from sqlmodel import Session, func, select
 
 import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
+from coursemall.domain.validation import valid_id
 from coursemall.i18n import t
 from coursemall.models import Entitlement, ManualPayment, Order, Refund, RefundPolicy, ShopPaymentSetting
 from coursemall.services import cart, checkout, manual_pay, payments, refunds, sessions
@@ -33,7 +34,6 @@ from coursemall.state.admin import (
 )
 from coursemall.state.analytics import DashboardHomeState
 from coursemall.state.base import AppState
-from coursemall.state.dashboard_base import parse_row_id
 from coursemall.state.guards import guard_of
 from tests.payments.factories import active_grants, make_course, make_user, messages_of
 from tests.state.test_auth_state import call, make_state
@@ -280,7 +280,7 @@ def _actually_valid(handler: str, args: tuple) -> bool:
         return all(v == "" or (k == "q" and isinstance(v, str) and len(" ".join(v.split())) <= 60)
                    for k, v in fields.items())
     if handler == "goto_orders_page":
-        return parse_row_id(arg) is not None and parse_row_id(arg) <= 10_000
+        return valid_id(arg) is not None and valid_id(arg) <= 10_000
     if handler == "save_policy" and isinstance(arg, dict):
         days, auto = arg.get("within_days"), arg.get("auto_approve")
         return (days == 0 and not isinstance(days, bool)) or isinstance(auto, bool) or auto == ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, func, select
@@ -122,12 +123,13 @@ async def test_owner_sees_the_whole_shop(engine, shop):
     assert state.allowed and state.is_owner and not state.error
     assert (state.start, state.end, state.preset) == ("2026-03-09", "2026-03-10", "")
     assert state.totals == {"revenue": "¥380.01", "orders": "4", "learners": "3"}
-    assert [(d["day"], d["yuan"], d["orders"]) for d in state.daily] == [("03-09", 100.0, 1), ("03-10", 280.01, 3)]
+    assert [(d["day"], d["yuan"], d["orders"]) for d in state.daily] == [
+        ("03-09", Decimal("100.00"), 1), ("03-10", Decimal("280.01"), 3)]
     assert [r["visitors"] for r in state.funnel_rows] == [3, 3, 2, 3]
     assert state.net == {"paid": "¥380.01", "fees": "¥1.80", "refunds": "¥100.00", "share": "¥44.55",
                          "net": "¥233.66"}
-    assert [(w["base"], w["value"]) for w in state.waterfall] == [
-        (0, 380.01), (378.21, 1.8), (278.21, 100.0), (233.66, 44.55), (0, 233.66)]
+    assert [(str(w["base"]), str(w["value"])) for w in state.waterfall] == [  # exact Decimals, no float
+        ("0.00", "380.01"), ("378.21", "1.80"), ("278.21", "100.00"), ("233.66", "44.55"), ("0.00", "233.66")]
     assert [s["title"] for s in state.sellers] == ["课程一", "课程三", "课程二"]
     assert [c["rate"] for c in state.completion] == ["50.0%", "0.0%", "50.0%"]
     assert [d["learners"] for d in state.dau] == [1, 2]
@@ -242,7 +244,7 @@ async def test_todays_revenue_grows_by_the_price_of_a_purchase(engine, shop):
         payments.sandbox_decide(s, actor_id=shop.learners[1], order_no=order.out_trade_no, outcome="pay")
     await call(home, "load_dashboard_home")
     assert home.today_revenue == "¥100.00" and home.today_orders == 1 and home.today_learners == 1
-    assert home.spark[-1]["yuan"] == 100.0
+    assert home.spark[-1]["yuan"] == Decimal("100.00")
     assert home.pending_refunds == 0 and home.pending_manual == 0
     # the instructor of another course sees none of it
     other = make_state(DashboardHomeState, cookie=cookie_for(engine, shop.teacher_b))
