@@ -7,7 +7,7 @@ Creates a private database (`cm_bench_analytics_<pid>` next to COURSEMALL_BENCH_
 postgresql://postgres@127.0.0.1:5432/test), creates the app's tables plus the indexes the
 analytics need (INDEXES below; the coordinator adds them to the models), fills it with
 `INSERT ... SELECT generate_series` (no Python loop over rows), runs each chart's service function
-(`coursemall.services.analytics`, one session per call like a handler, as the owner and as one
+(`coursemall.services.dashboard.analytics`, one session per call like a handler, as the owner and as one
 instructor) and the bare aggregate SQL for the same chart N times, prints p50/p95 in ms, writes
 the table between the analytics markers of bench/RESULTS.md with --write-results, and drops the
 database at the end (unless --keep).
@@ -44,8 +44,8 @@ from sqlmodel import Session, SQLModel  # noqa: E402
 
 import coursemall.models  # noqa: E402,F401
 from coursemall.db import make_engine  # noqa: E402
-from coursemall.services import analytics  # noqa: E402
-from coursemall.services.analytics import DateRange  # noqa: E402
+from coursemall.services.dashboard import analytics
+from coursemall.services.dashboard.analytics import DateRange  # noqa: E402
 
 PG_URL = os.environ.get("COURSEMALL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -355,7 +355,7 @@ def render(args, counts, size, steps, load_s, tables, total) -> str:
         "",
         "Rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + f"; database {size}. "
         "Each cell is the p50 or p95 of N timed runs after one warm-up, in ms. Service = the function in "
-        "`coursemall/services/analytics.py` with its own session and permission check, as the owner (whole shop) "
+        "`coursemall/services/dashboard/analytics.py` with its own session and permission check, as the owner (whole shop) "
         "and as an instructor (10 of the 500 courses); bare SQL = the plain aggregate for the same chart, "
         "whole shop. Data: 200,000 learners, 500 courses of 10 lessons, 50 instructors; orders over 365 days in "
         "time order (5 % bundle lines of 3 courses, 10 % closed, 3 % refunded); every learner owns 5 courses "

@@ -55,9 +55,9 @@ from tests.e2e import server  # noqa: E402
 
 COMMAND = ".venv/bin/python -m bench.heartbeat_load"
 APP_STATE = ("coursemall.state.base", "AppState")
-HEARTBEAT = handler_name(APP_STATE, ("coursemall.state.catalog", "CatalogBaseState"),
-                         ("coursemall.state.catalog", "LessonState"),
-                         ("coursemall.state.player", "PlayerState"), handler="heartbeat")
+HEARTBEAT = handler_name(APP_STATE, ("coursemall.state.catalog.storefront", "CatalogBaseState"),
+                         ("coursemall.state.catalog.storefront", "LessonState"),
+                         ("coursemall.state.learning.player", "PlayerState"), handler="heartbeat")
 TOGGLE_LANG = handler_name(APP_STATE, handler="toggle_lang")
 TRIVIAL_EVENT = handler_name(("trivial_app.trivial_app", "CounterState"), handler="increment")
 START, END = "<!-- heartbeat:start -->", "<!-- heartbeat:end -->"
@@ -240,7 +240,8 @@ def prepare_learners(db_url: str, env: dict, n: int) -> tuple[int, int, list[str
     from coursemall.db import session_scope
     from coursemall.domain.catalog import EntitlementSource
     from coursemall.models import Course, Entitlement, Lesson, User
-    from coursemall.services import accounts, passwords, progress, sessions
+    from coursemall.services.accounts import passwords, sessions, users as accounts
+    from coursemall.services.learning import progress
 
     with session_scope() as s:
         row = s.exec(

@@ -73,8 +73,8 @@ def _run(kind: str, tmp: Path) -> list[dict]:
 
     from coursemall.api import hls as hls_api
     from coursemall.models import MediaAsset
-    from coursemall.services import sessions
-    from coursemall.services.media_access import mint_player_media
+    from coursemall.services.accounts import sessions
+    from coursemall.services.learning.media_access import mint_player_media
     from tests.api.test_hls import write_variant
     from tests.services.catalog_fixture import build_catalog
 

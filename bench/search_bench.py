@@ -37,7 +37,7 @@ from coursemall.db import make_engine  # noqa: E402
 from coursemall.domain.catalog import build_search_text  # noqa: E402
 from coursemall.domain.search import contains_pattern, normalize_query  # noqa: E402
 from coursemall.models import Category, Course, Instructor  # noqa: E402
-from coursemall.services.catalog import search_courses  # noqa: E402
+from coursemall.services.catalog.storefront import search_courses  # noqa: E402
 
 PG_URL = os.environ.get("COURSEMALL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PG_SCHEMA = "bench_search"

@@ -59,7 +59,7 @@ def _production_banner(s) -> None:
     """A shop not set up yet gets its first setup link here (once: later starts say how to get a
     new one, since only the link's hash is kept); then a summary of the go-live check."""
     from coursemall.db import session_scope
-    from coursemall.services import golive, setup
+    from coursemall.services.shop import golive, setup
 
     with session_scope() as session:
         is_open = setup.shop_is_open(session, s)
@@ -93,7 +93,7 @@ def setup_link() -> int:
     from coursemall.db import session_scope
     from coursemall.domain.errors import DomainError
     from coursemall.i18n import t
-    from coursemall.services import setup
+    from coursemall.services.shop import setup
 
     try:
         with session_scope() as session:
@@ -119,7 +119,7 @@ def check(rest: list[str]) -> int:
     blocking one remains."""
     from coursemall.db import session_scope
     from coursemall.i18n import t
-    from coursemall.services import golive
+    from coursemall.services.shop import golive
 
     parser = argparse.ArgumentParser(prog="python -m coursemall check")
     parser.add_argument("--lang", choices=("zh_CN", "en"), default=_cli_lang())
@@ -146,9 +146,9 @@ def _safe_url(url: str) -> str:
 
 
 def _data_command(name: str):
-    """backup / restore / export live in coursemall.ops.data (imported only when used)."""
+    """backup / restore / export live in coursemall.backup.data (imported only when used)."""
     def run(rest: list[str]) -> int:
-        from coursemall.ops import data
+        from coursemall.backup import data
 
         return data.main(name, rest)
     return run

@@ -52,7 +52,7 @@ def test_the_layout_wraps_the_body(monkeypatch):
     def body_a():
         return rx.text("a", id="body-a")
 
-    from coursemall.state.admin import AdminOrdersState
+    from coursemall.state.dashboard.orders import AdminOrdersState
 
     @shop_page("/t-dash", "admin.orders.title", on_load=[AdminOrdersState.load_orders],
                layout=dashboard(AdminOrdersState, nav=routes.ADMIN_ORDERS))

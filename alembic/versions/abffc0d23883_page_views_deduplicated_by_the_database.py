@@ -21,7 +21,7 @@ down_revision: Union[str, Sequence[str], None] = 'a7c3e9d1f2b4'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-# the China day of a UTC timestamp, as services/analytics.py computes it (_Sql.day)
+# the China day of a UTC timestamp, as services/dashboard/analytics.py computes it (_Sql.day)
 CHINA_DAY = {
     "postgresql": "CAST(timezone('UTC', created_at) + INTERVAL '8 hours' AS DATE)",
     "sqlite": "date(created_at, '+8 hours')",

@@ -2,7 +2,7 @@
 
 The same rules as the state guards (coursemall/state/guards.py): the HttpOnly `cm_session`
 cookie resolved in the server-side session store, the role from the database, and a TOTP-verified
-session for owner/staff, and a shop that is open (services/setup.py). Call inside `session_scope()` (e.g. in a worker thread).
+session for owner/staff, and a shop that is open (services/shop/setup.py). Call inside `session_scope()` (e.g. in a worker thread).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlmodel import Session
 from starlette.requests import Request
 
-from coursemall.services import sessions
+from coursemall.services.accounts import sessions
 from coursemall.services.permissions import DashboardActor, dashboard_actor
-from coursemall.services.setup import shop_is_open
+from coursemall.services.shop.setup import shop_is_open
 
 
 def session_token(request: Request) -> str:

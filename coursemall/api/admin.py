@@ -20,7 +20,7 @@ from coursemall.api._dashboard_auth import dashboard_actor_for_token, session_to
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.validation import parse_id
-from coursemall.services import manual_pay
+from coursemall.services.commerce import manual_pay
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer"}

@@ -5,7 +5,7 @@ GET /api/auth/complete?ticket=...&next=/path  redeems a single-use login ticket 
     (and the `cm_device` cookie that marks this browser as a known device of the account),
     then 303-redirects to `next` (same-site relative paths only).
     The ticket is only redeemed when the request carries the `cm_browser` secret of the browser
-    that signed in (services/sessions.py); another browser is sent back to the sign-in page with
+    that signed in (services/accounts/sessions.py); another browser is sent back to the sign-in page with
     a message and gets no session.
 GET /api/auth/browser?next=/path               gives a browser that has none its `cm_browser` secret
     (api/browser_cookie.py) and redirects to `next`; the sign-in forms use it when the websocket
@@ -26,7 +26,8 @@ from coursemall.api import browser_cookie
 from coursemall.client_ip import request_client_ip
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
-from coursemall.services import rate_limit, sessions
+from coursemall.services import rate_limit
+from coursemall.services.accounts import sessions
 from coursemall.settings import get_settings
 
 

@@ -46,16 +46,19 @@ _CHUNK_PUT = re.compile(r"^/api/uploads/[^/]+$")
 def upload_cap() -> int:
     """The largest legitimate `/_upload` request: the biggest image any upload handler accepts
     (times the homework form's image count), plus the multipart framing."""
-    from coursemall.services import checkins, cms, homework, manual_pay, shop_settings
+    from coursemall.services.learning import checkins, homework
+    from coursemall.services.catalog import authoring
+    from coursemall.services.commerce import manual_pay
+    from coursemall.services.shop import shop_settings
     from coursemall.settings import get_settings
 
-    largest = max(get_settings().avatar_max_bytes, cms.COVER_MAX_BYTES, shop_settings.LOGO_MAX_BYTES,
+    largest = max(get_settings().avatar_max_bytes, authoring.COVER_MAX_BYTES, shop_settings.LOGO_MAX_BYTES,
                   manual_pay.MAX_IMAGE_BYTES, checkins.PHOTO_MAX_BYTES * homework.MAX_IMAGES)
     return largest + MULTIPART_ROOM
 
 
 def chunk_cap() -> int:
-    from coursemall.services.uploads import CHUNK_MAX
+    from coursemall.services.media.uploads import CHUNK_MAX
 
     return CHUNK_MAX
 

@@ -1,6 +1,6 @@
 """Every browser gets a random secret in the HttpOnly `cm_browser` cookie with the first page it loads.
 
-Sign-in tickets are bound to it (services/sessions.py): the sign-in handler reads the secret from
+Sign-in tickets are bound to it (services/accounts/sessions.py): the sign-in handler reads the secret from
 the websocket handshake, and /api/auth/complete only redeems a ticket in the browser holding the
 same secret. The cookie is added to page responses (HTML, or a 304 for a cached page) of requests
 that do not carry a well-formed one yet; API routes, assets and the event websocket are left alone.
@@ -14,7 +14,7 @@ import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
-from coursemall.services import sessions
+from coursemall.services.accounts import sessions
 from coursemall.settings import get_settings
 
 MAX_AGE = 2 * 365 * 86400

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from coursemall.db import session_scope
-from coursemall.services.certificates import certificate_png
+from coursemall.services.learning.certificates import certificate_png
 from coursemall.settings import get_settings
 
 

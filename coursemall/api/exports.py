@@ -28,7 +28,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.domain.money import yuan_text
 from coursemall.domain.time import SECOND_FORMAT, china_time_text
 from coursemall.i18n import normalize_lang, t
-from coursemall.services import ops
+from coursemall.services.dashboard import operations as ops
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",

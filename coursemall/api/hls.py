@@ -14,7 +14,7 @@ Every request is checked again, in one worker-thread call with one database sess
   URL copied into another browser (no cookie, another learner, even another session of the same
   learner) gets 403, and so does everything once the entitlement is revoked;
 - every segment (and the key) served to a learner with a purchase is recorded once per learner,
-  lesson and segment index (services/consumption.py): what the refund rule counts.
+  lesson and segment index (services/learning/consumption.py): what the refund rule counts.
 Partial-trial viewers get nothing here: they play the free-seconds clip from /api/media.
 """
 
@@ -33,8 +33,9 @@ from starlette.routing import Route
 from coursemall.db import session_scope
 from coursemall.domain.validation import valid_id
 from coursemall.media.tokens import HLS_VARIANTS, binding_matches, mint_token, session_binding, verify_token
-from coursemall.services import consumption, sessions
-from coursemall.services.media_access import resolve_hls
+from coursemall.services.learning import consumption
+from coursemall.services.accounts import sessions
+from coursemall.services.learning.media_access import resolve_hls
 from coursemall.settings import get_settings
 
 PLAYLIST, KEY = "index.m3u8", "key"

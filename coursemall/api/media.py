@@ -28,8 +28,8 @@ from starlette.routing import Route
 
 from coursemall.db import session_scope
 from coursemall.media.tokens import MediaClaim, binding_matches, verify_token
-from coursemall.services import sessions
-from coursemall.services.media_access import resolve_media_for_claim
+from coursemall.services.accounts import sessions
+from coursemall.services.learning.media_access import resolve_media_for_claim
 from coursemall.settings import get_settings
 
 _ALLOWED_MIME = {

@@ -24,7 +24,7 @@ from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_order_no
 from coursemall.payments.base import Ack
-from coursemall.services.payments import handle_notification
+from coursemall.services.commerce.payments import handle_notification
 from coursemall.settings import get_settings
 
 log = logging.getLogger("coursemall.api.pay")

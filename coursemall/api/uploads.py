@@ -29,7 +29,7 @@ from coursemall.api._dashboard_auth import dashboard_actor_for_token, session_to
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.i18n import normalize_lang, t
-from coursemall.services import uploads
+from coursemall.services.media import uploads
 from coursemall.settings import get_settings
 
 CSRF_HEADER = "x-coursemall-upload"

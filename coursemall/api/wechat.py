@@ -29,9 +29,9 @@ from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import parse_order_no
 from coursemall.i18n import normalize_lang, t
-from coursemall.services import sessions
-from coursemall.services import wechat_oauth
-from coursemall.services._commerce import require_actor
+from coursemall.services.accounts import sessions
+from coursemall.services.accounts import wechat_oauth
+from coursemall.services.actors import require_actor
 from coursemall.settings import get_settings
 from coursemall.urls import order_url
 

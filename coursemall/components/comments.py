@@ -15,8 +15,8 @@ from coursemall.components.i18n import tr
 from coursemall.components.mfa import mfa_gate
 from coursemall.components.theme import ACCENT
 from coursemall.pages import routes
-from coursemall.state.community import LessonCommentsState as S
-from coursemall.state.player import PlayerState
+from coursemall.state.community.community import LessonCommentsState as S
+from coursemall.state.learning.player import PlayerState
 
 
 def _messages() -> rx.Component:

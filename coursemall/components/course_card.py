@@ -1,6 +1,6 @@
 """Course cards: grid card for listings, big banner card for the home page.
 
-`item` is one of the dicts built by `coursemall.state.catalog.card_vars` (all values strings).
+`item` is one of the dicts built by `coursemall.state.catalog.storefront.card_vars` (all values strings).
 """
 
 from __future__ import annotations

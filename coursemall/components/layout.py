@@ -14,9 +14,9 @@ import reflex as rx
 from coursemall.components.i18n import tr
 from coursemall.components.theme import ACCENT, ACCENT_VARS
 from coursemall.pages import routes
-from coursemall.services.shop_settings import POLICY_KINDS
+from coursemall.services.shop.shop_settings import POLICY_KINDS
 from coursemall.state.base import AppState
-from coursemall.state.shop_settings import BrandState
+from coursemall.state.dashboard.shop_settings import BrandState
 
 
 def _brand_mark() -> rx.Component:

@@ -10,7 +10,7 @@ import reflex as rx
 
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
-from coursemall.state.security import MfaGateState
+from coursemall.state.accounts.security import MfaGateState
 
 
 def code_input(id_: str) -> rx.Component:

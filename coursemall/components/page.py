@@ -45,7 +45,7 @@ PAGES: list[ShopPage] = []
 def page_title(title_key: str) -> rx.Var:
     """`<translated title> · <shop name>`, following the viewer's language and the owner's brand."""
     from coursemall.components.i18n import tr
-    from coursemall.state.shop_settings import BrandState
+    from coursemall.state.dashboard.shop_settings import BrandState
 
     return rx.Var.create(f"{tr(title_key)} · {BrandState.shop_name}")
 

@@ -8,7 +8,7 @@ import reflex as rx
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.outline import kind_icon
-from coursemall.state.player import SPEEDS, PlayerState
+from coursemall.state.learning.player import SPEEDS, PlayerState
 
 SPEED_LABELS = {"0.5": "0.5×", "0.75": "0.75×", "1": "1×", "1.25": "1.25×", "1.5": "1.5×", "2": "2×"}
 

@@ -10,7 +10,7 @@ import reflex as rx
 from coursemall.components.forms import submit_button
 from coursemall.components.i18n import tr
 from coursemall.components.mfa import mfa_gate
-from coursemall.state.community import ReviewState as S
+from coursemall.state.community.community import ReviewState as S
 
 
 def _messages() -> rx.Component:

@@ -23,8 +23,8 @@ from sqlmodel import Session, select
 
 from coursemall.media import ffmpeg
 from coursemall.models import Lesson, MediaAsset
-from coursemall.services import transcode
-from coursemall.services.media_access import preview_ready
+from coursemall.services.media import transcode
+from coursemall.services.learning.media_access import preview_ready
 
 DEMO_PREFIX = "demo/"
 SD_HEIGHT = 180

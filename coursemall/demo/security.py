@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from coursemall.models import User
-from coursemall.services import mfa
+from coursemall.services.accounts import mfa
 
 DEMO_OWNER_TOTP_SECRET = "COURSEMALLDEMOOWNERTOTPSEEDXYZ27"  # 32 base32 characters (160 bits)
 

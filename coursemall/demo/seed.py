@@ -1,7 +1,7 @@
 """Idempotent seeding of the demo shop (COURSEMALL_DEMO=1): the demo owner, accounts and content.
 
 A production shop seeds nothing: it has no demo accounts and no owner with a known password;
-its owner is created by the one-time setup link (services/setup.py).
+its owner is created by the one-time setup link (services/shop/setup.py).
 
 Rows are found by their unique keys (user e-mail, category/course/bundle slug, tag name, media
 storage key, ...). Only what is missing is created; nothing is ever deleted or overwritten, so a
@@ -42,7 +42,7 @@ from coursemall.models import (
     Tag,
     User,
 )
-from coursemall.services.passwords import hash_password
+from coursemall.services.accounts.passwords import hash_password
 from coursemall.settings import Settings, get_settings
 
 DEMO_SOURCE_REF = "demo"

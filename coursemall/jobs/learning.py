@@ -24,8 +24,8 @@ from sqlmodel import Session, col, select
 from coursemall import urls
 from coursemall.domain.catalog import CourseStatus
 from coursemall.models import Course, Entitlement, LessonProgress, Message, User, utcnow
-from coursemall.services.messages import create_message
-from coursemall.services.progress import course_progress_map
+from coursemall.services.community.messages import create_message
+from coursemall.services.learning.progress import course_progress_map
 from coursemall.settings import get_settings
 
 log = logging.getLogger("coursemall.jobs")

@@ -2,7 +2,7 @@
 
 Started once per app worker by `app.register_lifespan_task`; several workers (or hosts sharing
 the database and media dir) are safe because jobs are claimed with a compare-and-set lease
-(services/transcode.py). COURSEMALL_MEDIA_WORKER=0 turns the loop off in this process (e.g. on
+(services/media/transcode.py). COURSEMALL_MEDIA_WORKER=0 turns the loop off in this process (e.g. on
 web-only hosts, or in tests).
 """
 
@@ -14,7 +14,7 @@ import time
 
 from sqlmodel import Session
 
-from coursemall.services import transcode, uploads
+from coursemall.services.media import transcode, uploads
 
 log = logging.getLogger("coursemall.jobs")
 

@@ -18,9 +18,9 @@ from sqlmodel import Session, select
 
 from coursemall.domain.orders import ManualStatus, OrderStatus
 from coursemall.models import ManualPayment, Message, Order, User, utcnow
-from coursemall.services.checkout import GATEWAY_CHANNELS, close_at_channel, query_and_apply
-from coursemall.services.payments import _close_order
-from coursemall.services.refunds import process_refunds
+from coursemall.services.commerce.checkout import GATEWAY_CHANNELS, close_at_channel, query_and_apply
+from coursemall.services.commerce.payments import _close_order
+from coursemall.services.commerce.refunds import process_refunds
 
 log = logging.getLogger("coursemall.jobs")
 
@@ -74,7 +74,7 @@ def reconcile_pending(session: Session, now: datetime | None = None, *, min_age_
 def deliver_queued_emails(session: Session, *, batch: int = 50) -> int:
     """Send messages queued for e-mail (COURSEMALL_SMTP_URL set). CAS queued→sending first, so
     two workers never send the same e-mail."""
-    from coursemall.services.sender import SmtpSender
+    from coursemall.services.accounts.sender import SmtpSender
     from coursemall.settings import get_settings
 
     url = get_settings().smtp_url

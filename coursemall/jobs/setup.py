@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from coursemall.db import session_scope
-from coursemall.services import setup
+from coursemall.services.shop import setup
 from coursemall.settings import get_settings
 
 log = logging.getLogger("coursemall.setup")

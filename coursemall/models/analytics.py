@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from coursemall.domain.progress import local_day
+from coursemall.domain.time import china_date
 from coursemall.models.base import UtcDateTime, utcnow
 
 __all__ = ["PageView"]
@@ -15,7 +15,7 @@ __all__ = ["PageView"]
 
 def _day_of_row(context) -> date:
     """Column default of `day`: the shop's (China) day of the row's `created_at`."""
-    return local_day(context.get_current_parameters()["created_at"])
+    return china_date(context.get_current_parameters()["created_at"])
 
 
 class PageView(SQLModel, table=True):

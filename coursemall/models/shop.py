@@ -1,5 +1,5 @@
 """Shop settings: one JSON value per key (name, logo, colours, home blocks, policies,
-channel fees, message templates, encrypted payment secrets...). See services/shop_settings.py."""
+channel fees, message templates, encrypted payment secrets...). See services/shop/shop_settings.py."""
 
 from __future__ import annotations
 

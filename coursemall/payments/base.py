@@ -1,7 +1,7 @@
 """The one interface every payment channel implements.
 
 Adapters are thin: they build pay requests, verify notifications and call the gateway. They never
-touch the database; `coursemall.services.payments` applies what they report, exactly once.
+touch the database; `coursemall.services.commerce.payments` applies what they report, exactly once.
 Every gateway call is blocking network I/O with a timeout: callers on an event loop run them in
 a thread (`run_in_threadpool` / `asyncio.to_thread`), and never inside a DB transaction.
 """

@@ -26,8 +26,8 @@ from sqlmodel import Session
 from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.payments.base import PaymentChannel
-from coursemall.services import shop_settings
-from coursemall.services.shop_settings import StoredPaymentConfig
+from coursemall.services.shop import shop_settings
+from coursemall.services.shop.shop_settings import StoredPaymentConfig
 from coursemall.settings import Settings, get_settings
 
 log = logging.getLogger("coursemall.pay.registry")

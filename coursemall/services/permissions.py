@@ -8,7 +8,7 @@ Roles (from the database, never from the browser):
   courses, their lessons, media, learners' homework/comments there, and their own sales.
 Owner and staff also need a TOTP-verified session; that is checked by the state guards
 (`coursemall.state.guards`), which know the session. Nobody uses the dashboard while the shop is
-not open (a production shop before its owner's one-time setup, services/setup.py).
+not open (a production shop before its owner's one-time setup, services/shop/setup.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from coursemall.domain.errors import DomainError
 from coursemall.domain.orders import STAFF_ROLES
 from coursemall.models import Course, Instructor, User
-from coursemall.services._commerce import require_actor
+from coursemall.services.actors import require_actor
 
 
 DASHBOARD_CLOSED = "setup.dashboard_closed"
@@ -62,8 +62,8 @@ def dashboard_actor(session: Session, actor_id: object) -> DashboardActor | None
 
 def require_dashboard(session: Session, actor_id: object, *, staff_only: bool = False,
                       owner_only: bool = False) -> DashboardActor:
-    """The dashboard actor, refused while the shop is not open (services/setup.py)."""
-    from coursemall.services.setup import shop_is_open  # setup -> mfa -> permissions: import on use
+    """The dashboard actor, refused while the shop is not open (services/shop/setup.py)."""
+    from coursemall.services.shop.setup import shop_is_open  # setup -> mfa -> permissions: import on use
 
     if not shop_is_open(session):
         raise DomainError(DASHBOARD_CLOSED)

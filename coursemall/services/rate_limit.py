@@ -40,7 +40,7 @@ passwords. Instead (OWASP "device cookies"):
   has its own per-IP budget and per-code tries (and then makes that browser trusted).
 - Attempts are counted before the password is hashed (so refused attempts cost nothing and a
   burst cannot slip through concurrently) and given back when the password was right.
-Every attempt is also written to `login_attempts` for leak tracing (services/leak.py).
+Every attempt is also written to `login_attempts` for leak tracing (services/dashboard/leak.py).
 """
 
 from __future__ import annotations

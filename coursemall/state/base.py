@@ -26,8 +26,8 @@ from coursemall.db import session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.validation import valid_id
 from coursemall.i18n import DEFAULT_LANG, normalize_lang, t
-from coursemall.services import accounts, sessions
-from coursemall.services.messages import unread_count
+from coursemall.services.accounts import sessions, users as accounts
+from coursemall.services.community.messages import unread_count
 
 CHECK_SECONDS = 15.0  # reads only (the header's viewer); writes always re-check
 

@@ -12,7 +12,7 @@ Use *below* `@rx.event`, so Reflex registers the guarded function:
   instructor to their own courses and sales).
 Owner and staff must also have passed TOTP on this device (`UserSession.mfa_verified_at`);
 otherwise the handler is refused with `admin.mfa_required` and the page shows the TOTP step.
-While the shop is not open (services/setup.py) every guard refuses with `setup.dashboard_closed`.
+While the shop is not open (services/shop/setup.py) every guard refuses with `setup.dashboard_closed`.
 
 The guard re-reads the actor from the server-side session (`_actor_id(fresh=True)`) and the role
 from the database — never the `role` frontend var, which the browser can change. On failure it
@@ -29,7 +29,7 @@ from typing import Any
 
 from coursemall.db import session_scope
 from coursemall.services.permissions import DASHBOARD_CLOSED, DashboardActor, dashboard_actor
-from coursemall.services.setup import shop_is_open
+from coursemall.services.shop.setup import shop_is_open
 
 GUARD_ATTR = "__coursemall_guard__"
 MFA_REQUIRED = "admin.mfa_required"

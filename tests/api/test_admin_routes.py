@@ -15,7 +15,8 @@ import coursemall.db
 from coursemall.api import admin as admin_api
 from coursemall.api import build_api
 from coursemall.models import Instructor
-from coursemall.services import checkout, manual_pay, sessions
+from coursemall.services.commerce import checkout, manual_pay
+from coursemall.services.accounts import sessions
 from tests.payments.factories import make_course, make_user
 
 

@@ -10,14 +10,14 @@ from starlette.testclient import TestClient
 import coursemall.db
 from coursemall.api import auth as auth_api
 from coursemall.models.accounts import UserSession
-from coursemall.services import accounts, sessions
+from coursemall.services.accounts import sessions, users
 
 
 @pytest.fixture
 def env(sqlite_engine, monkeypatch):
     monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
     with Session(sqlite_engine, expire_on_commit=False) as s:
-        user = accounts.register_user(s, account="api@example.com", password="pass-word-1",
+        user = users.register_user(s, account="api@example.com", password="pass-word-1",
                                       nickname="Api")
         s.commit()
     client = TestClient(Starlette(routes=auth_api.ROUTES), base_url="http://localhost:3000",

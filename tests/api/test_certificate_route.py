@@ -12,11 +12,11 @@ from starlette.testclient import TestClient
 
 import coursemall.coursemall  # noqa: F401  (registers pages and states)
 from coursemall.api import certificate as certificate_api
-from coursemall.services.certificates import issue_for_completed_course
-from coursemall.state import player as player_state
-from coursemall.state.player import CertificateState
+from coursemall.services.learning.certificates import issue_for_completed_course
+from coursemall.state.learning import player as player_state
+from coursemall.state.learning.player import CertificateState
 from tests.services.catalog_fixture import build_catalog
-from tests.state.test_catalog_state import call, make
+from tests.state.catalog.test_catalog_state import call, make
 
 
 @pytest.fixture

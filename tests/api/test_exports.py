@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 import coursemall.db
 from coursemall.api import exports
 from coursemall.models import Instructor, Order, OrderLine
-from coursemall.services import sessions
+from coursemall.services.accounts import sessions
 from tests.payments.factories import make_user
 
 UTC = timezone.utc

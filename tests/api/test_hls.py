@@ -25,9 +25,9 @@ from coursemall.api import media as media_api
 from coursemall.media.tokens import mint_token, session_binding, verify_token
 from coursemall.models import Course, Entitlement, Lesson, MediaAsset, User, utcnow
 from coursemall.models.media_pipeline import ServedSegment
-from coursemall.services import sessions
-from coursemall.services.consumption import consumption
-from coursemall.services.media_access import HLS_MIME, mint_player_media
+from coursemall.services.accounts import sessions
+from coursemall.services.learning.consumption import consumption
+from coursemall.services.learning.media_access import HLS_MIME, mint_player_media
 from coursemall.settings import get_settings
 from tests.services.catalog_fixture import build_catalog
 

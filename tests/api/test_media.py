@@ -20,8 +20,8 @@ from coursemall.api import media as media_api
 from coursemall.domain.errors import DomainError
 from coursemall.media.tokens import mint_token, session_binding, verify_token
 from coursemall.models import Course, Entitlement, Lesson, MediaAsset, User, utcnow
-from coursemall.services import sessions
-from coursemall.services.media_access import mint_lesson_media_url, mint_player_media
+from coursemall.services.accounts import sessions
+from coursemall.services.learning.media_access import mint_lesson_media_url, mint_player_media
 from coursemall.settings import get_settings
 from tests.services.catalog_fixture import build_catalog
 

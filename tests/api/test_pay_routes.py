@@ -12,7 +12,7 @@ from coursemall.api import build_api
 from coursemall.db import session_scope
 from coursemall.models import PaymentEvent
 from coursemall.payments import registry
-from coursemall.services import checkout
+from coursemall.services.commerce import checkout
 from tests.concurrency import gather_concurrently
 from tests.payments.factories import active_grants, make_course, make_user, order_row, payments_of
 from tests.payments.fixtures import alipay, wechat  # noqa: F401

@@ -14,9 +14,10 @@ import coursemall.db
 from coursemall.api import uploads as uploads_api
 from coursemall.models import Lesson, MediaAsset
 from coursemall.models.media_pipeline import MediaJob, UploadSession
-from coursemall.services import sessions, transcode
+from coursemall.services.accounts import sessions
+from coursemall.services.media import transcode
 from coursemall.settings import get_settings
-from tests.services.test_media_pipeline import build_shop, media_files, probe_height  # noqa: F401
+from tests.services.media.test_media_pipeline import build_shop, media_files, probe_height  # noqa: F401
 
 ORIGIN = "http://localhost:3000"
 HEADERS = {"X-CourseMall-Upload": "1", "Origin": ORIGIN}
@@ -193,7 +194,7 @@ def hls_lesson(env, media_files, monkeypatch):
     """The video lesson of a published course, transcoded (with HLS), and a buyer."""
     from coursemall.api import hls as hls_api
     from coursemall.models import Course, Entitlement
-    from tests.services.test_media_pipeline import upload_file
+    from tests.services.media.test_media_pipeline import upload_file
 
     client, tokens, shop, settings, engine = env
     monkeypatch.setattr(hls_api, "get_settings", lambda: settings)
@@ -210,7 +211,7 @@ def hls_lesson(env, media_files, monkeypatch):
 
     def playlist_for(who: str) -> str:
         """The HD playlist URL the player would get, bound to `who`'s session."""
-        from coursemall.services.media_access import mint_player_media
+        from coursemall.services.learning.media_access import mint_player_media
 
         with Session(engine) as s:
             uid = sessions.resolve_session(s, token_hash_hex=sessions.token_hash(tokens[who])).user_id

@@ -130,7 +130,7 @@ def test_the_owner_needs_the_totp_step_to_read_and_moderate_a_paid_lessons_comme
 
     from coursemall.demo.security import ensure_demo_owner_totp
     from coursemall.models import Entitlement, User
-    from coursemall.services import community
+    from coursemall.services.community import comments as community
     from tests.e2e.test_owner_queues import OWNER, OWNER_PASSWORD, owner_totp_code
 
     course_id, lesson_id = _paid_course_and_lesson(shop_db)

@@ -83,7 +83,7 @@ def _course_percent_on_learning(page, course_id: int) -> int:
 
 
 def _session_hash(context) -> str:
-    from coursemall.services import sessions
+    from coursemall.services.accounts import sessions
 
     (token,) = [c["value"] for c in context.cookies() if c["name"] == sessions.SESSION_COOKIE]
     return sessions.token_hash(token)

@@ -146,7 +146,7 @@ def owner_id(session) -> int:
 
 def paid_course(session, learner_id: int):
     from coursemall.models import Course
-    from coursemall.services._commerce import owned_course_ids
+    from coursemall.services.commerce.orders import owned_course_ids
 
     courses = session.exec(select(Course).where(Course.status == "published", Course.price_fen > 0)
                            .order_by(Course.id)).all()
@@ -155,7 +155,7 @@ def paid_course(session, learner_id: int):
 
 def test_refund_policy_and_review_queue(page, shop_services):
     from coursemall.models import Refund
-    from coursemall.services import checkout, payments, refunds
+    from coursemall.services.commerce import checkout, payments, refunds
     from tests.payments.factories import make_user
 
     sign_in_owner(page, shop_services, wrong_code_first=True)
@@ -217,8 +217,8 @@ def _status_without_cookie(url: str) -> int:
 
 
 def test_manual_transfer_confirmed_from_the_queue(page, shop_services, live_server):
-    from coursemall.services import checkout, manual_pay
-    from coursemall.services._commerce import owned_course_ids
+    from coursemall.services.commerce import checkout, manual_pay
+    from coursemall.services.commerce.orders import owned_course_ids
     from tests.payments.factories import make_user
 
     with Session(shop_services, expire_on_commit=False) as s:
@@ -259,11 +259,11 @@ def test_new_staff_member_enrols_totp_and_opens_the_dashboard(page, shop_service
     and the key enrol an app (the code is computed from the key shown, as the app would), ten
     recovery codes are shown once, and "continue" leads back to the page that asked."""
     from coursemall.models import User
-    from coursemall.services import accounts
+    from coursemall.services.accounts import users
 
     email, password = f"e2e-staff-{uuid.uuid4().hex[:8]}@example.com", "staff-pass-2026"
     with Session(shop_services, expire_on_commit=False) as s:
-        view = accounts.register_user(s, account=email, password=password, nickname="新员工")
+        view = users.register_user(s, account=email, password=password, nickname="新员工")
         user = s.get(User, view.id)
         user.role = "staff"
         s.add(user)
@@ -313,7 +313,7 @@ def test_anonymous_visitor_sees_no_admin_data(page, live_server):
 
 
 def test_dashboard_orders_filter_and_qr_upload(page, shop_services):
-    from coursemall.services import manual_pay
+    from coursemall.services.commerce import manual_pay
 
     with Session(shop_services) as s:
         before = manual_pay.get_manual_settings(s)
@@ -361,7 +361,8 @@ def test_second_transfer_is_returned_by_hand_and_the_learner_sees_it(page, shop_
 
     from coursemall.i18n import t
     from coursemall.models import Order, Refund
-    from coursemall.services import checkout, payments, refunds, sessions
+    from coursemall.services.commerce import checkout, payments, refunds
+    from coursemall.services.accounts import sessions
     from tests.payments.factories import make_user
 
     tag = uuid.uuid4().hex[:8]

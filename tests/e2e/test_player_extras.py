@@ -37,7 +37,7 @@ SD_HEIGHT = 180  # demo/renditions.py
 def _learner(shop_db, live_server, context, nickname: str) -> int:
     """A learner with a live session whose cookie the browser context now carries."""
     from coursemall.models import User
-    from coursemall.services import sessions
+    from coursemall.services.accounts import sessions
 
     code = uuid.uuid4().hex[:10]
     with Session(shop_db) as s:
@@ -278,7 +278,7 @@ def _short_course(shop_db) -> tuple[int, list[tuple]]:
 
 def _study_through_the_service(shop_db, user_id: int, lessons: list[tuple], last_until: int) -> None:
     from coursemall.models import utcnow
-    from coursemall.services import progress
+    from coursemall.services.learning import progress
     from tests.services.learning_fixture import play
 
     now = utcnow() - timedelta(hours=6)

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from coursemall.domain.errors import DomainError
 from coursemall.models import PaymentEvent, Refund
-from coursemall.services import checkout, payments, refunds
+from coursemall.services.commerce import checkout, payments, refunds
 from coursemall.jobs.orders import close_expired_orders, reconcile_pending
 from tests.payments.factories import active_grants, make_course, make_user, order_row, payments_of, rsa_pair
 from tests.payments.fakes import rsa_verify

@@ -18,7 +18,7 @@ from coursemall.jobs.orders import reconcile_pending
 from coursemall.models import ManualPayment, Payment, PaymentEvent, Refund
 from coursemall.payments import registry
 from coursemall.payments.sandbox import SandboxChannel
-from coursemall.services import checkout, manual_pay, payments
+from coursemall.services.commerce import checkout, manual_pay, payments
 from coursemall.settings import get_settings
 from tests.payments.factories import active_grants, make_course, make_user, messages_of, order_row, payments_of
 from tests.payments.fixtures import alipay, wechat  # noqa: F401

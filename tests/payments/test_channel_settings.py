@@ -18,7 +18,7 @@ from coursemall.payments import registry
 from coursemall.payments.alipay import AlipayChannel
 from coursemall.payments.base import OrderRef
 from coursemall.payments.wechat import WeChatChannel
-from coursemall.services import shop_settings as svc
+from coursemall.services.shop import shop_settings as svc
 from coursemall.settings import get_settings
 from tests.payments.factories import make_user
 from tests.payments.fakes import rsa_verify, self_signed_cert

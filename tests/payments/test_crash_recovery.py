@@ -44,7 +44,7 @@ from coursemall.domain.money import fen_to_yuan
 from coursemall.jobs.orders import close_expired_orders, reconcile_pending
 from coursemall.models import Course, Entitlement, Order, OrderLine, Payment, Refund, utcnow
 from coursemall.payments import registry
-from coursemall.services import sessions
+from coursemall.services.accounts import sessions
 from tests.payments.crash_harness import (
     Backend,
     backend_env,
@@ -64,9 +64,9 @@ TAB_CONCURRENCY = 60  # browser tabs talking to the backend at once
 KILL_AFTER_NOTIFICATIONS = 60  # of about 160 first deliveries
 PHASE_TIMEOUT = 120.0
 APP = ("coursemall.state.base", "AppState")
-BUY_NOW = handler_name(APP, ("coursemall.state.shop", "BuyState"), handler="buy_now")
-PAY = handler_name(APP, ("coursemall.state.shop", "OrderState"), handler="pay")
-ORDER_STATE = handler_name(APP, ("coursemall.state.shop", "OrderState"), handler="x").rsplit(".", 1)[0]
+BUY_NOW = handler_name(APP, ("coursemall.state.commerce.shop", "BuyState"), handler="buy_now")
+PAY = handler_name(APP, ("coursemall.state.commerce.shop", "OrderState"), handler="pay")
+ORDER_STATE = handler_name(APP, ("coursemall.state.commerce.shop", "OrderState"), handler="x").rsplit(".", 1)[0]
 # What learner i does (i % 10); "abandoned" learners with i % 20 == 8 pay after their order closed.
 SCENARIOS = ("alipay", "alipay", "alipay_repeats", "wechat", "wechat_repeats", "wechat_lost",
              "alipay_twice", "switch", "abandoned", "unstarted")

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 from coursemall.domain.errors import DomainError
 from coursemall.jobs.orders import reconcile_pending
 from coursemall.models import Course, Order, PaymentEvent, Refund
-from coursemall.services import checkout, payments, refunds
-from coursemall.services.admin import list_refunds_in_flight
+from coursemall.services.commerce import checkout, payments, refunds
+from coursemall.services.dashboard.queues import list_refunds_in_flight
 from tests.payments.factories import active_grants, make_course, make_user, messages_of, order_row, payments_of
 from tests.payments.fixtures import alipay, wechat  # noqa: F401
 

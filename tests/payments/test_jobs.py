@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from coursemall.jobs.orders import close_expired_orders, reconcile_pending, run_sweep
 from coursemall.models import ManualPayment, Order, utcnow
-from coursemall.services import checkout
+from coursemall.services.commerce import checkout
 from tests.concurrency import run_n
 from tests.payments.factories import make_course, make_user, messages_of, order_row
 

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from coursemall.domain.errors import DomainError
 from coursemall.models import ManualPayment, Payment
-from coursemall.services import checkout, manual_pay
+from coursemall.services.commerce import checkout, manual_pay
 from coursemall.settings import get_settings
 from tests.payments.factories import active_grants, make_course, make_user, messages_of, order_row
 

@@ -17,8 +17,8 @@ from coursemall.domain.orders import REFUND_MAX_ATTEMPTS, refund_retry_delay
 from coursemall.models import Order, PaymentEvent, Refund, utcnow
 from coursemall.payments import registry
 from coursemall.payments.base import ChannelError, RefundResult
-from coursemall.services import checkout, payments, refunds
-from coursemall.services.admin import list_refunds_in_flight
+from coursemall.services.commerce import checkout, payments, refunds
+from coursemall.services.dashboard.queues import list_refunds_in_flight
 from tests.payments.factories import active_grants, make_course, make_user, messages_of, order_row
 
 

@@ -11,7 +11,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.models import PaymentEvent
 from coursemall.payments import registry
 from coursemall.payments.sandbox import SandboxChannel
-from coursemall.services import checkout, payments
+from coursemall.services.commerce import checkout, payments
 from coursemall.settings import SettingsError, load_settings
 from tests.payments.factories import active_grants, make_course, make_user, order_row
 

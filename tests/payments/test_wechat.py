@@ -13,7 +13,7 @@ from sqlmodel import select
 from coursemall.domain.errors import DomainError
 from coursemall.jobs.orders import reconcile_pending
 from coursemall.models import PaymentEvent, Refund
-from coursemall.services import checkout, payments, refunds
+from coursemall.services.commerce import checkout, payments, refunds
 from tests.payments.factories import active_grants, make_course, make_user, messages_of, order_row, payments_of
 from tests.payments.fakes import wx_sign
 from tests.payments.fixtures import WX_APP_ID, WX_KEY, wechat  # noqa: F401

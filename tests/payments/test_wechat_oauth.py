@@ -22,7 +22,8 @@ from coursemall.domain.errors import DomainError
 from coursemall.models import User
 from coursemall.models.accounts import OneTimeCode
 from coursemall.payments import registry
-from coursemall.services import checkout, sessions, wechat_oauth
+from coursemall.services.commerce import checkout
+from coursemall.services.accounts import sessions, wechat_oauth
 from coursemall.settings import SettingsError, get_settings, load_settings
 from tests.payments.factories import make_course, make_user
 from tests.payments.fakes import FakeWeChatOAuth

@@ -11,7 +11,7 @@ from sqlmodel import select
 from coursemall.domain.errors import DomainError
 from coursemall.models import PaymentEvent
 from coursemall.payments.xml_guard import UnsafeXml, check_xml
-from coursemall.services import checkout, payments
+from coursemall.services.commerce import checkout, payments
 from tests.payments.factories import active_grants, make_course, make_user, order_row, payments_of
 from tests.payments.fakes import wx_xml
 from tests.payments.fixtures import wechat  # noqa: F401

@@ -73,23 +73,13 @@ from coursemall.models import (
 )
 from coursemall.models.accounts import UserSession
 from coursemall.models.media_pipeline import MediaJob
-from coursemall.services import (
-    audit,
-    cart,
-    checkins,
-    checkout,
-    community,
-    homework,
-    instructors,
-    manual_pay,
-    mfa,
-    notes,
-    passwords,
-    payments,
-    refunds,
-    sessions,
-    uploads,
-)
+from coursemall.services import audit
+from coursemall.services.commerce import cart, checkout, manual_pay, payments, refunds
+from coursemall.services.learning import checkins, homework, notes
+from coursemall.services.community import comments
+from coursemall.services.catalog import instructors
+from coursemall.services.accounts import mfa, passwords, sessions
+from coursemall.services.media import uploads
 from coursemall.settings import get_settings
 from coursemall.state.base import AppState
 
@@ -245,8 +235,8 @@ def build_world(engine) -> World:
                                                                  Entitlement.course_id == base.course)).one()
 
         # learner A's community objects on the paid lesson of instructor A's course
-        comment = community.add_comment(s, actor_id=base.buyer, lesson_id=base.paid, text=f"{MARK}评论C1")
-        reply = community.add_comment(s, actor_id=base.buyer2, lesson_id=base.paid, text="同学二的回复",
+        comment = comments.add_comment(s, actor_id=base.buyer, lesson_id=base.paid, text=f"{MARK}评论C1")
+        reply = comments.add_comment(s, actor_id=base.buyer2, lesson_id=base.paid, text="同学二的回复",
                                       parent_id=comment.id)
         note = notes.add_note(s, actor_id=base.buyer, lesson_id=base.paid, at_seconds=30, text=f"{MARK}笔记N1",
                               kind="note")
@@ -416,8 +406,8 @@ class Lab:
 def reset_process_caches() -> None:
     """Caches that outlive a database restore (a write rolled back by the restore must not stay
     visible through them). Add new process-wide caches here."""
-    from coursemall.services import community as community_service
-    from coursemall.state import shop_settings as shop_settings_state
+    from coursemall.services.community import comments as community_service
+    from coursemall.state.dashboard import shop_settings as shop_settings_state
 
     community_service._shop_words_cache = ()
     shop_settings_state.forget_brand_cache()

@@ -41,7 +41,7 @@ import pytest
 
 import coursemall.db
 from coursemall.i18n import CATALOG, t
-from coursemall.state.dashboard_base import DashboardBaseState
+from coursemall.state.dashboard.base import DashboardBaseState
 from coursemall.state.guards import guard_of
 from tests.security.authz import (
     ACTORS,
@@ -272,7 +272,7 @@ TABLE: dict[str, Row] = {
     "OutboxState.load_outbox": row(EVERYONE, shows_all=True,
                                    why="the demo's outbox shows every mail to anyone; a production shop has none"),
     # ---- the one-time setup link: its token is the key; the world's shop is set up, so every step
-    # is refused for everyone (services/setup.py and tests/services/test_setup.py hold the rules)
+    # is refused for everyone (services/shop/setup.py and tests/services/test_setup.py hold the rules)
     "SetupState.load_setup": row(EVERYONE),
     "SetupState.submit_account": row(EVERYONE, args=form(email="x@example.com", nickname="店主", password="pass-word-1",
                                                          password_again="pass-word-1")),
@@ -478,7 +478,7 @@ def _fresh_ticket(w: World) -> None:
     """Sign-in tickets live 60 s: mint A's right before the call."""
     from sqlmodel import Session
 
-    from coursemall.services import sessions
+    from coursemall.services.accounts import sessions
 
     with Session(coursemall.db.get_engine()) as s:
         w.ids["fresh_ticket"] = sessions.create_login_ticket(
@@ -487,7 +487,7 @@ def _fresh_ticket(w: World) -> None:
 
 
 def _empty_upload_file(w: World) -> None:
-    from coursemall.services.uploads import part_path
+    from coursemall.services.media.uploads import part_path
     from coursemall.settings import get_settings
 
     path = part_path(get_settings().media_dir, w.upload_key)  # an earlier DELETE removes it

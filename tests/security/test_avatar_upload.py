@@ -13,7 +13,7 @@ from sqlmodel import Session
 from coursemall.domain.errors import DomainError
 from coursemall.media import images
 from coursemall.models.accounts import User
-from coursemall.services import accounts
+from coursemall.services.accounts import users
 
 
 def _jpeg(size=(800, 600), color=(200, 80, 30), **save) -> bytes:
@@ -96,21 +96,21 @@ def test_other_formats_accepted(fmt, mode):
 
 def test_set_avatar_replaces_file_and_bad_file_changes_nothing(sqlite_engine, tmp_path):
     with Session(sqlite_engine, expire_on_commit=False) as s:
-        user = accounts.register_user(s, account="pic@example.com", password="pass-word-1",
+        user = users.register_user(s, account="pic@example.com", password="pass-word-1",
                                       nickname="Pic")
-        first = accounts.set_avatar(s, user_id=user.id, data=_jpeg(), public_dir=tmp_path)
+        first = users.set_avatar(s, user_id=user.id, data=_jpeg(), public_dir=tmp_path)
         s.commit()
         first_name = s.get(User, user.id).avatar_path
         assert first.avatar_url == f"/api/public/{first_name}"
         assert first_name.startswith("avatars/") and (tmp_path / first_name).is_file()
 
         with pytest.raises(DomainError):
-            accounts.set_avatar(s, user_id=user.id, data=b"GIF89a not really", public_dir=tmp_path)
+            users.set_avatar(s, user_id=user.id, data=b"GIF89a not really", public_dir=tmp_path)
         s.rollback()
         assert s.get(User, user.id).avatar_path == first_name
         assert sorted(p.name for p in (tmp_path / "avatars").iterdir()) == [first_name.split("/")[1]]
 
-        accounts.set_avatar(s, user_id=user.id, data=_jpeg(color=(1, 2, 3)), public_dir=tmp_path)
+        users.set_avatar(s, user_id=user.id, data=_jpeg(color=(1, 2, 3)), public_dir=tmp_path)
         s.commit()
         second_name = s.get(User, user.id).avatar_path
         assert second_name != first_name and not (tmp_path / first_name).exists()

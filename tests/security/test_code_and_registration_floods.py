@@ -16,9 +16,9 @@ from sqlmodel import Session, func, select
 
 import coursemall.db
 from coursemall.models.accounts import OneTimeCode, OutboxMessage, User
-from coursemall.services import accounts
-from coursemall.state.auth import CodeSignInState, RegisterState, ResetPasswordState
-from tests.state.test_auth_state import call, make_state
+from coursemall.services.accounts import users
+from coursemall.state.accounts.sign_in import CodeSignInState, RegisterState, ResetPasswordState
+from tests.state.accounts.test_auth_state import call, make_state
 
 PW = "pass-word-1"
 WAIT = re.compile(r"^.+，请 \d+ (秒|分钟|小时)后再试$")
@@ -52,7 +52,7 @@ async def test_registrations_are_limited_per_ip(engine):
 async def test_probing_one_address_by_registering_is_limited(engine):
     """'e-mail taken' answers tell whether an account exists: a target gets 5 tries an hour."""
     with Session(engine) as s:
-        accounts.register_user(s, account="victim@example.com", password=PW, nickname="V")
+        users.register_user(s, account="victim@example.com", password=PW, nickname="V")
         s.commit()
     errors = []
     for i in range(6):
@@ -74,7 +74,7 @@ def _past_the_resend_cooldown(engine) -> None:
 
 async def test_codes_to_one_address_are_limited(engine):
     with Session(engine) as s:
-        accounts.register_user(s, account="target@example.com", password=PW, nickname="T")
+        users.register_user(s, account="target@example.com", password=PW, nickname="T")
         s.commit()
     sent = []
     for i in range(6):  # different IPs
@@ -101,7 +101,7 @@ async def test_codes_from_one_ip_are_limited_across_addresses(engine):
 
 async def test_password_resets_are_limited(engine):
     with Session(engine) as s:
-        accounts.register_user(s, account="reset@example.com", password=PW, nickname="R")
+        users.register_user(s, account="reset@example.com", password=PW, nickname="R")
         s.commit()
     errors = []
     for i in range(11):

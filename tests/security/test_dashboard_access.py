@@ -15,7 +15,7 @@ import importlib
 import reflex as rx
 
 import coursemall.pages  # noqa: F401  (registers every page and so every state)
-from coursemall.state.dashboard_base import DashboardBaseState
+from coursemall.state.dashboard.base import DashboardBaseState
 from coursemall.state.guards import guard_of
 
 DASHBOARD_MODULES = ("admin", "cms", "ops", "analytics", "shop_settings", "leak", "media_admin", "security")
@@ -56,10 +56,10 @@ def _all_states() -> list[type[rx.State]]:
 # Storefront states that live beside the dashboard states of a module; each is public on purpose
 # (reviewed). Anything else in a dashboard module must be guarded.
 PUBLIC_STATES = {
-    "coursemall.state.ops.TeachApplyState": "/teach: a signed-in learner applies to teach (own data only)",
-    "coursemall.state.shop_settings.BrandState": "the storefront header's shop name, logo and colour",
-    "coursemall.state.shop_settings.HomeLayoutState": "the home page's sections and featured courses",
-    "coursemall.state.shop_settings.PolicyState": "/policy/<kind>: the shop's public policy texts",
+    "coursemall.state.dashboard.operations.TeachApplyState": "/teach: a signed-in learner applies to teach (own data only)",
+    "coursemall.state.dashboard.shop_settings.BrandState": "the storefront header's shop name, logo and colour",
+    "coursemall.state.dashboard.shop_settings.HomeLayoutState": "the home page's sections and featured courses",
+    "coursemall.state.dashboard.shop_settings.PolicyState": "/policy/<kind>: the shop's public policy texts",
 }
 
 
@@ -74,8 +74,8 @@ def _unguarded(cls) -> list[str]:
 
 def test_every_handler_in_the_dashboard_modules_carries_a_guard():
     states = _dashboard_module_states()
-    assert any(cls.__module__ == "coursemall.state.security" for cls in states)
-    assert any(cls.__module__ == "coursemall.state.admin" for cls in states)
+    assert any(cls.__module__ == "coursemall.state.accounts.security" for cls in states)
+    assert any(cls.__module__ == "coursemall.state.dashboard.orders" for cls in states)
     public = [cls for cls in states if f"{cls.__module__}.{cls.__name__}" in PUBLIC_STATES]
     missing = [h for cls in states if cls not in public for h in _unguarded(cls)]
     assert not missing, f"unguarded dashboard handlers: {missing}"

@@ -10,7 +10,7 @@ import re
 from sqlmodel import Session
 
 from coursemall.media.tokens import mint_token, session_binding, verify_token
-from coursemall.services import sessions
+from coursemall.services.accounts import sessions
 from tests.api.test_hls import assert_forbidden, buyer, client, key_url, player_media, shop, sign_in  # noqa: F401
 
 

@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from coursemall.domain.errors import DomainError
 from coursemall.models import CartItem, Order, Refund
-from coursemall.services import cart, checkout, manual_pay, messages, payments, refunds
+from coursemall.services.commerce import cart, checkout, manual_pay, payments, refunds
+from coursemall.services.community import messages
 from tests.payments.factories import active_grants, make_course, make_user, order_row
 
 

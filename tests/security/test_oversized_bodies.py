@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from coursemall.api import body_limit
 from coursemall.api.body_limit import BodyLimitMiddleware, body_cap, upload_cap
-from coursemall.services import checkins, homework
-from coursemall.services.uploads import CHUNK_MAX
+from coursemall.services.learning import checkins, homework
+from coursemall.services.media.uploads import CHUNK_MAX
 from coursemall.settings import get_settings
 from tests.e2e.fixtures import live_server  # noqa: F401  (shared, one server per process)
 
@@ -242,7 +242,7 @@ def test_live_server_refuses_huge_uploads(live_server):
     roots = [server.ROOT / "uploaded_files"]  # Reflex's upload dir
     if data_dir is not None:
         roots += [data_dir / "public", data_dir / "media"]
-    from coursemall.state.auth import ProfileState
+    from coursemall.state.accounts.sign_in import ProfileState
 
     handler = f"{ProfileState.get_full_name()}.upload_avatar"  # a real upload handler: Reflex reads the body
     before = _file_count(*roots)

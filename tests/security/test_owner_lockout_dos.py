@@ -21,10 +21,11 @@ import coursemall.db
 from coursemall.api import auth as auth_api
 from coursemall.domain.errors import DomainError
 from coursemall.models.accounts import OutboxMessage
-from coursemall.services import accounts, rate_limit, sessions
+from coursemall.services.accounts import sessions, users
+from coursemall.services import rate_limit
 from coursemall.settings import get_settings
-from coursemall.state.auth import CodeSignInState, SignInState
-from tests.state.test_auth_state import BROWSER, call, make_state
+from coursemall.state.accounts.sign_in import CodeSignInState, SignInState
+from tests.state.accounts.test_auth_state import BROWSER, call, make_state
 
 OWNER = "owner@example.com"
 PW = "owner-pass-word-1"
@@ -34,8 +35,8 @@ PW = "owner-pass-word-1"
 def engine(sqlite_engine, monkeypatch):
     monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
     with Session(sqlite_engine, expire_on_commit=False) as s:
-        owner = accounts.create_user(s, password=PW, nickname="店主", email=OWNER, role="owner")
-        accounts.create_user(s, password=PW, nickname="别人", email="other@example.com")
+        owner = users.create_user(s, password=PW, nickname="店主", email=OWNER, role="owner")
+        users.create_user(s, password=PW, nickname="别人", email="other@example.com")
         s.commit()
     sqlite_engine.owner_id = owner.id
     return sqlite_engine
@@ -68,7 +69,7 @@ def _flood(engine, attempts: int, ips: int) -> list[str]:
     with Session(engine) as s:
         for i in range(attempts):
             try:
-                accounts.sign_in_with_password(s, account=OWNER, password=f"guess-{i}", ip=f"198.51.100.{i % ips}")
+                users.sign_in_with_password(s, account=OWNER, password=f"guess-{i}", ip=f"198.51.100.{i % ips}")
             except DomainError as exc:
                 codes.append(exc.code)
     return codes
@@ -103,7 +104,7 @@ def test_a_forged_or_foreign_device_cookie_is_an_unknown_device(engine):
     device = _known_browser_cookie(engine)
     uid, nonce, sig = device.split(".")
     with Session(engine) as s:
-        other_id = accounts._user_by_account(s, accounts.normalize_account("other@example.com")).id
+        other_id = users._user_by_account(s, users.normalize_account("other@example.com")).id
     forged = [f"{uid}.{nonce}.{'0' * 40}", f"{other_id}.{nonce}.{sig}", "garbage", {"x": 1}, "1" * 500]
     for cookie in forged:
         assert rate_limit.device_nonce(cookie, engine.owner_id) is None
@@ -118,7 +119,7 @@ def test_a_stolen_device_cookie_has_a_small_budget_of_its_own(engine):
     with Session(engine) as s:
         for i in range(12):
             try:
-                accounts.sign_in_with_password(s, account=OWNER, password=f"guess-{i}", ip=f"10.3.0.{i}", device=device)
+                users.sign_in_with_password(s, account=OWNER, password=f"guess-{i}", ip=f"10.3.0.{i}", device=device)
             except DomainError as exc:
                 codes.append(exc.code)
     assert codes.count("auth.bad_credentials") == 10 and codes[-1] == "limit.signin_minutes"
@@ -129,10 +130,10 @@ def test_unknown_devices_are_limited_per_ip_on_an_account(engine):
     with Session(engine) as s:
         for i in range(fails):
             with pytest.raises(DomainError, match="auth.bad_credentials"):
-                accounts.sign_in_with_password(s, account=OWNER, password=f"g{i}", ip="192.0.2.1")
+                users.sign_in_with_password(s, account=OWNER, password=f"g{i}", ip="192.0.2.1")
         with pytest.raises(DomainError, match="limit.signin_minutes"):  # even the right password waits
-            accounts.sign_in_with_password(s, account=OWNER, password=PW, ip="192.0.2.1")
-        assert accounts.sign_in_with_password(s, account=OWNER, password=PW, ip="192.0.2.2").id == engine.owner_id
+            users.sign_in_with_password(s, account=OWNER, password=PW, ip="192.0.2.1")
+        assert users.sign_in_with_password(s, account=OWNER, password=PW, ip="192.0.2.2").id == engine.owner_id
 
 
 def test_unknown_devices_are_limited_per_ip_across_accounts(engine):
@@ -140,9 +141,9 @@ def test_unknown_devices_are_limited_per_ip_across_accounts(engine):
     with Session(engine) as s:
         for i in range(limit):
             with pytest.raises(DomainError, match="auth.bad_credentials"):
-                accounts.sign_in_with_password(s, account=f"u{i}@example.com", password="pw-guess", ip="192.0.2.9")
+                users.sign_in_with_password(s, account=f"u{i}@example.com", password="pw-guess", ip="192.0.2.9")
         with pytest.raises(DomainError, match="limit.signin_minutes"):
-            accounts.sign_in_with_password(s, account=OWNER, password=PW, ip="192.0.2.9")
+            users.sign_in_with_password(s, account=OWNER, password=PW, ip="192.0.2.9")
 
 
 def test_unknown_devices_are_slowed_per_account_across_ips(engine):
@@ -150,17 +151,17 @@ def test_unknown_devices_are_slowed_per_account_across_ips(engine):
     with Session(engine) as s:
         for i in range(budget):
             with pytest.raises(DomainError, match="auth.bad_credentials"):
-                accounts.sign_in_with_password(s, account=OWNER, password=f"g{i}", ip=f"10.7.{i}.1")
+                users.sign_in_with_password(s, account=OWNER, password=f"g{i}", ip=f"10.7.{i}.1")
         with pytest.raises(DomainError, match="limit.signin_minutes"):
-            accounts.sign_in_with_password(s, account=OWNER, password=PW, ip="10.7.99.1")
+            users.sign_in_with_password(s, account=OWNER, password=PW, ip="10.7.99.1")
         # another account is not affected
-        assert accounts.sign_in_with_password(s, account="other@example.com", password=PW, ip="10.7.99.1")
+        assert users.sign_in_with_password(s, account="other@example.com", password=PW, ip="10.7.99.1")
 
 
 def test_right_passwords_do_not_use_up_the_budget(engine):
     with Session(engine) as s:
         for _ in range(3 * get_settings().login_max_fails):
-            assert accounts.sign_in_with_password(s, account=OWNER, password=PW, ip="192.0.2.30")
+            assert users.sign_in_with_password(s, account=OWNER, password=PW, ip="192.0.2.30")
 
 
 def test_the_wait_grows_with_the_failures(engine):

@@ -16,7 +16,7 @@ from coursemall.api import build_api
 from coursemall.db import session_scope
 from coursemall.models import Message, Payment, PaymentEvent
 from coursemall.payments.sandbox import SandboxChannel
-from coursemall.services import checkout
+from coursemall.services.commerce import checkout
 from tests.payments.factories import active_grants, make_course, make_user, order_row, rsa_pair
 from tests.payments.fixtures import alipay, wechat  # noqa: F401
 

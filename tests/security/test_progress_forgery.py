@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from coursemall.domain.errors import DomainError
 from coursemall.models import Certificate, Entitlement, LessonProgress, StudyDay
-from coursemall.services import certificates, progress
+from coursemall.services.learning import certificates, progress
 from tests.services.learning_fixture import T, make_world
 
 

@@ -22,9 +22,9 @@ from coursemall import client_ip as client_ip_mod
 from coursemall.api import auth as auth_api
 from coursemall.client_ip import client_ip
 from coursemall.models.accounts import UserSession
-from coursemall.services import accounts, sessions
+from coursemall.services.accounts import sessions, users
 from coursemall.settings import get_settings
-from coursemall.state.auth import SignInState
+from coursemall.state.accounts.sign_in import SignInState
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def engine(sqlite_engine, monkeypatch):
 
 def _session_ip_after_sign_in(engine, xff: str) -> str:
     with Session(engine, expire_on_commit=False) as s:
-        user = accounts.ensure_user(s, email="px@example.com", password="pass-word-1", nickname="PX")
+        user = users.ensure_user(s, email="px@example.com", password="pass-word-1", nickname="PX")
         browser = "b" * 43
         ticket = sessions.create_login_ticket(s, user_id=user.id, browser_hash=sessions.token_hash(browser))
         s.commit()
@@ -131,7 +131,7 @@ def test_api_route_records_the_proxys_client_with_one_hop(engine, hops):
 
 async def test_rotating_a_spoofed_header_does_not_escape_the_limiter(engine, hops):
     """hops=0: a bot sending a new X-Forwarded-For each time is still one address to the limiter."""
-    from tests.state.test_auth_state import call
+    from tests.state.accounts.test_auth_state import call
 
     hops(0)
     errors = []
@@ -144,7 +144,7 @@ async def test_rotating_a_spoofed_header_does_not_escape_the_limiter(engine, hop
 
 
 async def test_behind_a_proxy_each_client_has_its_own_budget(engine, hops):
-    from tests.state.test_auth_state import call
+    from tests.state.accounts.test_auth_state import call
 
     hops(1)
     for i in range(25):  # one proxy peer, 25 real clients
@@ -155,7 +155,7 @@ async def test_behind_a_proxy_each_client_has_its_own_budget(engine, hops):
 
 
 def _code_state(peer: str, xff: str):
-    from coursemall.state.auth import CodeSignInState
+    from coursemall.state.accounts.sign_in import CodeSignInState
 
     root = rx.State(_reflex_internal_init=True)
     root.router = RouterData.from_router_data({

@@ -11,10 +11,10 @@ from sqlmodel import Session, select
 
 import coursemall.db
 from coursemall.models.accounts import User, UserSession
-from coursemall.services import accounts, sessions
-from coursemall.state.auth import ProfileState
+from coursemall.services.accounts import sessions, users
+from coursemall.state.accounts.sign_in import ProfileState
 from coursemall.state.base import AppState
-from tests.state.test_auth_state import call, make_state
+from tests.state.accounts.test_auth_state import call, make_state
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def engine(sqlite_engine, monkeypatch):
 
 async def test_frontend_state_carries_no_session_secret(engine):
     with Session(engine, expire_on_commit=False) as s:
-        user = accounts.register_user(s, account="sec@example.com", password="pass-word-1",
+        user = users.register_user(s, account="sec@example.com", password="pass-word-1",
                                       nickname="Sec")
         token = sessions.create_session(s, user_id=user.id)
         s.commit()

@@ -22,9 +22,9 @@ from coursemall.api.browser_cookie import BrowserCookieMiddleware
 from coursemall.domain.errors import DomainError
 from coursemall.models.accounts import LoginAttempt, LoginTicket, UserSession
 from coursemall.models.limits import RateCounter
-from coursemall.services import accounts, sessions
-from coursemall.state.auth import RegisterState, SignInState
-from tests.state.test_auth_state import BROWSER, call, make_state
+from coursemall.services.accounts import sessions, users
+from coursemall.state.accounts.sign_in import RegisterState, SignInState
+from tests.state.accounts.test_auth_state import BROWSER, call, make_state
 
 PW = "pass-word-1"
 ATTACKER = "attacker-" + "a" * 40
@@ -35,7 +35,7 @@ VICTIM = "victim-" + "v" * 40
 def engine(sqlite_engine, monkeypatch):
     monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
     with Session(sqlite_engine) as s:
-        accounts.register_user(s, account="mallory@example.com", password=PW, nickname="M")
+        users.register_user(s, account="mallory@example.com", password=PW, nickname="M")
         s.commit()
     return sqlite_engine
 

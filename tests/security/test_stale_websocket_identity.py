@@ -15,13 +15,14 @@ from sqlmodel import Session, func, select
 import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.models import LessonComment, User
-from coursemall.services import leak, sessions
-from coursemall.services.passwords import hash_password
-from coursemall.state.auth import ProfileState
+from coursemall.services.dashboard import leak
+from coursemall.services.accounts import sessions
+from coursemall.services.accounts.passwords import hash_password
+from coursemall.state.accounts.sign_in import ProfileState
 from coursemall.state.base import AppState
-from coursemall.state.community import LessonCommentsState
+from coursemall.state.community.community import LessonCommentsState
 from tests.services.learning_fixture import make_world
-from tests.state.test_community_state import call, lesson_state, make_state
+from tests.state.community.test_community_state import call, lesson_state, make_state
 
 PW = "learner-pass-1"
 SIGN_IN_FIRST = "请先登录"

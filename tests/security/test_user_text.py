@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from coursemall.domain.errors import DomainError
 from coursemall.models import CheckIn, HomeworkSubmission, LessonComment, LessonNote, Review
-from coursemall.services import checkins, community, homework, notes
+from coursemall.services.learning import checkins, homework, notes
+from coursemall.services.community import comments as community
 from tests.services.learning_fixture import T, make_world
 
 PAYLOADS = [

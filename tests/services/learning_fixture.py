@@ -12,7 +12,7 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from coursemall.models import Course, Entitlement, Instructor, Lesson, User
-from coursemall.services import progress
+from coursemall.services.learning import progress
 from tests.services.catalog_fixture import build_catalog
 
 T = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai

@@ -46,10 +46,13 @@ from coursemall.models import (
     StudyDay,
     User,
 )
-from coursemall.ops import archive, data
-from coursemall.ops.export import csv_safe
-from coursemall.ops.restore import _alembic_config, migrate, restore_archive
-from coursemall.services import accounts, audit, checkout, payments, sessions, shop_settings
+from coursemall.backup import archive, data
+from coursemall.backup.export import csv_safe
+from coursemall.backup.restore import _alembic_config, migrate, restore_archive
+from coursemall.services.accounts import sessions, users as accounts
+from coursemall.services import audit
+from coursemall.services.commerce import checkout, payments
+from coursemall.services.shop import shop_settings
 from coursemall.settings import PROJECT_ROOT, get_settings
 
 LEARNER = "learner1@coursemall.local"

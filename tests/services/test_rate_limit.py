@@ -14,7 +14,9 @@ from coursemall.domain.errors import DomainError
 from coursemall.i18n import t
 from coursemall.models import LessonComment, LessonNote
 from coursemall.models.limits import RateCounter
-from coursemall.services import community, notes, rate_limit
+from coursemall.services.community import comments
+from coursemall.services.learning import notes
+from coursemall.services import rate_limit
 from tests.services.learning_fixture import make_world
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=timezone.utc)  # on a window boundary of every rule
@@ -150,18 +152,18 @@ def w(session):
 
 def test_comments_are_limited_per_user(session, w):
     for i in range(5):
-        community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text=f"第{i}条")
+        comments.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text=f"第{i}条")
     with pytest.raises(DomainError) as err:  # a reply counts as a comment too
-        community.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="回复", parent_id=None)
+        comments.add_comment(session, actor_id=w.buyer, lesson_id=w.paid, text="回复", parent_id=None)
     assert err.value.code == "limit.post_seconds"
-    community.add_comment(session, actor_id=w.buyer2, lesson_id=w.paid, text="别人不受影响")
+    comments.add_comment(session, actor_id=w.buyer2, lesson_id=w.paid, text="别人不受影响")
     assert session.exec(select(func.count()).select_from(LessonComment)
                         .where(LessonComment.user_id == w.buyer)).one() == 5
 
 
 def test_concurrent_comment_burst_stores_exactly_the_limit(db_engine, session, w):
     session.commit()
-    results = _burst(db_engine, 10, lambda s: community.add_comment(s, actor_id=w.buyer, lesson_id=w.paid,
+    results = _burst(db_engine, 10, lambda s: comments.add_comment(s, actor_id=w.buyer, lesson_id=w.paid,
                                                                    text="刷屏"))
     assert results.count("ok") == 5
     with Session(db_engine) as s:

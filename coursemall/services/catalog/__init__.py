@@ -1,0 +1,1 @@
+"""Use-cases of the catalogue: what the storefront shows, course authoring, instructors."""

@@ -1,0 +1,1 @@
+"""Use-cases of buying: cart, checkout, orders, payments, refunds, manual (transfer) payments."""

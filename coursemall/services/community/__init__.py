@@ -1,0 +1,1 @@
+"""Use-cases of community: comments, reviews and the message centre."""

@@ -1,0 +1,1 @@
+"""Use-cases of the owner's dashboard: analytics, operations, work queues, staff, leak tracing."""

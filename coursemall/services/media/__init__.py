@@ -1,0 +1,1 @@
+"""Use-cases of media processing: encrypted HLS and preview clips, resumable uploads."""

@@ -1,0 +1,1 @@
+"""States of the catalogue: what the storefront shows, course authoring, instructors."""

@@ -1,0 +1,1 @@
+"""States of buying: cart, checkout, orders, payments, refunds, manual (transfer) payments."""

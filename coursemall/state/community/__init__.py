@@ -1,0 +1,1 @@
+"""States of community: comments, reviews and the message centre."""

@@ -1,0 +1,1 @@
+"""States of learning: the player, progress, who may play what, notes, certificates, check-ins, homework."""
