@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -11,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from coursemall.settings import get_settings
+
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -44,3 +47,9 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def run_unit(fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """`fn(session, **kwargs)` as one unit of work: committed when it returns, rolled back if it raises."""
+    with session_scope() as session:
+        return fn(session, **kwargs)

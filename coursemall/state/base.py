@@ -17,12 +17,15 @@ the player's heartbeat (every 10 s per learner) pays exactly that, in a worker t
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 import reflex as rx
 
 from coursemall.client_ip import headers_client_ip
-from coursemall.db import session_scope
+from coursemall.db import run_unit, session_scope
 from coursemall.domain.errors import DomainError
 from coursemall.domain.validation import valid_id
 from coursemall.i18n import DEFAULT_LANG, normalize_lang, t
@@ -30,6 +33,19 @@ from coursemall.services.accounts import sessions, users as accounts
 from coursemall.services.community.messages import unread_count
 
 CHECK_SECONDS = 15.0  # reads only (the header's viewer); writes always re-check
+
+
+class _Failed:
+    """What `AppState._run` returns when the unit of work failed (its message is already shown)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "FAILED"
+
+
+FAILED: Any = _Failed()
 
 
 def parse_cookie(header: object, name: str) -> str:
@@ -67,6 +83,28 @@ class AppState(rx.State):
 
     def _t(self, key: str, **params: object) -> str:
         return t(key, self.lang, **params)
+
+    # ---- the one way a handler runs a unit of work
+
+    async def _run(self, service: Callable[..., Any], /, *, section: str = "", **kwargs: Any) -> Any:
+        """`service(session, **kwargs)` as one unit of work in a worker thread (the event loop never
+        waits for the database); returns its result. A DomainError shows its translated message, anything
+        else is logged once and shows the generic one; both return FAILED (falsy: `if result is FAILED`).
+        `section` says where a dashboard page shows the message."""
+        try:
+            return await asyncio.to_thread(run_unit, service, **kwargs)
+        except DomainError as exc:
+            self._show_failure(exc, section)
+        except Exception:  # noqa: BLE001 - logged here, once, for every handler
+            logging.getLogger(type(self).__module__).exception(
+                "%s: %s failed", type(self).__name__, getattr(service, "__name__", service))
+            self._show_failure(None, section)
+        return FAILED
+
+    def _show_failure(self, exc: DomainError | None, section: str) -> None:
+        """How this state shows a failed unit of work: None = something broke (generic message).
+        FeedbackMixin and DashboardBaseState say how; a state with neither must override it."""
+        raise NotImplementedError(f"{type(self).__name__} shows no failures: mix in FeedbackMixin")
 
     # ---- request facts (server-side only) -------------------------------------------------
     def _cookie_token_hash(self) -> str:

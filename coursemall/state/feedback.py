@@ -37,3 +37,10 @@ class FeedbackMixin(rx.State, mixin=True):
         else:
             logging.getLogger(type(self).__module__).exception("%s handler failed", type(self).__name__)
             self._fail("error.generic")
+
+    def _show_failure(self, exc: DomainError | None, section: str) -> None:
+        """For AppState._run: the service's message, or the generic one."""
+        if exc is None:
+            self._fail("error.generic")
+        else:
+            self._fail(exc.code, **exc.params)

@@ -77,10 +77,9 @@ def test_register_sign_out_and_sign_in_again(page, phone):
     # The session is revoked server-side too: putting the old cookie back does not sign in.
     phone.add_cookies([cookie])
     page.goto("/me")
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(1000)
-    expect(page.locator("#nav-profile")).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fme"))  # the page loaded and sent a guest to sign in
     expect(page.locator("#nav-sign-in")).to_be_visible()
+    expect(page.locator("#nav-profile")).to_have_count(0)
     phone.clear_cookies()
 
     sign_in(page, email, password)

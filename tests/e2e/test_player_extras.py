@@ -160,7 +160,10 @@ def test_hd_sd_switch_keeps_position_speed_and_play_state_and_is_remembered(page
     paused_at = video.evaluate("el => el.currentTime")
     page.locator("#quality-hd").click()
     _on_source(page, "hd")
-    page.wait_for_timeout(500)
+    page.wait_for_function(  # the new source is loaded at the old position
+        "(t) => { const m = document.querySelector('video#lesson-video');"
+        " return m.readyState >= 2 && !m.seeking && Math.abs(m.currentTime - t) < 0.6; }",
+        arg=paused_at, timeout=20_000)
     assert video.evaluate("el => el.paused") is True
     assert abs(video.evaluate("el => el.currentTime") - paused_at) < 0.6
     assert video.evaluate("el => el.videoHeight") > SD_HEIGHT
@@ -378,10 +381,13 @@ def test_no_seeking_ahead_on_first_watch(page, shop_db, live_server, video_cours
         play_video(video)
         page.wait_for_function("() => document.querySelector('video#lesson-video').currentTime > 2", timeout=20_000)
         video.evaluate("el => { el.currentTime = 50; }")
-        page.wait_for_timeout(800)
-        assert video.evaluate("el => el.currentTime") < 10  # snapped back to what was watched
+        page.wait_for_function(  # snapped back to what was watched
+            "() => { const m = document.querySelector('video#lesson-video'); return !m.seeking && m.currentTime < 10; }",
+            timeout=20_000)
         video.evaluate("el => { el.currentTime = 0.5; }")  # going back is fine
-        page.wait_for_timeout(500)
+        page.wait_for_function(
+            "() => { const m = document.querySelector('video#lesson-video'); return !m.seeking && m.readyState >= 2; }",
+            timeout=20_000)
         assert video.evaluate("el => el.currentTime") < 3
     finally:
         with Session(shop_db) as s:
@@ -413,7 +419,7 @@ def test_an_anonymous_visitor_plays_the_free_seconds_to_their_end_and_gets_nothi
     expect(page).to_have_url(re.compile(rf"/lesson/{lesson_id}$"))  # a preview does not autoplay on
     # seeking past the end cannot reach anything: the element holds only the clip
     video.evaluate(f"el => {{ el.currentTime = {seconds + 30}; }}")
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('video#lesson-video').seeking", timeout=20_000)
     assert video.evaluate("el => el.currentTime") <= seconds + 0.5
     assert media_requests, "no media request was seen"
     for url in media_requests:  # the clip, and nothing else: no HLS part, no whole file

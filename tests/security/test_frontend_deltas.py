@@ -9,6 +9,7 @@ watermark codes, and raw ORM reprs.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -60,7 +61,18 @@ def _decoded(frame: str) -> str:
         return ""
 
 
-def _journey(page, shop_db):  # noqa: F811
+def _quiet(page, frames: list, quiet_s: float = 0.5, within_s: float = 20.0) -> None:
+    """Wait until no websocket frame has arrived for `quiet_s`: the last deltas are in."""
+    deadline = time.monotonic() + within_s
+    seen, since = len(frames), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        assert time.monotonic() < deadline, f"websocket frames still arriving after {within_s} s"
+        page.wait_for_timeout(50)  # lets playwright deliver frames; the loop waits for quiet
+        if len(frames) != seen:
+            seen, since = len(frames), time.monotonic()
+
+
+def _journey(page, frames, shop_db):  # noqa: F811
     page.goto("/login")
     page.locator("#login-account").fill(LEARNER)
     page.locator("#login-password").fill(LEARNER_PASSWORD)
@@ -84,12 +96,12 @@ def _journey(page, shop_db):  # noqa: F811
 
     page.goto("/me")
     expect(page.locator("#profile-nickname")).to_be_visible()
-    page.wait_for_timeout(500)  # let the last deltas arrive
+    _quiet(page, frames)
 
 
 def test_deltas_of_a_signed_in_learner_hold_no_secrets(recorded, shop_db):  # noqa: F811
     ctx, page, frames, sockets = recorded
-    _journey(page, shop_db)
+    _journey(page, frames, shop_db)
 
     assert sockets and all("/_event" in url for url in sockets), sockets
     assert len(frames) >= 5, "too few websocket frames recorded; is the recorder attached?"

@@ -47,7 +47,7 @@ from coursemall.services.commerce import refunds as refunds_service
 from coursemall.services.accounts import wechat_oauth
 from coursemall.settings import get_settings
 from coursemall.state.dashboard.analytics import track_checkout_view
-from coursemall.state.base import AppState
+from coursemall.state.base import FAILED, AppState
 from coursemall.state.feedback import FeedbackMixin
 from coursemall.urls import public_url
 
@@ -163,18 +163,17 @@ class BuyState(_ShopMixin, AppState):
         self._ok("buy.added")
 
     @rx.event
-    def buy_now(self, item_type: str, item_id: int):
+    async def buy_now(self, item_type: str, item_id: int):
         item = _valid_item(item_type, item_id)
         if item is None:
             return self._fail("error.bad_request")
         user_id = self._actor_id()
         if user_id is None:
             return self._sign_in_first(*item)
-        try:
-            view = _in_session(checkout_service.buy_now, actor_id=user_id, item_type=item[0],
-                               item_id=item[1], client_kind=self._client_kind())
-        except Exception as exc:  # noqa: BLE001
-            return self._failed(exc)
+        view = await self._run(checkout_service.buy_now, actor_id=user_id, item_type=item[0], item_id=item[1],
+                               client_kind=self._client_kind())
+        if view is FAILED:
+            return
         if view.status == OrderStatus.PAID:  # a free course: the order completed at once
             self._ok("buy.claimed")
             from coursemall.state.catalog.storefront import CourseState

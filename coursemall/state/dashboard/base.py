@@ -143,6 +143,13 @@ class DashboardBaseState(AppState):
     def _clear_messages(self) -> None:
         self.error = self.success = self.section = ""
 
+    def _show_failure(self, exc: DomainError | None, section: str) -> None:
+        """For AppState._run: refusals through the guard's page message, the rest in `section`."""
+        if exc is None:
+            self._fail(section or "page", "error.generic")
+        else:
+            self._service_error(section or "page", exc)
+
     def _service_error(self, section: str, exc: DomainError, *, owner_only: bool = False) -> None:
         if exc.code == DASHBOARD_CLOSED:
             return self._deny(exc.code)
