@@ -11,6 +11,7 @@ state/security.dashboard_user_required).
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 import reflex as rx
 
@@ -18,24 +19,13 @@ import coursemall.pages  # noqa: F401  (registers every page and so every state)
 from coursemall.state.dashboard.base import DashboardBaseState
 from coursemall.state.guards import guard_of
 
-DASHBOARD_MODULES = ("admin", "cms", "ops", "analytics", "shop_settings", "leak", "media_admin", "security")
-
-
-def _import_dashboard_modules() -> list[str]:
-    """Import the dashboard state modules that exist (a page may not import its state yet)."""
-    names = []
-    for short in DASHBOARD_MODULES:
-        try:
-            importlib.import_module(f"coursemall.state.{short}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"coursemall.state.{short}":
-                raise
-            continue
-        names.append(f"coursemall.state.{short}")
-    return names
-
-
-DASHBOARD_MODULE_NAMES = _import_dashboard_modules()
+# Every module of state/dashboard/, plus the owner's account security page.
+DASHBOARD_MODULE_NAMES = sorted(
+    [f"coursemall.state.dashboard.{info.name}"
+     for info in pkgutil.iter_modules(importlib.import_module("coursemall.state.dashboard").__path__)]
+    + ["coursemall.state.accounts.security"])
+for _name in DASHBOARD_MODULE_NAMES:
+    importlib.import_module(_name)  # a missing module fails here, never silently
 
 
 def _all_states() -> list[type[rx.State]]:
