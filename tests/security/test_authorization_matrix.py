@@ -272,7 +272,7 @@ TABLE: dict[str, Row] = {
     "OutboxState.load_outbox": row(EVERYONE, shows_all=True,
                                    why="the demo's outbox shows every mail to anyone; a production shop has none"),
     # ---- the one-time setup link: its token is the key; the world's shop is set up, so every step
-    # is refused for everyone (services/shop/setup.py and tests/services/test_setup.py hold the rules)
+    # is refused for everyone (services/shop/setup.py and tests/services/shop/test_setup.py hold the rules)
     "SetupState.load_setup": row(EVERYONE),
     "SetupState.submit_account": row(EVERYONE, args=form(email="x@example.com", nickname="店主", password="pass-word-1",
                                                          password_again="pass-word-1")),

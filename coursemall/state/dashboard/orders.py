@@ -48,7 +48,7 @@ from coursemall.state.guards import staff_required
 
 
 class AdminBaseState(DashboardBaseState):
-    """The owner/staff-only states (every handler `@staff_required`; tests/state/test_admin_state.py
+    """The owner/staff-only states (every handler `@staff_required`; tests/state/dashboard/test_admin_state.py
     checks every Admin* state, including those in state/dashboard/operations.py)."""
 
 

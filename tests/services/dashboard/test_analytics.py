@@ -1,5 +1,5 @@
 """Analytics figures from a small shop with known sales, refunds, page views, progress and study days, so every
-analytics figure has an exact expected value (see tests/services/test_analytics.py).
+analytics figure has an exact expected value (see tests/services/dashboard/test_analytics.py).
 
 China days (UTC+8) used: 2026-03-09 (Monday) and 2026-03-10; the range under test is those two.
 
