@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 
 from coursemall.domain.catalog import Role
 from coursemall.domain.errors import DomainError
+from coursemall.i18n import t
 from coursemall.media import images
 from coursemall.models.accounts import OneTimeCode, User
 from coursemall.models.base import utcnow
@@ -243,13 +244,12 @@ def request_code(session: Session, *, account: object, purpose: str, ip: str = "
     session.flush()
     user = _user_by_account(session, acct)
     if user is not None and user.is_active:
-        shop = get_settings().shop_name
-        what = "登录" if purpose == "login" else "重置密码"
+        # the recipient may not have chosen a language yet: the code in both (i18n/messages/accounts.py)
+        texts = {"shop": get_settings().shop_name, "code": code, "minutes": int(CODE_TTL.total_seconds() // 60)}
         (sender or get_sender()).send(
             session, channel="email" if acct.kind == "email" else "sms", target=acct.value,
-            subject=f"【{shop}】{what}验证码",
-            body=f"【{shop}】您的{what}验证码是 {code}，10 分钟内有效，请勿告诉他人。"
-                 f" / Your {shop} code is {code}, valid for 10 minutes.")
+            subject=t(f"mail.code_subject.{purpose}", "zh_CN", **texts),
+            body=" / ".join(t(f"mail.code_body.{purpose}", lang, **texts) for lang in ("zh_CN", "en")))
     return CodeRequest(target=acct.value, cooldown_seconds=CODE_RESEND_SECONDS)
 
 
