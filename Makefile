@@ -51,8 +51,9 @@ serve: db
 	$(PY) -m coursemall banner
 	$(VENV)/bin/reflex run --env prod --single-port
 
+# Two workers (tests/conftest.py keeps everything that serves the built shop in one of them).
 test: db browser services
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: db services
 	$(PY) -m bench.run_all
