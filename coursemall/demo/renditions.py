@@ -8,9 +8,9 @@ keyframe every 2 s and MP3s, so:
   AAC track into .m4a, "poster" one JPEG frame in the public dir;
 - an audio's "audio" is a short AAC re-encode of the MP3;
 - the encrypted HLS variants are cut from those by stream copy with the pipeline's own function
-  (services/transcode.make_hls), one random key per variant;
+  (services/packaging.make_hls), one random key per variant;
 - every lesson with free seconds gets its clip with the pipeline's own function
-  (services/transcode.make_preview_clip); lessons sharing an asset and a length share the file.
+  (services/packaging.make_preview_clip); lessons sharing an asset and a length share the file.
 Files are made once (kept if present) and rows are only written when something is missing:
 idempotent and cheap on every later seed.
 """
@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from coursemall.media import ffmpeg
 from coursemall.models import Lesson, MediaAsset
-from coursemall.services.media import transcode
+from coursemall.services.media import packaging, transcode
 from coursemall.services.learning.media_access import preview_ready
 
 DEMO_PREFIX = "demo/"
@@ -67,17 +67,17 @@ def _hls(media_dir: Path, asset: MediaAsset, keys: dict[str, str]) -> dict[str, 
     """The encrypted variants, made once into the asset's folder (demo/<name>/hls/<variant>)."""
     prefix = transcode.asset_prefix(asset)
     folder = media_dir / prefix
-    wanted = {variant: media_dir / keys[variant] for variant, _ in transcode.HLS_SOURCES if variant in keys}
+    wanted = {variant: media_dir / keys[variant] for variant, _ in packaging.HLS_SOURCES if variant in keys}
     done = {}
     for variant in wanted:
         try:
-            transcode.check_playlist(folder / transcode.HLS_DIR / variant)
-            done[f"hls_{variant}"] = f"{prefix}/{transcode.HLS_DIR}/{variant}"
-        except transcode.JobFailed:
+            packaging.check_playlist(folder / packaging.HLS_DIR / variant)
+            done[f"hls_{variant}"] = f"{prefix}/{packaging.HLS_DIR}/{variant}"
+        except packaging.JobFailed:
             break
     if len(done) == len(wanted):
         return done
-    return transcode.make_hls(folder, prefix, HLS_TIMEOUT, sources=wanted)
+    return packaging.make_hls(folder, prefix, HLS_TIMEOUT, sources=wanted)
 
 
 def ensure_demo_renditions(session: Session, media_dir: Path, public_dir: Path | None = None) -> int:
@@ -123,7 +123,7 @@ def ensure_demo_previews(session: Session, media_dir: Path) -> int:
     for lesson, asset in lessons:
         if preview_ready(lesson):
             continue
-        lesson.preview_key = transcode.make_preview_clip(
+        lesson.preview_key = packaging.make_preview_clip(
             media_dir, key_prefix=transcode.asset_prefix(asset), kind=asset.kind,
             renditions=dict(asset.renditions or {}), seconds=int(lesson.free_seconds))
         lesson.preview_asset_id, lesson.preview_seconds = asset.id, int(lesson.free_seconds)

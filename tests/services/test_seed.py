@@ -39,7 +39,7 @@ from coursemall.models import (
 )
 from coursemall.services.accounts.passwords import verify_password
 from coursemall.services.learning.media_access import preview_ready
-from coursemall.services.media.transcode import check_playlist
+from coursemall.services.media.packaging import check_playlist
 from coursemall.settings import get_settings
 
 CATALOG_TABLES = [User, Category, Tag, CourseTag, Instructor, Course, Chapter, Lesson, MediaAsset, Bundle,

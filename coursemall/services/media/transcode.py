@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
 import socket
 import threading
 import time
@@ -46,6 +45,7 @@ from coursemall.models import Course, Lesson, MediaAsset, utcnow
 from coursemall.models.media_pipeline import MediaJob
 from coursemall.services import audit
 from coursemall.services.learning.media_access import preview_ready
+from coursemall.services.media.packaging import JobFailed, finish_part, inside, make_hls, make_preview_clip
 from coursemall.services.permissions import course_scope, require_course_manager, require_dashboard
 
 log = logging.getLogger("coursemall.media")
@@ -133,13 +133,6 @@ class LeaseLost(Exception):
     """Another worker owns the job now; stop without writing anything."""
 
 
-class JobFailed(Exception):
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(code)
-        self.code = code
-        self.detail = detail
-
-
 def asset_prefix(asset: MediaAsset) -> str:
     """The asset's own folder for its renditions: an upload's folder (uploads/<key>/), else the
     storage key without its extension (demo/video1.mp4 -> demo/video1; storage keys are unique)."""
@@ -150,13 +143,6 @@ def asset_prefix(asset: MediaAsset) -> str:
     return stem or f"assets/{asset.id}"
 
 
-def _inside(media_dir: Path, key: str) -> Path:
-    path = (media_dir / key).resolve()
-    if media_dir.resolve() not in path.parents:
-        raise JobFailed("media.job.source_missing")
-    return path
-
-
 def _load_input(engine: Engine, job_id: int, media_dir: Path) -> JobInput:
     with Session(engine) as s:
         job = s.get(MediaJob, job_id)
@@ -165,7 +151,7 @@ def _load_input(engine: Engine, job_id: int, media_dir: Path) -> JobInput:
             raise JobFailed("media.job.missing")
         prefix = asset_prefix(asset)
         return JobInput(job.id, job.kind or "transcode", asset.id, asset.kind,
-                        _inside(media_dir, asset.storage_key), media_dir / prefix, prefix, job.attempts,
+                        inside(media_dir, asset.storage_key), media_dir / prefix, prefix, job.attempts,
                         job.lesson_id, dict(asset.renditions or {}))
 
 
@@ -229,88 +215,6 @@ def plan_steps(kind: str, probe: ffmpeg.ProbeResult) -> list[str]:
     return ["audio", "hls"]
 
 
-HLS_DIR = "hls"
-HLS_KEY_URI = "key"  # relative to a variant's playlist; api/hls.py serves it (with a token) after a check
-# variant -> the rendition file (in the asset's folder) it is cut from, by stream copy
-HLS_SOURCES = (("hd", "hd.mp4"), ("sd", "sd.mp4"), ("audio", "audio.m4a"))
-
-
-def check_playlist(folder: Path) -> int:
-    """Number of segments of a finished encrypted VOD playlist; JobFailed when anything is missing
-    (the HLS muxer reports some write failures with exit code 0)."""
-    playlist = folder / "index.m3u8"
-    text = playlist.read_text(errors="replace") if playlist.is_file() else ""
-    segments = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    if ("#EXT-X-ENDLIST" not in text or "METHOD=AES-128" not in text or not segments
-            or any(not (folder / name).is_file() or (folder / name).stat().st_size == 0 for name in segments)):
-        raise JobFailed("media.job.empty_output")
-    return len(segments)
-
-
-def _write_variant(source: Path, folder: Path, timeout: float) -> None:
-    """One encrypted variant: a fresh random AES-128 key in the private folder, a playlist that
-    points at HLS_KEY_URI, MPEG-TS segments cut on the 2-second keyframes."""
-    folder.mkdir(parents=True)
-    key = folder / "key.bin"
-    key.write_bytes(secrets.token_bytes(16))
-    key_info = folder.parent / f"{folder.name}.keyinfo"
-    key_info.write_text(f"{HLS_KEY_URI}\n{key}\n{secrets.token_hex(16)}\n")
-    try:
-        ffmpeg.run_simple(ffmpeg.hls_command(source, folder, key_info), timeout=timeout)
-    finally:
-        key_info.unlink(missing_ok=True)
-    check_playlist(folder)
-
-
-def make_hls(folder: Path, key_prefix: str, timeout: float, *,
-             sources: dict[str, Path] | None = None) -> dict[str, str]:
-    """Encrypted HLS variants under `folder`/hls/<variant>/, cut from `sources` ({variant: file};
-    default: whichever of hd.mp4, sd.mp4, audio.m4a exist in `folder`). Returns their renditions:
-    {"hls_hd": "<prefix>/hls/hd", ...}."""
-    final, part = folder / HLS_DIR, folder / f"{HLS_DIR}.part"
-    shutil.rmtree(part, ignore_errors=True)
-    made: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
-    if sources is None:
-        sources = {variant: folder / filename for variant, filename in HLS_SOURCES}
-    for variant, _ in HLS_SOURCES:
-        source = sources.get(variant)
-        if source is not None and source.is_file():
-            _write_variant(source, part / variant, max(deadline - time.monotonic(), 1))
-            made[f"hls_{variant}"] = f"{key_prefix}/{HLS_DIR}/{variant}"
-    if not made:
-        raise JobFailed("media.job.empty_output")
-    shutil.rmtree(final, ignore_errors=True)
-    part.replace(final)
-    return made
-
-
-def preview_key(key_prefix: str, kind: str, seconds: int) -> str:
-    return f"{key_prefix}/preview-{int(seconds)}s.{'mp4' if kind == 'video' else 'm4a'}"
-
-
-def make_preview_clip(media_dir: Path, *, key_prefix: str, kind: str, renditions: dict, seconds: int,
-                      timeout: float = 300) -> str:
-    """The first `seconds` of the asset's HD (video) or AAC (audio) rendition as a file of its own;
-    reused when it exists (lessons sharing an asset and a length share the clip). Returns its key."""
-    source_key = renditions.get("hd" if kind == "video" else "audio")
-    if not isinstance(source_key, str) or not source_key:
-        raise JobFailed("media.job.source_missing")
-    source = _inside(media_dir, source_key)
-    if not source.is_file():
-        raise JobFailed("media.job.source_missing")
-    key = preview_key(key_prefix, kind, seconds)
-    final = _inside(media_dir, key)
-    if final.is_file() and final.stat().st_size > 0:
-        return key
-    final.parent.mkdir(parents=True, exist_ok=True)
-    part = final.with_name(final.name + ".part")
-    ffmpeg.run_simple(ffmpeg.preview_command(source, part, seconds=seconds, video=kind == "video"),
-                      timeout=timeout)
-    _finish_file(part, final)
-    return key
-
-
 def _run_preview(engine: Engine, job: JobInput, media_dir: Path, remaining: float) -> JobOutput:
     with Session(engine) as s:
         lesson = s.get(Lesson, job.lesson_id) if job.lesson_id else None
@@ -322,12 +226,6 @@ def _run_preview(engine: Engine, job: JobInput, media_dir: Path, remaining: floa
     key = make_preview_clip(media_dir, key_prefix=job.key_prefix, kind=job.kind, renditions=job.renditions,
                             seconds=seconds, timeout=min(remaining, 300))
     return JobOutput(preview=PreviewOutput(lesson.id, job.asset_id, seconds, key))
-
-
-def _finish_file(part: Path, final: Path) -> None:
-    if not part.is_file() or part.stat().st_size == 0:
-        raise JobFailed("media.job.empty_output")
-    part.replace(final)
 
 
 def _run_step(step: str, job: JobInput, probe: ffmpeg.ProbeResult, progress: _Progress, deadline: float,
@@ -346,7 +244,7 @@ def _run_step(step: str, job: JobInput, probe: ffmpeg.ProbeResult, progress: _Pr
         ffmpeg.run_simple(ffmpeg.poster_command(job.source, part, at_seconds=min(1.0, probe.duration / 3),
                                                 demuxer=probe.container),
                           timeout=min(remaining, 120))
-        _finish_file(part, final)
+        finish_part(part, final)
         out.renditions["poster"] = name
         return
     filename = {"hd": "hd.mp4", "sd": "sd.mp4", "audio": "audio.m4a"}[step]
@@ -362,7 +260,7 @@ def _run_step(step: str, job: JobInput, probe: ffmpeg.ProbeResult, progress: _Pr
     ffmpeg.run(cmd, timeout=remaining, duration=probe.duration, on_progress=progress.report)
     if progress.lost:
         raise LeaseLost()
-    _finish_file(part, final)
+    finish_part(part, final)
     out.renditions[step] = f"{job.key_prefix}/{filename}"
 
 

@@ -20,7 +20,7 @@ from coursemall.domain.errors import DomainError
 from coursemall.media import ffmpeg
 from coursemall.models import AuditLog, Chapter, Course, Instructor, Lesson, MediaAsset, utcnow
 from coursemall.models.media_pipeline import MediaJob, UploadSession
-from coursemall.services.media import transcode, uploads
+from coursemall.services.media import packaging, transcode, uploads
 from tests.concurrency import run_concurrently
 from tests.payments.factories import make_user
 
@@ -187,7 +187,7 @@ def test_full_pipeline_makes_hd_sd_audio_poster_and_durations(db_engine, shop, m
         hls = media_dir / r[f"hls_{variant}"]
         playlist = (hls / "index.m3u8").read_text()
         assert '#EXT-X-KEY:METHOD=AES-128,URI="key"' in playlist and "seg0000.ts" in playlist
-        assert "#EXT-X-ENDLIST" in playlist and transcode.check_playlist(hls) == 1
+        assert "#EXT-X-ENDLIST" in playlist and packaging.check_playlist(hls) == 1
         keys.add((hls / "key.bin").read_bytes())
     assert len(keys) == 3 and all(len(k) == 16 for k in keys) and not list(media_dir.rglob("*.keyinfo"))
     assert not list(media_dir.rglob("*.part"))
@@ -206,7 +206,7 @@ def test_audio_lesson_gets_an_m4a(db_engine, shop, media_files, tmp_path):
         assert s.get(Lesson, shop.audio_lesson).media_asset_id == asset.id
         assert s.get(Lesson, shop.audio_lesson).duration_seconds in (2, 3)
     assert ffmpeg.probe(media_dir / asset.renditions["audio"]).has_audio
-    assert transcode.check_playlist(media_dir / asset.renditions["hls_audio"]) >= 1
+    assert packaging.check_playlist(media_dir / asset.renditions["hls_audio"]) >= 1
 
 
 def test_old_asset_keeps_playing_until_the_new_one_is_ready(db_engine, shop, media_files, tmp_path):
@@ -382,7 +382,7 @@ def test_failure_is_shown_and_retry_runs_again_at_most_three_times(db_engine, sh
                        media_dir=media_dir)
 
     def broken(*_a, **_k):
-        raise transcode.JobFailed("media.job.ffmpeg_failed", "boom")
+        raise packaging.JobFailed("media.job.ffmpeg_failed", "boom")
 
     for attempt in (1, 2, 3):
         assert run_worker(db_engine, media_dir, public_dir, transcoder=broken) == view.job_id
@@ -495,9 +495,9 @@ def test_demo_renditions_are_made_once_with_encrypted_hls_and_lesson_clips(db_en
         assert (public_dir / r["poster"]).read_bytes()[:3] == b"\xff\xd8\xff"
         for variant in ("hd", "sd", "audio"):
             assert r[f"hls_{variant}"] == f"demo/video1/hls/{variant}"
-            assert transcode.check_playlist(media_dir / r[f"hls_{variant}"]) >= 1
+            assert packaging.check_playlist(media_dir / r[f"hls_{variant}"]) >= 1
         sound = s.exec(select(MediaAsset).where(MediaAsset.kind == "audio")).one().renditions
-        assert set(sound) == {"audio", "hls_audio"} and transcode.check_playlist(media_dir / sound["hls_audio"]) >= 1
+        assert set(sound) == {"audio", "hls_audio"} and packaging.check_playlist(media_dir / sound["hls_audio"]) >= 1
         stamp = (media_dir / r["sd"]).stat().st_mtime_ns
         key = (media_dir / r["hls_hd"] / "key.bin").read_bytes()
         assert ensure_demo_renditions(s, media_dir, public_dir) == 0  # idempotent: nothing redone
