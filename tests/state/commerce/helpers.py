@@ -5,25 +5,18 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from coursemall.services.commerce import cart, checkout
-from coursemall.state.commerce.shop import (
-    BuyState,
-    CartState,
-    MessageCenterState,
-    MyOrdersState,
-    OrderState,
-    SandboxCashierState,
-)
+from coursemall.state.commerce import shop as states
 from tests.payments.factories import order_row
 
 # The remote endpoints of the learner-side shop states, exactly.
 EXPECTED = {
-    BuyState: {"add_to_cart", "buy_now", "clear_message"},
-    CartState: {"load_cart", "remove_item", "checkout"},
-    OrderState: {"load_order", "pay", "cancel_order", "edit_proof_reference", "submit_proof",
+    states.BuyState: {"add_to_cart", "buy_now", "clear_message"},
+    states.CartState: {"load_cart", "remove_item", "checkout"},
+    states.OrderState: {"load_order", "pay", "cancel_order", "edit_proof_reference", "submit_proof",
                  "request_refund"},
-    SandboxCashierState: {"load_cashier", "decide"},
-    MyOrdersState: {"load_orders"},
-    MessageCenterState: {"load_messages", "read_all"},
+    states.SandboxCashierState: {"load_cashier", "decide"},
+    states.MyOrdersState: {"load_orders"},
+    states.MessageCenterState: {"load_messages", "read_all"},
 }
 
 
