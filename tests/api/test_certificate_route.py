@@ -16,7 +16,7 @@ from coursemall.services.learning.certificates import issue_for_completed_course
 from coursemall.state.learning import player as player_state
 from coursemall.state.learning.player import CertificateState
 from tests.services.catalog_fixture import build_catalog
-from tests.state.catalog.test_catalog_state import call, make
+from tests.state.helpers import call_sync, route_state
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_unknown_or_malformed_codes_are_404(issued, code):
 
 
 def test_verification_page_state(issued):
-    s = make(CertificateState, "/certificate/[code]", f"/certificate/{issued.code}", params={"code": issued.code})
-    call(s, "load_certificate")
+    s = route_state(CertificateState, "/certificate/[code]", f"/certificate/{issued.code}", params={"code": issued.code})
+    call_sync(s, "load_certificate")
     assert s.found and s.learner_name == "学员0" and s.course_title.startswith("手机摄影")
     assert s.image_url == f"/api/certificate/{issued.code}.png" and s.issued_on == issued.issued_on

@@ -18,7 +18,7 @@ import coursemall.db
 from coursemall.models.accounts import OneTimeCode, OutboxMessage, User
 from coursemall.services.accounts import users
 from coursemall.state.accounts.sign_in import CodeSignInState, RegisterState, ResetPasswordState
-from tests.state.accounts.test_auth_state import call, make_state
+from tests.state.helpers import call, make_state
 
 PW = "pass-word-1"
 WAIT = re.compile(r"^.+，请 \d+ (秒|分钟|小时)后再试$")

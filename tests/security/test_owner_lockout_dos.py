@@ -25,7 +25,7 @@ from coursemall.services.accounts import sessions, users
 from coursemall.services import rate_limit
 from coursemall.settings import get_settings
 from coursemall.state.accounts.sign_in import CodeSignInState, SignInState
-from tests.state.accounts.test_auth_state import BROWSER, call, make_state
+from tests.state.helpers import BROWSER, call, make_state
 
 OWNER = "owner@example.com"
 PW = "owner-pass-word-1"

@@ -131,7 +131,7 @@ def test_api_route_records_the_proxys_client_with_one_hop(engine, hops):
 
 async def test_rotating_a_spoofed_header_does_not_escape_the_limiter(engine, hops):
     """hops=0: a bot sending a new X-Forwarded-For each time is still one address to the limiter."""
-    from tests.state.accounts.test_auth_state import call
+    from tests.state.helpers import call
 
     hops(0)
     errors = []
@@ -144,7 +144,7 @@ async def test_rotating_a_spoofed_header_does_not_escape_the_limiter(engine, hop
 
 
 async def test_behind_a_proxy_each_client_has_its_own_budget(engine, hops):
-    from tests.state.accounts.test_auth_state import call
+    from tests.state.helpers import call
 
     hops(1)
     for i in range(25):  # one proxy peer, 25 real clients

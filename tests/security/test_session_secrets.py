@@ -14,7 +14,7 @@ from coursemall.models.accounts import User, UserSession
 from coursemall.services.accounts import sessions, users
 from coursemall.state.accounts.sign_in import ProfileState
 from coursemall.state.base import AppState
-from tests.state.accounts.test_auth_state import call, make_state
+from tests.state.helpers import call, make_state
 
 
 @pytest.fixture

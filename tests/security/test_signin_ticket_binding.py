@@ -24,7 +24,7 @@ from coursemall.models.accounts import LoginAttempt, LoginTicket, UserSession
 from coursemall.models.limits import RateCounter
 from coursemall.services.accounts import sessions, users
 from coursemall.state.accounts.sign_in import RegisterState, SignInState
-from tests.state.accounts.test_auth_state import BROWSER, call, make_state
+from tests.state.helpers import BROWSER, call, make_state
 
 PW = "pass-word-1"
 ATTACKER = "attacker-" + "a" * 40

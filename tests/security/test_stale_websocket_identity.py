@@ -22,7 +22,8 @@ from coursemall.state.accounts.sign_in import ProfileState
 from coursemall.state.base import AppState
 from coursemall.state.community.community import LessonCommentsState
 from tests.services.learning_fixture import make_world
-from tests.state.community.test_community_state import call, lesson_state, make_state
+from tests.state.community.test_community_state import lesson_state
+from tests.state.helpers import call, page_state
 
 PW = "learner-pass-1"
 SIGN_IN_FIRST = "请先登录"
@@ -72,7 +73,7 @@ async def _refused_next_write(w, tab) -> None:
 
 async def test_sign_out_everywhere_stops_the_open_tab(engine, w):
     tab = await _open_tab(w)
-    other = make_state(ProfileState, w.other_device, "/me")
+    other = page_state(ProfileState, w.other_device, "/me")
     await call(other, "sign_out_everywhere")
     await _refused_next_write(w, tab)
 
@@ -96,7 +97,7 @@ async def test_deactivation_alone_stops_the_open_tab(engine, w):
 
 async def test_password_change_elsewhere_stops_the_open_tab(engine, w):
     tab = await _open_tab(w)
-    other = make_state(ProfileState, w.other_device, "/me")
+    other = page_state(ProfileState, w.other_device, "/me")
     await call(other, "change_password", {"old_password": PW, "new_password": "brand-new-pass-2"})
     assert other.error == "" and other.success
     await _refused_next_write(w, tab)
@@ -132,7 +133,7 @@ async def test_the_check_is_one_indexed_query(engine, w):
 
 async def test_header_read_may_reuse_a_recent_check(engine, w):
     """load_viewer (read-only header) may reuse a check for a few seconds; writes never do."""
-    tab = make_state(LessonCommentsState, w.open_tab, "/lesson/[lesson_id]", {"lesson_id": str(w.paid)})
+    tab = page_state(LessonCommentsState, w.open_tab, "/lesson/[lesson_id]", {"lesson_id": str(w.paid)})
     AppState.load_viewer.fn(tab)
     assert tab.signed_in
     with Session(engine) as s:

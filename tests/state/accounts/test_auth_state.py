@@ -12,10 +12,8 @@ import re
 import pytest
 import reflex as rx
 from PIL import Image
-from reflex.istate.data import RouterData
 from sqlmodel import Session, func, select
 
-import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.models.accounts import LoginAttempt, OneTimeCode, User, UserSession
 from coursemall.services.accounts import sessions, users
@@ -23,42 +21,10 @@ from coursemall.state import base as base_state
 from coursemall.state.accounts.sign_in import (CodeSignInState, OutboxState, ProfileState, RegisterState,
                                    ResetPasswordState, SignInState)
 from coursemall.state.base import AppState
+from tests.state.helpers import call, cookie_for, make_state
 
 BAD_VALUES = [None, 42, ["a"], {"nested": {"x": 1}}, "x" * 100_000]
 PW = "pass-word-1"
-
-
-@pytest.fixture
-def engine(sqlite_engine, monkeypatch):
-    monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
-    return sqlite_engine
-
-
-BROWSER = "browser-" + "b" * 40  # every test browser holds its `cm_browser` secret
-
-
-def make_state(cls, cookie: str = "", ip: str = "127.0.0.1", browser: str | None = BROWSER):
-    if browser:
-        cookie = f"{cookie}; cm_browser={browser}" if cookie else f"cm_browser={browser}"
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({
-        "headers": {"cookie": cookie, "user-agent": "Mozilla/5.0 (iPhone) Safari/605",
-                    "origin": "http://localhost:3000"},
-        "ip": ip, "pathname": "/login", "asPath": "/login?next=/course/1",
-    })
-    path = cls.get_full_name().split(".")[1:]
-    state = root
-    for name in path:
-        state = state.substates[name]
-    return state
-
-
-async def call(state, handler: str, *args):
-    fn = getattr(type(state), handler).fn
-    result = fn(state, *args)
-    if hasattr(result, "__await__"):
-        result = await result
-    return result
 
 
 def counts(engine) -> dict[str, int]:
@@ -72,13 +38,6 @@ def make_user(engine, account="st@example.com") -> int:
         view = users.register_user(s, account=account, password=PW, nickname="状态")
         s.commit()
         return view.id
-
-
-def session_cookie(engine, user_id: int) -> str:
-    with Session(engine) as s:
-        token = sessions.create_session(s, user_id=user_id)
-        s.commit()
-    return f"cm_lang=zh_CN; cm_session={token}"
 
 
 def is_navigation_to(result, prefix: str) -> bool:
@@ -170,7 +129,7 @@ async def test_code_sign_in_flow(engine):
 
 async def test_load_viewer_from_cookie_and_revocation(engine, monkeypatch):
     uid = make_user(engine)
-    cookie = session_cookie(engine, uid)
+    cookie = cookie_for(engine, uid, mfa=False)
     state = make_state(AppState, cookie=cookie)
     await call(state, "load_viewer")
     assert state.signed_in and state.nickname == "状态" and state.role == "learner"
@@ -214,7 +173,7 @@ async def test_profile_handlers_without_session_change_nothing(engine):
 @pytest.mark.parametrize("bad", BAD_VALUES)
 async def test_profile_bad_payloads(engine, bad):
     uid = make_user(engine)
-    state = make_state(ProfileState, cookie=session_cookie(engine, uid))
+    state = make_state(ProfileState, cookie=cookie_for(engine, uid, mfa=False))
     await call(state, "load_profile")
     assert state.email == "st@example.com" and len(state.device_sessions) == 1
     with Session(engine) as s:
@@ -240,8 +199,8 @@ async def test_profile_happy_paths(engine, tmp_path, monkeypatch):
     monkeypatch.setattr("coursemall.services.accounts.users.get_settings", lambda: settings)
     uid = make_user(engine)
     other = make_user(engine, "other@example.com")
-    other_cookie = session_cookie(engine, other)
-    state = make_state(ProfileState, cookie=session_cookie(engine, uid))
+    other_cookie = cookie_for(engine, other, mfa=False)
+    state = make_state(ProfileState, cookie=cookie_for(engine, uid, mfa=False))
     await call(state, "load_profile")
     await call(state, "save_nickname", {"nickname": "  改名了 "})
     assert state.success and state.nickname == "改名了"

@@ -14,11 +14,8 @@ import inspect
 
 import pyotp
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlmodel import Session, func, select
 
-import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.i18n import t
 from coursemall.models import AuditLog, Instructor, LoginAttempt, MfaRecoveryCode, User, UserSession
@@ -28,8 +25,7 @@ from coursemall.state.dashboard.analytics import DashboardHomeState
 from coursemall.state.guards import guard_of
 from coursemall.state.accounts.security import DASHBOARD_USER, AuditState, MfaGateState, SecurityState, StaffState
 from tests.payments.factories import make_user
-from tests.state.dashboard.test_admin_state import cookie_for
-from tests.state.accounts.test_auth_state import call
+from tests.state.helpers import IPHONE_SAFARI, call, cookie_for, substate, tab_state
 
 FORBIDDEN = t("admin.forbidden")
 BAD_VALUES = [None, 0, -1, True, 2**40, 1.5, ["1"], {"id": 1}, "x" * 100_000, "", "1; DROP TABLE"]
@@ -44,16 +40,7 @@ EXPECTED_HANDLERS = {
 
 
 def make_state(cls, cookie: str = "", path: str = "/admin/security", query: str = ""):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({
-        "headers": {"cookie": cookie, "user-agent": "Mozilla/5.0 (iPhone) Safari/605",
-                    "origin": "http://localhost:3000"},
-        "ip": "127.0.0.1", "pathname": path, "asPath": path + (f"?{query}" if query else ""),
-    })
-    state = root
-    for name in cls.get_full_name().split(".")[1:]:
-        state = state.substates[name]
-    return state
+    return tab_state(cls, cookie=cookie, ua=IPHONE_SAFARI, route=path, path=path + (f"?{query}" if query else ""))
 
 
 def sibling(state, cls):
@@ -61,15 +48,7 @@ def sibling(state, cls):
     root = state
     while root.parent_state is not None:
         root = root.parent_state
-    for name in cls.get_full_name().split(".")[1:]:
-        root = root.substates[name]
-    return root
-
-
-@pytest.fixture
-def engine(sqlite_engine, monkeypatch):
-    monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
-    return sqlite_engine
+    return substate(root, cls)
 
 
 @pytest.fixture

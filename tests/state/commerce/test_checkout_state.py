@@ -8,17 +8,13 @@ from __future__ import annotations
 import io
 
 import pytest
-import reflex as rx
 from PIL import Image
-from reflex.istate.data import RouterData
 from sqlmodel import Session, func, select
 from starlette.datastructures import UploadFile
 
-import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.models import CartItem, Entitlement, ManualPayment, Message, Order, Payment, Refund
-from coursemall.services.commerce import checkout, payments
-from coursemall.services.accounts import sessions
+from coursemall.services.commerce import payments
 from coursemall.state.catalog.storefront import CourseState
 from coursemall.state.commerce.shop import (
     BuyState,
@@ -28,17 +24,9 @@ from coursemall.state.commerce.shop import (
     OrderState,
     SandboxCashierState,
 )
-from tests.payments.factories import make_course, make_user, order_row
-
-EXPECTED = {
-    BuyState: {"add_to_cart", "buy_now", "clear_message"},
-    CartState: {"load_cart", "remove_item", "checkout"},
-    OrderState: {"load_order", "pay", "cancel_order", "edit_proof_reference", "submit_proof",
-                 "request_refund"},
-    SandboxCashierState: {"load_cashier", "decide"},
-    MyOrdersState: {"load_orders"},
-    MessageCenterState: {"load_messages", "read_all"},
-}
+from tests.payments.factories import order_row
+from tests.state.commerce.helpers import EXPECTED, new_order, status_of
+from tests.state.helpers import call, tab_state
 
 BAD_IDS = [None, 0, -1, 2**31, 2**63, True, 1.5, "1e3", "-3", "x" * 100_000, ["1"], {"id": 1}]
 BAD_VALUES = [None, 42, True, ["pay"], {"nested": {"x": 1}}, "x" * 100_000]
@@ -50,37 +38,8 @@ def test_exact_event_handlers(cls):
     assert set(cls.event_handlers) - {"setvar"} == EXPECTED[cls]
 
 
-@pytest.fixture
-def engine(sqlite_engine, monkeypatch):
-    monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
-    return sqlite_engine
-
-
-@pytest.fixture
-def shop(engine):
-    """Two learners (with sessions), two paid courses and a free one."""
-    with Session(engine, expire_on_commit=False) as s:
-        alice, bob = make_user(s), make_user(s)
-        c1, c2 = make_course(s, price_fen=9900), make_course(s, price_fen=4900)
-        free = make_course(s, price_fen=0)
-        cookies = {}
-        for u in (alice, bob):
-            cookies[u.id] = f"cm_lang=zh_CN; cm_session={sessions.create_session(s, user_id=u.id)}"
-        s.commit()
-    return {"alice": alice.id, "bob": bob.id, "c1": c1.id, "c2": c2.id, "free": free.id,
-            "cookie": cookies}
-
-
 def make_state(cls, cookie: str = "", path: str = "/", route: str = "/", params: dict | None = None):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({
-        "headers": {"cookie": cookie, "user-agent": PHONE_UA, "origin": "http://localhost:3000"},
-        "ip": "127.0.0.1", "pathname": route, "asPath": path, "query": params or {},
-    })
-    state = root
-    for name in cls.get_full_name().split(".")[1:]:
-        state = state.substates[name]
-    return state
+    return tab_state(cls, cookie=cookie, ua=PHONE_UA, route=route, path=path, params=params)
 
 
 def order_state(shop, who: str, order_no: object, cls=OrderState):
@@ -89,33 +48,10 @@ def order_state(shop, who: str, order_no: object, cls=OrderState):
                       params={"order_no": order_no})
 
 
-async def call(state, handler: str, *args):
-    result = type(state).event_handlers[handler].fn(state, *args)
-    if hasattr(result, "__await__"):
-        result = await result
-    return result
-
-
 def counts(engine) -> dict[str, int]:
     with Session(engine) as s:
         return {m.__name__: s.exec(select(func.count()).select_from(m)).one()
                 for m in (CartItem, Order, Payment, Refund, Entitlement, ManualPayment)}
-
-
-def new_order(engine, shop, who="alice", courses=("c1",)) -> str:
-    with Session(engine, expire_on_commit=False) as s:
-        for c in courses:
-            from coursemall.services.commerce import cart
-
-            cart.add_to_cart(s, actor_id=shop[who], item_type="course", item_id=shop[c])
-        view = checkout.checkout_cart(s, actor_id=shop[who], client_kind="mobile")
-        s.commit()
-    return view.out_trade_no
-
-
-def status_of(engine, order_no: str) -> str:
-    with Session(engine) as s:
-        return order_row(s, order_no).status
 
 
 # ---------------------------------------------------------------------------- course buy bar

@@ -12,7 +12,6 @@ import re
 
 import pytest
 import reflex as rx
-from reflex.istate.data import RouterData
 from sqlmodel import Session
 from wechatpy.pay.utils import calculate_signature
 
@@ -23,7 +22,8 @@ from coursemall.services.commerce import checkout as checkout_service
 from coursemall.settings import get_settings
 from coursemall.state.commerce.shop import OrderState
 from tests.payments.fixtures import WX_APP_ID, WX_KEY, wechat  # noqa: F401
-from tests.state.commerce.test_checkout_state import EXPECTED, call, engine, new_order, shop, status_of  # noqa: F401
+from tests.state.commerce.helpers import EXPECTED, new_order, status_of
+from tests.state.helpers import call, tab_state
 
 BASE = "https://shop.example.com"
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
@@ -48,16 +48,9 @@ def wx_settings(monkeypatch):
 
 
 def order_state(shop, order_no: str, *, ua: str, ip: str = "203.0.113.9", query: str = "", who: str = "alice"):
-    root = rx.State(_reflex_internal_init=True)
     params = {"order_no": order_no, **({"wxpay": "1"} if "wxpay=1" in query else {})}
-    root.router = RouterData.from_router_data({
-        "headers": {"cookie": shop["cookie"][shop[who]], "user-agent": ua, "origin": "http://localhost:3000"},
-        "ip": ip, "pathname": "/order/[order_no]", "asPath": f"/order/{order_no}{query}", "query": params,
-    })
-    state = root
-    for name in OrderState.get_full_name().split(".")[1:]:
-        state = state.substates[name]
-    return state
+    return tab_state(OrderState, cookie=shop["cookie"][shop[who]], ua=ua, ip=ip, route="/order/[order_no]",
+                     path=f"/order/{order_no}{query}", params=params)
 
 
 def script_of(result) -> str:

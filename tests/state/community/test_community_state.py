@@ -8,12 +8,9 @@ from __future__ import annotations
 import io
 
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlmodel import Session, func, select
 from starlette.datastructures import UploadFile
 
-import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.models import CheckIn, CommentLike, Course, HomeworkSubmission, LessonComment, Message, Review
 from coursemall.services.community import comments as community
@@ -28,6 +25,7 @@ from coursemall.state.community.community import (
 )
 from coursemall.state.guards import guard_of
 from tests.services.learning_fixture import make_world, png_bytes
+from tests.state.helpers import call, cookie_for, page_state
 
 EXPECTED = {
     LessonCommentsState: {"load_comments", "load_more_comments", "load_replies", "post_comment", "open_reply",
@@ -64,19 +62,6 @@ def test_storefront_moderation_handlers_carry_the_dashboard_guard():
         assert guard_of(cls.event_handlers[name].fn) == "dashboard_required", name
 
 
-def manager_cookie(engine, user_id: int, mfa: bool) -> str:
-    with Session(engine) as s:
-        token = sessions.create_session(s, user_id=user_id, mfa_verified=mfa)
-        s.commit()
-    return f"cm_lang=zh_CN; cm_session={token}"
-
-
-@pytest.fixture
-def engine(sqlite_engine, monkeypatch, tmp_path):
-    monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
-    return sqlite_engine
-
-
 @pytest.fixture
 def w(engine):
     with Session(engine, expire_on_commit=False) as s:
@@ -89,33 +74,14 @@ def w(engine):
     return world
 
 
-def make_state(cls, cookie: str = "", route: str = "/", params: dict | None = None):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({
-        "headers": {"cookie": cookie, "user-agent": "pytest", "origin": "http://localhost:3000"},
-        "ip": "127.0.0.1", "pathname": route, "asPath": route, "query": params or {},
-    })
-    state = root
-    for name in cls.get_full_name().split(".")[1:]:
-        state = state.substates[name]
-    return state
-
-
 def lesson_state(w, who: int, lesson_id: object = None):
-    return make_state(LessonCommentsState, w.cookies.get(who, ""), "/lesson/[lesson_id]",
+    return page_state(LessonCommentsState, w.cookies.get(who, ""), "/lesson/[lesson_id]",
                       {"lesson_id": str(w.paid) if lesson_id is None else lesson_id})
 
 
 def course_state(cls, w, who: int, course_id: object = None, route: str = "/course/[course_id]"):
-    return make_state(cls, w.cookies.get(who, ""), route,
+    return page_state(cls, w.cookies.get(who, ""), route,
                       {"course_id": str(w.course) if course_id is None else course_id})
-
-
-async def call(state, handler: str, *args):
-    result = type(state).event_handlers[handler].fn(state, *args)
-    if hasattr(result, "__await__"):
-        result = await result
-    return result
 
 
 def counts(engine) -> dict[str, int]:
@@ -247,7 +213,7 @@ async def test_moderation_on_the_lesson_page_needs_the_totp_step(engine, w):
     await call(a, "post_comment", {"text": "付费课评论"})
     cid = int(a.items[0]["id"])
     for manager in (w.staff, w.owner):
-        st = make_state(LessonCommentsState, manager_cookie(engine, manager, mfa=False), "/lesson/[lesson_id]",
+        st = page_state(LessonCommentsState, cookie_for(engine, manager, mfa=False), "/lesson/[lesson_id]",
                         {"lesson_id": str(w.paid)})
         await call(st, "load_comments")
         assert st.mfa_needed and st.error.startswith("进入管理后台需要两步验证") and st.items == []
@@ -259,7 +225,7 @@ async def test_moderation_on_the_lesson_page_needs_the_totp_step(engine, w):
         assert counts(engine) == before
         with Session(engine) as s:
             assert s.get(LessonComment, cid).status == "visible"
-    staff = make_state(LessonCommentsState, manager_cookie(engine, w.staff, mfa=True), "/lesson/[lesson_id]",
+    staff = page_state(LessonCommentsState, cookie_for(engine, w.staff, mfa=True), "/lesson/[lesson_id]",
                        {"lesson_id": str(w.paid)})
     await call(staff, "load_comments")
     assert [i["text"] for i in staff.items] == ["付费课评论"] and staff.items[0]["moderate"] == "1"
@@ -357,7 +323,7 @@ async def test_review_reply_and_hide_need_a_manager(engine, w):
     assert owner.mfa_needed and counts(engine) == before
     with Session(engine) as s:
         assert s.get(Review, int(rid)).owner_reply == ""
-    owner = make_state(ReviewState, manager_cookie(engine, w.owner, mfa=True), "/course/[course_id]",
+    owner = page_state(ReviewState, cookie_for(engine, w.owner, mfa=True), "/course/[course_id]",
                        {"course_id": str(w.course)})
     await call(owner, "load_reviews")
     assert owner.is_manager and not owner.can_review
@@ -409,10 +375,10 @@ async def test_course_checkins_as_a_manager_need_the_totp_step(engine, w):
     await call(buyer, "submit_checkin", [])
     assert buyer.success.startswith("打卡成功")
     route = "/course/[course_id]/checkin"
-    st = make_state(CheckinState, manager_cookie(engine, w.staff, mfa=False), route, {"course_id": str(w.course)})
+    st = page_state(CheckinState, cookie_for(engine, w.staff, mfa=False), route, {"course_id": str(w.course)})
     await call(st, "load_checkin")
     assert st.mfa_needed and st.error.startswith("进入管理后台需要两步验证") and st.items == [] and not st.allowed
-    st = make_state(CheckinState, manager_cookie(engine, w.staff, mfa=True), route, {"course_id": str(w.course)})
+    st = page_state(CheckinState, cookie_for(engine, w.staff, mfa=True), route, {"course_id": str(w.course)})
     await call(st, "load_checkin")
     assert not st.mfa_needed and [i["text"] for i in st.items] == ["第一天"]
 
@@ -420,7 +386,7 @@ async def test_course_checkins_as_a_manager_need_the_totp_step(engine, w):
 # ---------------------------------------------------------------------------------- homework
 
 def homework_state(w, who):
-    return make_state(HomeworkState, w.cookies.get(who, ""), "/lesson/[lesson_id]/homework",
+    return page_state(HomeworkState, w.cookies.get(who, ""), "/lesson/[lesson_id]/homework",
                       {"lesson_id": str(w.paid)})
 
 
@@ -440,13 +406,13 @@ async def test_homework_submit_and_learner_cannot_grade(engine, w):
 
     # a learner calling the grading handler: refused by the guard, nothing changes
     for who in (w.buyer, w.buyer2, w.stranger, 0):
-        q = make_state(HomeworkReviewState, w.cookies.get(who, ""), "/admin/homework")
+        q = page_state(HomeworkReviewState, w.cookies.get(who, ""), "/admin/homework")
         await call(q, "grade_homework", {"submission_id": str(sub_id), "score": "100", "feedback": "满分"})
         assert q.error == "你没有权限访问店铺管理后台" and not q.allowed and q.queue == []
         await call(q, "load_homework_queue")
         assert q.error and q.queue == []
     # an instructor of other courses passes the guard but not the service's course check
-    q = make_state(HomeworkReviewState, w.cookies[w.other_teacher], "/admin/homework")
+    q = page_state(HomeworkReviewState, w.cookies[w.other_teacher], "/admin/homework")
     await call(q, "load_homework_queue")
     assert q.allowed and q.queue == []
     await call(q, "grade_homework", {"submission_id": str(sub_id), "score": "100", "feedback": "满分"})
@@ -456,7 +422,7 @@ async def test_homework_submit_and_learner_cannot_grade(engine, w):
         assert s.get(HomeworkSubmission, sub_id).status == "submitted"
 
     # the course's instructor grades it; the learner gets a message
-    t = make_state(HomeworkReviewState, w.cookies[w.teacher], "/admin/homework")
+    t = page_state(HomeworkReviewState, w.cookies[w.teacher], "/admin/homework")
     await call(t, "load_homework_queue")
     assert [r["id"] for r in t.queue] == [str(sub_id)] and len(t.queue_images[0]) == 1
     for bad in ({"submission_id": str(sub_id), "score": "101"}, {"submission_id": str(sub_id), "score": "-1"},
@@ -475,13 +441,13 @@ async def test_homework_submit_and_learner_cannot_grade(engine, w):
     assert (st.status, st.score, st.feedback) == ("graded", "88", "构图不错")
 
     # the owner needs the TOTP step on this device, like on every dashboard page
-    o = make_state(HomeworkReviewState, w.cookies[w.owner], "/admin/homework")
+    o = page_state(HomeworkReviewState, w.cookies[w.owner], "/admin/homework")
     await call(o, "load_homework_queue", True)
     assert o.mfa_needed and not o.allowed and o.queue == [] and o.error == "进入管理后台需要两步验证（身份验证器 App 的 6 位动态码）"
     with Session(engine) as s:
         token = sessions.create_session(s, user_id=w.owner, mfa_verified=True)
         s.commit()
-    o = make_state(HomeworkReviewState, f"cm_lang=zh_CN; cm_session={token}", "/admin/homework")
+    o = page_state(HomeworkReviewState, f"cm_lang=zh_CN; cm_session={token}", "/admin/homework")
     await call(o, "load_homework_queue", True)
     assert o.allowed and o.is_owner and [r["id"] for r in o.queue] == [str(sub_id)]
     await call(st, "submit_homework", [])

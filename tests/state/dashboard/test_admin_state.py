@@ -18,7 +18,6 @@ import reflex as rx
 from PIL import Image
 from sqlmodel import Session, func, select
 
-import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.domain.validation import valid_id
 from coursemall.i18n import t
@@ -37,7 +36,7 @@ from coursemall.state.dashboard.analytics import DashboardHomeState
 from coursemall.state.base import AppState
 from coursemall.state.guards import guard_of
 from tests.payments.factories import active_grants, make_course, make_user, messages_of
-from tests.state.accounts.test_auth_state import call, make_state
+from tests.state.helpers import call, cookie_for, make_state
 
 FORBIDDEN = t("admin.forbidden")
 BAD_VALUES = [None, 0, -1, True, 2**40, 1.5, ["1"], {"id": 1}, "x" * 100_000, "", "1; DROP TABLE", "-3"]
@@ -50,20 +49,6 @@ def png_bytes(color=(20, 120, 200)) -> bytes:
 
 
 # ---------------------------------------------------------------------------------- fixtures
-
-@pytest.fixture
-def engine(sqlite_engine, monkeypatch):
-    monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
-    return sqlite_engine
-
-
-def cookie_for(engine, user_id: int, mfa: bool = True) -> str:
-    """A session cookie; owner/staff sessions have passed TOTP unless mfa=False."""
-    with Session(engine) as s:
-        token = sessions.create_session(s, user_id=user_id, mfa_verified=mfa)
-        s.commit()
-    return f"cm_lang=zh_CN; cm_session={token}"
-
 
 @pytest.fixture
 def shop(engine):

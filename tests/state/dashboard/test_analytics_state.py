@@ -18,17 +18,15 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, func, select
 
-import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.i18n import t
 from coursemall.models import AuditLog, Course, PageView, ShopSetting
 from coursemall.services.dashboard import analytics
 from coursemall.services.commerce import checkout, payments
-from coursemall.services.accounts import sessions
 from coursemall.state.dashboard.analytics import AnalyticsState, DashboardHomeState, track_page_view
 from coursemall.state.guards import guard_of
 from tests.services.dashboard.test_analytics import build_shop
-from tests.state.accounts.test_auth_state import call, make_state
+from tests.state.helpers import call, cookie_for, make_state
 
 FORBIDDEN = t("admin.forbidden")
 RANGE_FORM = {"start": "2026-03-09", "end": "2026-03-10"}
@@ -36,22 +34,9 @@ GOOD_FEES = {"alipay": "1", "wechat": "0.6", "sandbox": "0", "manual": "0"}
 
 
 @pytest.fixture
-def engine(sqlite_engine, monkeypatch):
-    monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
-    return sqlite_engine
-
-
-@pytest.fixture
 def shop(engine):
     with Session(engine, expire_on_commit=False) as s:
         return build_shop(s)
-
-
-def cookie_for(engine, user_id: int, mfa: bool = True) -> str:
-    with Session(engine) as s:
-        token = sessions.create_session(s, user_id=user_id, mfa_verified=mfa)
-        s.commit()
-    return f"cm_lang=zh_CN; cm_session={token}"
 
 
 def snapshot(engine) -> dict:

@@ -15,7 +15,6 @@ import io
 import pytest
 import reflex as rx
 from PIL import Image
-from reflex.istate.data import RouterData
 from sqlmodel import Session, select
 
 import coursemall.db
@@ -28,6 +27,7 @@ from coursemall.state.dashboard.content import CmsCourseState, CmsCoursesState, 
 from coursemall.state.guards import guard_of
 from tests.payments.factories import make_user
 from tests.services.catalog.test_cms import course_input, snapshot
+from tests.state.helpers import call, page_state
 
 FORBIDDEN = t("admin.forbidden")
 NOT_FOUND = t("error.not_found")
@@ -101,22 +101,7 @@ def cookie_for(shop: Shop, who: str, mfa: bool = True) -> str:
 
 
 def make_state(cls, cookie: str, route: str = "/admin/courses", params: dict | None = None):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({
-        "headers": {"cookie": cookie, "user-agent": "pytest", "origin": "http://localhost:3000"},
-        "ip": "127.0.0.1", "pathname": route, "asPath": route, "query": params or {},
-    })
-    state = root
-    for name in cls.get_full_name().split(".")[1:]:
-        state = state.substates[name]
-    return state
-
-
-async def call(state, handler: str, *args):
-    result = getattr(type(state), handler).fn(state, *args)
-    if hasattr(result, "__await__"):
-        result = await result
-    return result
+    return page_state(cls, cookie, route, params)
 
 
 def course_state(shop: Shop, cookie: str, course_id: object = None):

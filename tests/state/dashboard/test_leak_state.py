@@ -14,7 +14,6 @@ import inspect
 import pytest
 from sqlmodel import Session, func, select
 
-import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.i18n import t
 from coursemall.models import AuditLog, Entitlement, Instructor, Message, User, UserSession
@@ -22,24 +21,11 @@ from coursemall.services.accounts import sessions
 from coursemall.state.guards import guard_of
 from coursemall.state.dashboard.leak import LeakState
 from tests.payments.factories import make_course, make_user
-from tests.state.accounts.test_auth_state import call, make_state
+from tests.state.helpers import call, cookie_for, make_state
 
 CODE = "K7QZ2MFO"
 HANDLERS = {"load_leak", "trace", "ask_action", "cancel_action", "confirm_action"}
 BAD_VALUES = [None, 0, -1, True, 2**40, 1.5, ["1"], {"id": 1}, "x" * 100_000, "", "1; DROP TABLE", "-3"]
-
-
-@pytest.fixture
-def engine(sqlite_engine, monkeypatch):
-    monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
-    return sqlite_engine
-
-
-def cookie_for(engine, user_id: int, mfa: bool = True) -> str:
-    with Session(engine) as s:
-        token = sessions.create_session(s, user_id=user_id, mfa_verified=mfa)
-        s.commit()
-    return f"cm_lang=zh_CN; cm_session={token}"
 
 
 @pytest.fixture

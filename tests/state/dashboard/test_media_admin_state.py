@@ -14,11 +14,10 @@ import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.i18n import t
 from coursemall.models import MediaAsset
 from coursemall.models.media_pipeline import MediaJob
-from coursemall.services.accounts import sessions
 from coursemall.state.guards import guard_of
 from coursemall.state.dashboard.media import LessonMediaState, MediaAdminBaseState, MediaJobsState
 from tests.services.media.test_media_pipeline import build_shop
-from tests.state.accounts.test_auth_state import call
+from tests.state.helpers import call, cookie_for
 
 FORBIDDEN = t("admin.forbidden")
 BAD_IDS = [None, 0, -1, True, 2**40, 1.5, ["1"], {"id": 1}, "x" * 100_000, "", "1; DROP TABLE"]
@@ -50,13 +49,6 @@ def env(sqlite_engine, monkeypatch):
             jobs[name] = job.id
         s.commit()
     return sqlite_engine, shop, jobs
-
-
-def cookie_for(engine, user_id, mfa=True) -> str:
-    with Session(engine) as s:
-        token = sessions.create_session(s, user_id=user_id, mfa_verified=mfa)
-        s.commit()
-    return f"cm_lang=zh_CN; cm_session={token}"
 
 
 def make(cls, cookie: str = "", lesson_id: object = ""):

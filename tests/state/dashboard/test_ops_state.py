@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-import coursemall.db
 import coursemall.pages  # noqa: F401  (registers every state)
 from coursemall.i18n import t
 from coursemall.models import (
@@ -40,8 +39,7 @@ from coursemall.state.dashboard.operations import (
     TeachApplyState,
 )
 from tests.services.learning_fixture import make_world
-from tests.state.dashboard.test_admin_state import cookie_for
-from tests.state.community.test_community_state import call, make_state
+from tests.state.helpers import call, cookie_for, page_state
 
 FORBIDDEN = t("admin.forbidden")
 
@@ -82,12 +80,6 @@ def test_every_admin_state_in_ops_derives_from_the_admin_base():
 # ---------------------------------------------------------------------------------- fixtures
 
 @pytest.fixture
-def engine(sqlite_engine, monkeypatch):
-    monkeypatch.setattr(coursemall.db, "get_engine", lambda: sqlite_engine)
-    return sqlite_engine
-
-
-@pytest.fixture
 def w(engine):
     """The learning world plus a paid sandbox order of the phone course by the stranger, a
     comment on a paid lesson, and cookies (owner/staff sessions passed TOTP)."""
@@ -122,17 +114,17 @@ def snapshot(engine) -> dict:
 
 
 def order_state(w, who, order_no=None):
-    return make_state(AdminOrderDetailState, w.cookies.get(who, "cm_lang=zh_CN"), "/admin/orders/[order_no]",
+    return page_state(AdminOrderDetailState, w.cookies.get(who, "cm_lang=zh_CN"), "/admin/orders/[order_no]",
                       {"order_no": order_no or w.order_no})
 
 
 def learner_state(w, who, user_id):
-    return make_state(AdminLearnerState, w.cookies.get(who, "cm_lang=zh_CN"), "/admin/learners/[learner_id]",
+    return page_state(AdminLearnerState, w.cookies.get(who, "cm_lang=zh_CN"), "/admin/learners/[learner_id]",
                       {"learner_id": str(user_id)})
 
 
 def plain(cls, w, who):
-    return make_state(cls, w.cookies.get(who, "cm_lang=zh_CN"))
+    return page_state(cls, w.cookies.get(who, "cm_lang=zh_CN"))
 
 
 # ---------------------------------------------------------------------------------- refusals
@@ -166,7 +158,7 @@ async def test_learners_and_other_instructors_are_refused(engine, w):
 
 
 async def test_owner_without_totp_gets_the_totp_step(engine, w):
-    state = make_state(AdminLearnersState, cookie_for(engine, w.owner, mfa=False))
+    state = page_state(AdminLearnersState, cookie_for(engine, w.owner, mfa=False))
     await call(state, "load_learners")
     assert state.mfa_needed and state.learners == [] and state.error == t("admin.mfa_required")
 

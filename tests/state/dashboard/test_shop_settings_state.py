@@ -30,8 +30,7 @@ from coursemall.state.guards import guard_of
 from coursemall.state.dashboard.shop_settings import BrandState, HomeLayoutState, PolicyState, ShopSettingsState
 from tests.payments.factories import make_course, make_user, rsa_pair
 from tests.payments.fakes import self_signed_cert
-from tests.state.dashboard.test_admin_state import cookie_for, engine  # noqa: F401  (fixture)
-from tests.state.accounts.test_auth_state import call, make_state
+from tests.state.helpers import call, cookie_for, make_state
 
 FORBIDDEN = t("admin.forbidden")
 BAD_VALUES = [None, 0, -1, True, 2**40, 1.5, ["1"], {"id": 1}, "x" * 100_000, "", "1; DROP TABLE", "-3"]

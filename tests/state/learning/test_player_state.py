@@ -4,11 +4,8 @@ the happy paths against the fixture catalog on SQLite."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import inspect
 import json
-from contextlib import contextmanager
 
 import pytest
 from sqlmodel import Session, select
@@ -25,15 +22,9 @@ from coursemall.state.learning.player import (
     parse_payload,
     player_boot_js,
 )
-from tests.services.catalog_fixture import build_catalog
-from tests.state.catalog.test_catalog_state import call as _call
-from tests.state.catalog.test_catalog_state import make
-
-
-def call(state, name, *args):
-    """Run a handler; async ones (heartbeat) are driven to completion."""
-    result = _call(state, name, *args)
-    return asyncio.run(result) if inspect.iscoroutine(result) else result
+from coursemall.state import guards
+from coursemall.state.catalog import storefront as catalog_state
+from tests.state.helpers import call_sync, fixture_catalog, route_state
 
 EXPECTED = {
     PlayerState: {"load_player", "heartbeat", "article_read", "save_note", "refresh_media"},
@@ -65,23 +56,8 @@ def test_player_boot_gets_integers_only():
 
 @pytest.fixture
 def cat(sqlite_engine, monkeypatch):
-    with Session(sqlite_engine, expire_on_commit=False) as s:
-        ids = build_catalog(s).ids
-
-    @contextmanager
-    def scope():
-        with Session(sqlite_engine, expire_on_commit=False) as s:
-            yield s
-            s.commit()
-
-    monkeypatch.setattr(player_state, "session_scope", scope)
-    from coursemall.state.catalog import storefront as catalog_state
-    from coursemall.state import guards
-
-    monkeypatch.setattr(catalog_state, "session_scope", scope)
-    monkeypatch.setattr(guards, "session_scope", scope)  # the player asks the dashboard guard about previews
-    ids["engine"] = sqlite_engine
-    return ids
+    # the player asks the dashboard guard (guards) about previews
+    return fixture_catalog(sqlite_engine, monkeypatch, player_state, catalog_state, guards)
 
 
 def as_user(monkeypatch, user_id):
@@ -95,9 +71,9 @@ def as_user(monkeypatch, user_id):
 
 def player_for(lesson_id: int, query: dict | None = None) -> PlayerState:
     """The lesson page as its on_load leaves it (PlayerState.load_player, the page's loader)."""
-    s = make(PlayerState, "/lesson/[lesson_id]", f"/lesson/{lesson_id}", params={"lesson_id": str(lesson_id)},
+    s = route_state(PlayerState, "/lesson/[lesson_id]", f"/lesson/{lesson_id}", params={"lesson_id": str(lesson_id)},
              query=query)
-    call(s, "load_player")
+    call_sync(s, "load_player")
     return s
 
 
@@ -141,7 +117,7 @@ def test_wrong_typed_heartbeats_store_nothing(cat, monkeypatch):
                 beat(lid, 10, 20, 10),  # to < from
                 beat(lid, -1, 0, 10)]
     for raw in payloads:
-        assert call(s, "heartbeat", raw) is None
+        assert call_sync(s, "heartbeat", raw) is None
     # extra positional junk in place of the payload: also ignored
     assert rows(cat["engine"], LessonProgress) == []
     assert rows(cat["engine"], StudyDay) == []
@@ -150,12 +126,12 @@ def test_wrong_typed_heartbeats_store_nothing(cat, monkeypatch):
 def test_heartbeat_for_another_learners_lesson_is_refused(cat, monkeypatch):
     as_user(monkeypatch, cat["stranger"])  # owns nothing
     s = player_for(cat["lesson_trial"])  # a free trial page is open...
-    call(s, "heartbeat", beat(cat["lesson_paid"], 12, 0, 12))  # ...but beats for a paid lesson
-    call(s, "heartbeat", beat(cat["lesson_partial"], 100, 90, 100))  # beyond the free 30 s
+    call_sync(s, "heartbeat", beat(cat["lesson_paid"], 12, 0, 12))  # ...but beats for a paid lesson
+    call_sync(s, "heartbeat", beat(cat["lesson_partial"], 100, 90, 100))  # beyond the free 30 s
     assert rows(cat["engine"], LessonProgress) == []
     # the expired buyer is refused too
     as_user(monkeypatch, cat["expired_buyer"])
-    call(s, "heartbeat", beat(cat["lesson_paid"], 12, 0, 12))
+    call_sync(s, "heartbeat", beat(cat["lesson_paid"], 12, 0, 12))
     assert rows(cat["engine"], LessonProgress) == []
 
 
@@ -163,8 +139,8 @@ def test_anonymous_heartbeat_is_ignored(cat, monkeypatch):
     as_user(monkeypatch, None)
     s = player_for(cat["lesson_trial"])
     assert s.can_track is False and s.overlay_code == ""
-    call(s, "heartbeat", beat(cat["lesson_trial"], 10, 0, 10))
-    call(s, "article_read", json.dumps({"lesson_id": cat["lesson_article"], "percent": 100}))
+    call_sync(s, "heartbeat", beat(cat["lesson_trial"], 10, 0, 10))
+    call_sync(s, "article_read", json.dumps({"lesson_id": cat["lesson_article"], "percent": 100}))
     assert rows(cat["engine"], LessonProgress) == []
 
 
@@ -172,22 +148,22 @@ def test_buyer_plays_resumes_and_sees_progress(cat, monkeypatch):
     as_user(monkeypatch, cat["buyer"])
     lid = cat["lesson_paid"]
     s = player_for(lid)
-    script = call(s, "load_player")
+    script = call_sync(s, "load_player")
     assert script is not None  # the player script with init(lesson, start=0, ...)
     assert s.can_track and s.overlay_code == "WMtest0" and s.overlay_name == "学员0"
     assert [c["title"] for c in s.chapters] == ["第一章 基础", "第二章 进阶"]
     assert any(ls["current"] == "1" and ls["id"] == str(lid) for ch in s.outline for ls in ch)
-    call(s, "heartbeat", beat(lid, 10.4, 0, 10.4))
+    call_sync(s, "heartbeat", beat(lid, 10.4, 0, 10.4))
     (row,) = rows(cat["engine"], LessonProgress)
     assert row.position_seconds == 10 and row.user_id == cat["buyer"]
     assert s.lesson_percent >= 1
     # a reload resumes there; ?t= overrides it
     s = player_for(lid)
-    assert f"init({lid}, 10," in _script_text(call(s, "load_player"))
+    assert f"init({lid}, 10," in _script_text(call_sync(s, "load_player"))
     s = player_for(lid, query={"t": "42"})
-    assert f"init({lid}, 42," in _script_text(call(s, "load_player"))
+    assert f"init({lid}, 42," in _script_text(call_sync(s, "load_player"))
     s = player_for(lid, query={"t": "-3"})
-    assert f"init({lid}, 10," in _script_text(call(s, "load_player"))
+    assert f"init({lid}, 10," in _script_text(call_sync(s, "load_player"))
 
 
 def _script_text(event) -> str:
@@ -198,12 +174,12 @@ def test_article_read_to_end_completes_the_lesson(cat, monkeypatch):
     as_user(monkeypatch, cat["buyer"])
     lid = cat["lesson_article"]
     s = player_for(lid)
-    call(s, "load_player")
+    call_sync(s, "load_player")
     for junk in ({"percent": 100}, json.dumps({"lesson_id": lid, "percent": 101}),
                  json.dumps({"lesson_id": lid, "percent": 99.5}), json.dumps({"lesson_id": lid, "percent": "100"})):
-        call(s, "article_read", junk)
+        call_sync(s, "article_read", junk)
     assert rows(cat["engine"], LessonProgress) == []
-    call(s, "article_read", json.dumps({"lesson_id": lid, "percent": 100}))
+    call_sync(s, "article_read", json.dumps({"lesson_id": lid, "percent": 100}))
     (row,) = rows(cat["engine"], LessonProgress)
     assert row.completed_at is not None
     assert s.lesson_completed and s.course_percent == 25  # one of four lessons
@@ -213,22 +189,22 @@ def test_notes_validate_and_pin_markers(cat, monkeypatch):
     as_user(monkeypatch, cat["buyer"])
     lid = cat["lesson_paid"]
     s = player_for(lid)
-    call(s, "load_player")
+    call_sync(s, "load_player")
     for junk in (None, "text", [], {"text": ["x"], "at": "5"}, {"text": "hi", "at": {"x": 1}},
                  {"text": "hi", "at": "5", "kind": "admin"}, {"text": "x" * 100_000, "at": "5"},
                  {"text": "hi", "at": "99999999"}):
-        call(s, "save_note", junk)
+        call_sync(s, "save_note", junk)
         assert s.note_error
     assert rows(cat["engine"], LessonNote) == []
-    call(s, "save_note", {"text": "构图要点 <script>x()</script>", "at": "65", "kind": "note"})
+    call_sync(s, "save_note", {"text": "构图要点 <script>x()</script>", "at": "65", "kind": "note"})
     assert s.note_error == "" and s.note_message
     (m,) = s.markers
     assert m["at"] == "65" and m["time"] == "01:05" and m["kind"] == "note" and m["left"].endswith("%")
-    call(s, "save_note", {"text": "为什么？", "at": "5", "kind": "question"})
+    call_sync(s, "save_note", {"text": "为什么？", "at": "5", "kind": "question"})
     assert [x["at"] for x in s.markers] == ["5", "65"]
     # a stranger cannot pin notes on a lesson they do not own
     as_user(monkeypatch, cat["stranger"])
-    call(s, "save_note", {"text": "偷看", "at": "5", "kind": "note"})
+    call_sync(s, "save_note", {"text": "偷看", "at": "5", "kind": "note"})
     assert s.note_error
     assert len(rows(cat["engine"], LessonNote)) == 2
 
@@ -241,28 +217,28 @@ def test_anonymous_viewer_plays_the_trial_and_sees_the_paid_lesson_locked(cat, m
     s = player_for(cat["lesson_trial"])
     assert s.lesson_id == cat["lesson_trial"] and s.access == "full" and s.media_url.startswith("/api/hls/")
     s = player_for(cat["lesson_paid"])
-    assert call(s, "load_player") is None  # no player script for a locked lesson
+    assert call_sync(s, "load_player") is None  # no player script for a locked lesson
     assert s.lesson_id == cat["lesson_paid"] and s.access == "locked" and s.media_url == "" and s.hd_url == ""
 
 
 @pytest.mark.parametrize("raw", ["x", "99999", "-5", "9" * 30])
 def test_player_load_bad_ids(cat, monkeypatch, raw):
     as_user(monkeypatch, None)
-    s = make(PlayerState, "/lesson/[lesson_id]", f"/lesson/{raw}", params={"lesson_id": raw})
-    assert call(s, "load_player") is None
+    s = route_state(PlayerState, "/lesson/[lesson_id]", f"/lesson/{raw}", params={"lesson_id": raw})
+    assert call_sync(s, "load_player") is None
     assert s.lesson_id == 0 and s.error and s.media_url == ""
 
 
 def test_learning_centre(cat, monkeypatch):
     as_user(monkeypatch, None)
-    s = make(LearningState, "/learning", "/learning")
-    call(s, "load_learning")
+    s = route_state(LearningState, "/learning", "/learning")
+    call_sync(s, "load_learning")
     assert s.needs_sign_in and s.courses == []
     as_user(monkeypatch, cat["buyer"])
     p = player_for(cat["lesson_paid"])
-    call(p, "heartbeat", beat(cat["lesson_paid"], 30, 0, 30))
-    s = make(LearningState, "/learning", "/learning")
-    call(s, "load_learning")
+    call_sync(p, "heartbeat", beat(cat["lesson_paid"], 30, 0, 30))
+    s = route_state(LearningState, "/learning", "/learning")
+    call_sync(s, "load_learning")
     assert not s.needs_sign_in and len(s.courses) == 1
     assert s.courses[0]["continue_href"] == f"/lesson/{cat['lesson_paid']}?t=30"
     assert len(s.daily) == 30 and s.recent[0]["lesson_id"] == str(cat["lesson_paid"])
@@ -270,8 +246,8 @@ def test_learning_centre(cat, monkeypatch):
 
 def test_certificate_page_rejects_junk(cat):
     for raw in ("", "x" * 5000, "AAAA-BBBB-CCCC-DDDD", "../../etc"):
-        s = make(CertificateState, "/certificate/[code]", "/certificate/x", params={"code": raw})
-        call(s, "load_certificate")
+        s = route_state(CertificateState, "/certificate/[code]", "/certificate/x", params={"code": raw})
+        call_sync(s, "load_certificate")
         assert s.loaded and not s.found and s.image_url == ""
 
 
@@ -287,14 +263,14 @@ def test_no_seek_ahead_policy_reaches_the_player_until_the_lesson_is_done(cat, m
     lid = cat["lesson_paid"]
     s = player_for(lid)
     # init(lesson, start, furthest, noSeek, article, track)
-    assert f"init({lid}, 0, 0, 1, 0, 1)" in _script_text(call(s, "load_player"))
-    call(s, "heartbeat", beat(lid, 10, 0, 10))
+    assert f"init({lid}, 0, 0, 1, 0, 1)" in _script_text(call_sync(s, "load_player"))
+    call_sync(s, "heartbeat", beat(lid, 10, 0, 10))
     s = player_for(lid)
-    assert f"init({lid}, 10, 10, 1, 0, 1)" in _script_text(call(s, "load_player"))
+    assert f"init({lid}, 10, 10, 1, 0, 1)" in _script_text(call_sync(s, "load_player"))
     # anonymous viewers of a free trial lesson: no tracking, no policy script needed
     as_user(monkeypatch, None)
     s = player_for(cat["lesson_trial"])
-    assert f"init({cat['lesson_trial']}, 0, 0, 0, 0, 0)" in _script_text(call(s, "load_player"))
+    assert f"init({cat['lesson_trial']}, 0, 0, 0, 0, 0)" in _script_text(call_sync(s, "load_player"))
 
 
 # ------------------------------------------------------------------ renditions, drip, manager preview
@@ -325,7 +301,7 @@ def test_player_gets_one_session_bound_playlist_per_variant(cat, monkeypatch):
     _set(cat["engine"], MediaAsset, cat["asset_paid"], renditions=HLS)
     as_user(monkeypatch, cat["buyer"])
     s = _signed_in_player(cat["lesson_paid"])
-    call(s, "load_player")
+    call_sync(s, "load_player")
     assert s.hd_url and s.sd_url and s.listen_url and s.src_url == "" and s.preparing_text == ""
     assert s.media_url == s.hd_url  # HD first; the script applies a remembered SD choice
     assert all(u.startswith(f"/api/hls/{cat['lesson_paid']}/{cat['asset_paid']}/") and "/index.m3u8?t=" in u
@@ -342,7 +318,7 @@ def test_without_encrypted_hls_the_buyer_is_told_the_media_is_being_prepared(cat
     _set(cat["engine"], MediaAsset, cat["asset_paid"], renditions={"hd": "x/hd.mp4", "sd": "x/sd.mp4"})
     as_user(monkeypatch, cat["buyer"])
     s = _signed_in_player(cat["lesson_paid"])
-    call(s, "load_player")
+    call_sync(s, "load_player")
     assert s.access == "full" and s.media_url == "" and s.hd_url == s.sd_url == s.src_url == ""
     assert s.preparing_text == "本节视频正在准备中，请稍后再来"
 
@@ -353,12 +329,12 @@ def test_partial_preview_plays_only_the_clip_or_says_it_is_being_prepared(cat, m
 
     as_user(monkeypatch, None)
     s = player_for(cat["lesson_partial"])
-    assert call(s, "load_player") is not None  # the player script (with the buy-prompt guard)
+    assert call_sync(s, "load_player") is not None  # the player script (with the buy-prompt guard)
     assert s.access == "partial" and s.media_url == "" and s.preparing_text == "试看片段正在准备中，请稍后再来"
     _set(cat["engine"], Lesson, cat["lesson_partial"], preview_key="x/clip.m4a",
          preview_asset_id=cat["asset_audio"], preview_seconds=30)
     s = player_for(cat["lesson_partial"])
-    call(s, "load_player")
+    call_sync(s, "load_player")
     assert s.preparing_text == "" and s.media_url == s.src_url and s.hd_url == s.listen_url == ""
     assert verify_token(s.src_url.rsplit("/", 1)[1]).rendition == "preview"
 
@@ -371,12 +347,12 @@ def test_drip_locked_lesson_says_when_it_opens_and_mints_nothing(cat, monkeypatc
     _set(cat["engine"], Lesson, cat["lesson_paid"], release_at=datetime(2099, 5, 1, 2, 0, tzinfo=timezone.utc))
     as_user(monkeypatch, cat["buyer"])
     s = _signed_in_player(cat["lesson_paid"])
-    assert call(s, "load_player") is None  # no player script for a locked lesson
+    assert call_sync(s, "load_player") is None  # no player script for a locked lesson
     assert s.access == "locked" and s.media_url == "" and s.hd_url == "" and not s.can_track
     assert s.unlock_text == "本节将于 2099-05-01 10:00 解锁"  # shop-local time (UTC+8)
     marks = {ls["id"]: ls["unlocks"] for ch in s.outline for ls in ch}
     assert marks[str(cat["lesson_paid"])] == "05-01" and marks[str(cat["lesson_trial"])] == ""
-    call(s, "heartbeat", beat(cat["lesson_paid"], 10, 0, 10))
+    call_sync(s, "heartbeat", beat(cat["lesson_paid"], 10, 0, 10))
     assert rows(cat["engine"], LessonProgress) == []
 
 
@@ -388,7 +364,7 @@ def test_drip_after_days_counts_from_the_buyers_grant(cat, monkeypatch):
     _set(cat["engine"], Lesson, cat["lesson_paid"], release_after_days=7)
     as_user(monkeypatch, cat["buyer"])
     s = _signed_in_player(cat["lesson_paid"])
-    call(s, "load_player")
+    call_sync(s, "load_player")
     assert s.access == "locked" and s.unlock_text.startswith("本节将于")
     with Session(cat["engine"]) as db:
         ent = db.exec(select(Entitlement).where(Entitlement.user_id == cat["buyer"],
@@ -400,7 +376,7 @@ def test_drip_after_days_counts_from_the_buyers_grant(cat, monkeypatch):
 
     _set(cat["engine"], MediaAsset, cat["asset_paid"], renditions=HLS)
     s = _signed_in_player(cat["lesson_paid"])
-    call(s, "load_player")
+    call_sync(s, "load_player")
     assert s.access == "full" and s.unlock_text == "" and s.media_url and s.can_track
 
 
@@ -426,18 +402,18 @@ def test_instructor_previews_an_unpublished_course_without_keeping_progress(cat,
     teacher = _manager(cat["engine"], "learner", instructor_of=cat["phone"])
     as_user(monkeypatch, teacher)
     s = _signed_in_player(cat["lesson_paid"])
-    assert call(s, "load_player") is not None
+    assert call_sync(s, "load_player") is not None
     assert s.error == "" and s.access == "full" and s.preview_mode and s.media_url
     assert not s.can_track  # no heartbeats from a preview
-    call(s, "heartbeat", beat(cat["lesson_paid"], 10, 0, 10))
+    call_sync(s, "heartbeat", beat(cat["lesson_paid"], 10, 0, 10))
     s2 = _signed_in_player(cat["lesson_article"])
-    call(s2, "load_player")
-    call(s2, "article_read", json.dumps({"lesson_id": cat["lesson_article"], "percent": 100}))
+    call_sync(s2, "load_player")
+    call_sync(s2, "article_read", json.dumps({"lesson_id": cat["lesson_article"], "percent": 100}))
     assert rows(cat["engine"], LessonProgress) == [] and rows(cat["engine"], StudyDay) == []
     # a learner (or a stranger) still cannot see the draft course
     as_user(monkeypatch, cat["buyer"])
     s3 = _signed_in_player(cat["lesson_paid"])
-    call(s3, "load_player")
+    call_sync(s3, "load_player")
     assert s3.error and s3.media_url == "" and not s3.preview_mode
 
 
@@ -445,11 +421,11 @@ def test_owner_preview_needs_a_totp_verified_session(cat, monkeypatch):
     owner = _manager(cat["engine"], "owner")
     as_user(monkeypatch, owner)
     s = _signed_in_player(cat["lesson_paid"], mfa=False)  # published, not bought
-    call(s, "load_player")
+    call_sync(s, "load_player")
     assert s.access == "locked" and s.media_url == "" and not s.preview_mode
     assert s.mfa_needed  # the page offers the TOTP step
     s = _signed_in_player(cat["lesson_paid"], mfa=True)
-    call(s, "load_player")
+    call_sync(s, "load_player")
     assert s.access == "full" and s.preview_mode and s.media_url and not s.can_track and not s.mfa_needed
 
 
@@ -457,7 +433,7 @@ def test_another_instructor_gets_no_preview(cat, monkeypatch):
     other = _manager(cat["engine"], "learner", instructor_of=cat["pandas"])
     as_user(monkeypatch, other)
     s = _signed_in_player(cat["lesson_paid"])
-    call(s, "load_player")
+    call_sync(s, "load_player")
     assert s.access == "locked" and not s.preview_mode and s.media_url == "" and not s.mfa_needed
 
 
@@ -468,14 +444,14 @@ def test_refresh_media_mints_fresh_urls_only_for_the_current_lesson_with_access(
     _set(cat["engine"], MediaAsset, cat["asset_paid"], renditions=HLS)
     as_user(monkeypatch, cat["buyer"])
     s = _signed_in_player(cat["lesson_paid"])
-    call(s, "load_player")
+    call_sync(s, "load_player")
     element_key = s.media_url
     for junk in (None, 5, {}, "x" * 5000, json.dumps({"lesson_id": cat["lesson_trial"]}),
                  json.dumps({"lesson_id": "1; drop"}), json.dumps({"lesson": 1})):
         s.hd_url = ""
-        call(s, "refresh_media", junk)
+        call_sync(s, "refresh_media", junk)
         assert s.hd_url == ""  # nothing minted for junk or another lesson
-    call(s, "refresh_media", json.dumps({"lesson_id": cat["lesson_paid"]}))
+    call_sync(s, "refresh_media", json.dumps({"lesson_id": cat["lesson_paid"]}))
     claim = verify_token(s.hd_url.split("?t=", 1)[1])
     assert claim.lesson_id == cat["lesson_paid"] and claim.user_id == cat["buyer"]
     assert s.media_url == element_key  # the <video> keeps its key; the script swaps the source
@@ -486,5 +462,5 @@ def test_refresh_media_mints_fresh_urls_only_for_the_current_lesson_with_access(
             db.add(ent)
         db.commit()
     before = s.hd_url
-    call(s, "refresh_media", json.dumps({"lesson_id": cat["lesson_paid"]}))
+    call_sync(s, "refresh_media", json.dumps({"lesson_id": cat["lesson_paid"]}))
     assert s.hd_url == before

@@ -9,8 +9,6 @@ import re
 
 import pyotp
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
 from sqlmodel import Session, func, select
 
 import coursemall.db
@@ -25,8 +23,7 @@ from coursemall.state.dashboard.analytics import DashboardHomeState
 from coursemall.state.accounts.sign_in import OutboxState
 from coursemall.state.accounts.security import SecurityState
 from coursemall.state.shop.setup import SetupState
-from tests.state.dashboard.test_admin_state import cookie_for
-from tests.state.accounts.test_auth_state import call
+from tests.state.helpers import IPHONE_SAFARI, call, cookie_for, tab_state, with_browser
 
 PW = "owner-pass-word-9"
 BAD_VALUES = [None, 42, ["a"], {"nested": {"x": 1}}, "x" * 100_000]
@@ -54,19 +51,10 @@ BROWSER = "browser-" + "s" * 40  # the `cm_browser` secret every page load hands
 
 
 def make_state(cls, *, token: object = "", cookie: str = "", path: str = ""):
-    cookie = f"{cookie}; cm_browser={BROWSER}" if cookie else f"cm_browser={BROWSER}"
-    root = rx.State(_reflex_internal_init=True)
     path = path or f"/setup/{token}"
-    root.router = RouterData.from_router_data({
-        "headers": {"cookie": cookie, "user-agent": "Mozilla/5.0 (iPhone) Safari/605",
-                    "origin": "http://localhost:3000"},
-        "ip": "127.0.0.1", "pathname": "/setup/[token]" if cls is SetupState else path, "asPath": path,
-        "query": {"token": token} if cls is SetupState else {},
-    })
-    state = root
-    for name in cls.get_full_name().split(".")[1:]:
-        state = state.substates[name]
-    return state
+    return tab_state(cls, cookie=with_browser(cookie, BROWSER), ua=IPHONE_SAFARI,
+                     route="/setup/[token]" if cls is SetupState else path, path=path,
+                     params={"token": token} if cls is SetupState else {})
 
 
 def counts(engine) -> dict[str, int]:
