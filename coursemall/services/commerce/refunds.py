@@ -26,6 +26,8 @@ the original channel → completion (revoke that line's access) exactly once.
   `consumption.consumed_pct`: max(heartbeat course progress, share of the media served as
   encrypted segments)); a learner with COURSEMALL_AUTO_REFUND_LIMIT automatic refunds within 90
   days goes to the review queue (`review_limit`).
+One module (about 600 lines) because these steps share one state machine and its compare-and-set
+guards: read apart, the exactly-once completion would be easy to break.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ Definitions (China time, UTC+8, is the shop's day; ranges are whole China days, 
   whose coverage bitmap (LessonProgress.covered, 5-second buckets) has a bucket in it.
 - active learners: distinct learners with study time (StudyDay) per day and per week (Monday
   start); for an instructor, the learners of their courses.
+One module (about 680 lines) so that every figure's definition above sits beside the one SQL
+statement that computes it, with the scoping shared by all of them.
 """
 
 from __future__ import annotations

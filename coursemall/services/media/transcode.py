@@ -19,6 +19,8 @@ Job kinds (MediaJob.kind):
   queued by `queue_preview` wherever the seconds or the lesson's media change.
 Files are written as *.part and renamed, so a job taken over after a crash starts clean. Uploads
 are untrusted: ffmpeg reads them with protocol and demuxer whitelists (media/ffmpeg.py).
+One module (about 600 lines) because the lease rules above hold for every step of a job, from the
+claim to the dashboard's retry; what a step writes (HLS, preview clips) is in packaging.py.
 """
 
 from __future__ import annotations
