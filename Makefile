@@ -51,9 +51,8 @@ serve: db
 	$(PY) -m coursemall banner
 	$(VENV)/bin/reflex run --env prod --single-port
 
-# Two workers (tests/conftest.py keeps everything that serves the built shop in one of them).
 test: db browser services
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest
 
 bench: db services
 	$(PY) -m bench.run_all

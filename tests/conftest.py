@@ -18,9 +18,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # Tests never touch the developer's data dir.
-# Each xdist worker (`make test` runs two) gets its own data dir.
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_TEST_DATA = ROOT / "data" / ("pytest" + (f"-{_WORKER}" if _WORKER else ""))
+_TEST_DATA = ROOT / "data" / "pytest"
 os.environ.setdefault("COURSEMALL_DATA_DIR", str(_TEST_DATA))
 os.environ.setdefault("COURSEMALL_SECRET_KEY", "test-secret-key-" + "x" * 32)
 # A production shop is the settings' default; the tests run the demo shop (sandbox cashier, outbox,
@@ -112,18 +110,3 @@ def sqlite_engine(tmp_path):
 def session(db_engine):
     with Session(db_engine, expire_on_commit=False) as s:
         yield s
-
-
-# ---------------------------------------------------------------------------------- parallel runs
-
-# Tests that build or serve the production frontend (one build in the checkout's .web, one Chromium)
-# run in one xdist worker, one after another; every other test is spread over the workers.
-SHOP_SERVER_FIXTURES = {"live_server", "shop_db", "browser", "page", "phone", "desktop", "recorded"}
-SHOP_SERVER_FILES = ("tests/e2e/", "tests/payments/test_crash_recovery.py", "tests/test_pages.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        if path.startswith(SHOP_SERVER_FILES) or SHOP_SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("shop_server"))
